@@ -1,0 +1,3 @@
+from skillmix.cli import main
+
+main()
