@@ -1,1 +1,33 @@
-"""manifests room."""
+"""The contracts: row schemas, readers and writers of rows, accounting, rejects."""
+
+from manifests.accounting import Accounting
+from manifests.adapters import detect_kind, to_contract
+from manifests.errors import BadRowError
+from manifests.ids import canonical_json, stable_id
+from manifests.readers import read_records
+from manifests.rejects import RejectsWriter
+from manifests.rows import read_rows
+from manifests.schemas import KINDS, MESSAGES_TYPE, schema_for
+from manifests.text import row_messages, row_text
+from manifests.validate import validate_row
+from manifests.writers import RowWriter, write_rows
+
+__all__ = [
+    "KINDS",
+    "MESSAGES_TYPE",
+    "Accounting",
+    "BadRowError",
+    "RejectsWriter",
+    "RowWriter",
+    "canonical_json",
+    "detect_kind",
+    "read_records",
+    "read_rows",
+    "row_messages",
+    "row_text",
+    "schema_for",
+    "stable_id",
+    "to_contract",
+    "validate_row",
+    "write_rows",
+]

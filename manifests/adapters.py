@@ -1,0 +1,222 @@
+"""Adapters: the common shapes of post-training data turned into the row contracts.
+
+Recognized shapes, by the fields a record has:
+- `messages` (Tülu 3, OpenAI chat), or ShareGPT `conversations` with `from`/`value`;
+- Alpaca `instruction` (+ `input`) / `output`;
+- `prompt` / `completion` (strings or message lists);
+- preference: `chosen` / `rejected` as message lists, or strings with a `prompt` (TRL);
+- rlvr: `messages` or `prompt`, with `ground_truth` and `verifier` (or Tülu's `dataset`).
+A field mapping (`{"messages": "dialog"}`) renames input fields first, for anything else.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from manifests.ids import canonical_json, stable_id
+from manifests.validate import validate_row
+
+SHAREGPT_ROLES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "chatgpt": "assistant",
+    "bard": "assistant",
+    "bing": "assistant",
+    "model": "assistant",
+    "assistant": "assistant",
+    "system": "system",
+    "tool": "tool",
+    "function": "tool",
+    "observation": "tool",
+}
+DEFAULT_SKILL = "general"
+
+
+def detect_kind(record: dict) -> str:
+    if "chosen" in record and "rejected" in record:
+        return "preference"
+    if "ground_truth" in record:
+        return "rlvr"
+    return "sft"
+
+
+def apply_mapping(record: dict, mapping: dict[str, str] | None) -> dict:
+    if not mapping:
+        return record
+    out = dict(record)
+    for target, field in mapping.items():
+        if field not in record:
+            raise ValueError(f"mapped field {field!r} (for {target!r}) is missing")
+        out[target] = record[field]
+    return out
+
+
+def _maybe_json(value: Any) -> Any:
+    """CSV cells and some hub exports hold nested values as JSON strings."""
+    if isinstance(value, str) and value[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def to_messages(value: Any, field: str) -> list[dict]:
+    """A list of chat messages from `role`/`content` or ShareGPT `from`/`value` items."""
+    value = _maybe_json(value)
+    if isinstance(value, str):
+        raise ValueError(f"field {field!r}: expected a list of messages, got a string")
+    if not isinstance(value, list):
+        got = type(value).__name__
+        raise ValueError(f"field {field!r}: expected a list of messages, got {got}")
+    messages = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise ValueError(f"field {field!r}[{i}]: expected an object, got {type(item).__name__}")
+        if "role" in item:
+            role, content = item["role"], item.get("content")
+        elif "from" in item:
+            role = SHAREGPT_ROLES.get(str(item["from"]).lower(), item["from"])
+            content = item.get("value")
+        else:
+            raise ValueError(f"field {field!r}[{i}]: no 'role' (or ShareGPT 'from')")
+        messages.append({"role": role, "content": content})
+    return messages
+
+
+def _turns(value: Any, role: str, field: str) -> list[dict]:
+    """A string becomes one turn of `role`; a list is read as messages."""
+    value = _maybe_json(value)
+    if isinstance(value, str):
+        return [{"role": role, "content": value}]
+    return to_messages(value, field)
+
+
+def _require(record: dict, field: str) -> Any:
+    value = record.get(field)
+    if value is None:
+        raise ValueError(f"missing field {field!r}")
+    return value
+
+
+def sft_messages(record: dict) -> list[dict]:
+    if "messages" in record:
+        return to_messages(_require(record, "messages"), "messages")
+    if "conversations" in record:
+        return to_messages(_require(record, "conversations"), "conversations")
+    if "instruction" in record:
+        prompt = str(_require(record, "instruction"))
+        extra = record.get("input")
+        if extra:
+            prompt = f"{prompt}\n\n{extra}"
+        turns = [{"role": "user", "content": prompt}]
+        return [*turns, {"role": "assistant", "content": _require(record, "output")}]
+    if "prompt" in record:
+        prompt = _turns(_require(record, "prompt"), "user", "prompt")
+        completion = record.get("completion", record.get("response"))
+        if completion is None:
+            raise ValueError("missing field 'completion'")
+        return prompt + _turns(completion, "assistant", "completion")
+    raise ValueError(
+        "no recognized shape: expected 'messages', 'conversations', 'instruction'/'output' or "
+        "'prompt'/'completion' (use a field mapping for other names)"
+    )
+
+
+def preference_pair(record: dict) -> tuple[list[dict], list[dict]]:
+    prompt = record.get("prompt")
+    prompt_turns = _turns(prompt, "user", "prompt") if prompt is not None else []
+    pair = []
+    for field in ("chosen", "rejected"):
+        turns = _turns(_require(record, field), "assistant", field)
+        if prompt_turns and turns[0]["role"] == "assistant":
+            turns = prompt_turns + turns
+        elif not prompt_turns and len(turns) == 1:
+            raise ValueError(f"field {field!r} is a lone answer and there is no 'prompt'")
+        pair.append(turns)
+    return pair[0], pair[1]
+
+
+def rlvr_prompt(record: dict) -> list[dict]:
+    if "messages" in record:
+        return to_messages(_require(record, "messages"), "messages")
+    if "prompt" in record:
+        return _turns(_require(record, "prompt"), "user", "prompt")
+    raise ValueError("no prompt: expected 'messages' or 'prompt'")
+
+
+def _ground_truth(record: dict) -> str:
+    value = _require(record, "ground_truth")
+    return value if isinstance(value, str) else canonical_json(value)
+
+
+def _verifier(record: dict) -> str:
+    value = record.get("verifier", record.get("dataset"))
+    if not isinstance(value, str) or not value:
+        raise ValueError("missing field 'verifier' (or Tülu's 'dataset')")
+    return value.lower()
+
+
+def _metadata(record: dict, file: str, row: int) -> str:
+    value = _maybe_json(record.get("metadata"))
+    if value is None or value == "":
+        meta: dict = {}
+    elif isinstance(value, dict):
+        meta = dict(value)
+    else:
+        meta = {"original_metadata": value}
+    # Lineage is set once, where a row first enters skillmix; later reads keep it.
+    meta.setdefault("file", file)
+    meta.setdefault("row", row)
+    return canonical_json(meta)
+
+
+def to_contract(
+    record: dict,
+    kind: str,
+    *,
+    file: str,
+    row: int,
+    source: str | None = None,
+    skill: str | None = None,
+    mapping: dict[str, str] | None = None,
+) -> dict:
+    """One contract row from one input record; ValueError names what is wrong."""
+    record = apply_mapping(record, mapping)
+    if kind == "sft":
+        content: dict[str, Any] = {"messages": sft_messages(record)}
+    elif kind == "preference":
+        chosen, rejected = preference_pair(record)
+        content = {"chosen": chosen, "rejected": rejected}
+    elif kind == "rlvr":
+        content = {
+            "messages": rlvr_prompt(record),
+            "ground_truth": _ground_truth(record),
+            "verifier": _verifier(record),
+        }
+    else:
+        raise ValueError(f"unknown kind {kind!r}")
+    src = source or record.get("source") or _stem(file)
+    row_id = record.get("id")
+    row_id = stable_id(str(src), content) if row_id in (None, "") else str(row_id)
+    out = {
+        "id": row_id,
+        "source": str(src),
+        "skill": str(skill or record.get("skill") or DEFAULT_SKILL),
+        **content,
+        "metadata": _metadata(record, file, row),
+    }
+    validate_row(out, kind)
+    return out
+
+
+def _stem(file: str) -> str:
+    if file.startswith("hf://"):
+        file = file[len("hf://") :].split("@", 1)[0].split(":", 1)[0]
+    name = file.rstrip("/").rsplit("/", 1)[-1]
+    for suffix in (".gz", ".zst", ".zstd", ".jsonl", ".ndjson", ".json", ".parquet", ".arrow",
+                   ".ipc", ".feather", ".csv"):
+        name = name.removesuffix(suffix)
+    return name or "unknown"

@@ -1,0 +1,277 @@
+"""Streaming readers: every supported input yields raw records one at a time.
+
+A reader never loads a whole file: JSONL is read line by line (plain, gzip, zstd),
+Parquet and Arrow by record batch, CSV row by row, `save_to_disk` folders through their
+memory map, and hub datasets with `streaming=True`. Each record comes as a `RawRecord`;
+a record that cannot be parsed carries its `error` instead of `data`, so the caller
+decides whether to stop or to reject it.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from manifests.errors import BadRowError
+
+HUB_PREFIX = "hf://"
+BATCH_ROWS = 1024
+
+
+@dataclass
+class RawRecord:
+    file: str
+    row: int  # 1-based line for JSONL/CSV, 0-based index for columnar inputs
+    data: dict[str, Any] | None
+    error: str | None = None
+    raw: Any = None
+
+
+@dataclass(frozen=True)
+class HubSpec:
+    name: str
+    config: str | None
+    split: str
+
+
+def parse_hub_spec(spec: str) -> HubSpec:
+    """`hf://NAME[:CONFIG][@SPLIT]` (split defaults to train)."""
+    body = spec[len(HUB_PREFIX) :]
+    split = "train"
+    if "@" in body:
+        body, split = body.rsplit("@", 1)
+    config = None
+    if ":" in body:
+        body, config = body.split(":", 1)
+    if not body or not split or config == "":
+        raise ValueError(f"bad hub dataset {spec!r}: expected hf://NAME[:CONFIG][@SPLIT]")
+    return HubSpec(body, config, split)
+
+
+def detect_format(path: str) -> str:
+    if path.startswith(HUB_PREFIX):
+        return "hub"
+    p = Path(path)
+    if p.is_dir():
+        if (p / "state.json").exists() or (p / "dataset_dict.json").exists():
+            return "disk"
+        raise BadRowError(path, None, "folder is not a `save_to_disk` dataset (no state.json)")
+    name = p.name.lower()
+    for suffix in (".gz", ".zst", ".zstd"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    for ext, fmt in (
+        (".jsonl", "jsonl"),
+        (".ndjson", "jsonl"),
+        (".json", "json"),
+        (".parquet", "parquet"),
+        (".arrow", "arrow"),
+        (".ipc", "arrow"),
+        (".feather", "arrow"),
+        (".csv", "csv"),
+    ):
+        if name.endswith(ext):
+            return fmt
+    raise BadRowError(path, None, "unknown file type: use .jsonl[.gz|.zst], .json, .parquet, "
+                      ".arrow, .csv, a save_to_disk folder or hf://NAME")
+
+
+def open_binary(path: str) -> IO[bytes]:
+    """Open a file for reading, decompressing .gz and .zst transparently."""
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if path.endswith((".zst", ".zstd")):
+        import zstandard
+
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb")))
+    return open(path, "rb")
+
+
+def _parse_json_line(path: str, lineno: int, line: bytes) -> RawRecord:
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return RawRecord(path, lineno, None, f"invalid UTF-8 at byte {exc.start}", line)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return RawRecord(path, lineno, None, f"malformed JSON: {exc.msg} (column {exc.colno})",
+                         text)
+    if not isinstance(value, dict):
+        return RawRecord(path, lineno, None,
+                         f"expected a JSON object, got {type(value).__name__}", value)
+    return RawRecord(path, lineno, value)
+
+
+def read_jsonl(path: str) -> Iterator[RawRecord]:
+    with open_binary(path) as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if line.strip():
+                yield _parse_json_line(path, lineno, line)
+
+
+def read_json(path: str) -> Iterator[RawRecord]:
+    """A `.json` file: JSON lines, or one array (an array is parsed whole, not streamed)."""
+    with open_binary(path) as fh:
+        head = fh.read(4096).lstrip()
+    if not head.startswith(b"["):
+        yield from read_jsonl(path)
+        return
+    with open_binary(path) as fh:
+        try:
+            values = json.loads(fh.read().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadRowError(path, None, f"malformed JSON array: {exc}") from None
+    for i, value in enumerate(values):
+        if isinstance(value, dict):
+            yield RawRecord(path, i, value)
+        else:
+            yield RawRecord(path, i, None, f"expected a JSON object, got {type(value).__name__}",
+                            value)
+
+
+def _batches_to_records(path: str, batches: Iterator[pa.RecordBatch]) -> Iterator[RawRecord]:
+    index = 0
+    for batch in batches:
+        for record in batch.to_pylist():
+            yield RawRecord(path, index, record)
+            index += 1
+
+
+def read_parquet(path: str) -> Iterator[RawRecord]:
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise BadRowError(path, None, f"not a readable Parquet file: {exc}") from None
+    yield from _batches_to_records(path, pf.iter_batches(batch_size=BATCH_ROWS))
+
+
+def _ipc_batches(path: str) -> Iterator[pa.RecordBatch]:
+    source = pa.memory_map(path, "r")
+    try:
+        reader = pa.ipc.open_file(source)
+        for i in range(reader.num_record_batches):
+            yield reader.get_batch(i)
+    except pa.ArrowInvalid:
+        source.seek(0)
+        try:
+            yield from pa.ipc.open_stream(source)
+        except pa.ArrowInvalid as exc:
+            raise BadRowError(path, None, f"not a readable Arrow IPC file: {exc}") from None
+
+
+def read_arrow(path: str) -> Iterator[RawRecord]:
+    yield from _batches_to_records(path, _ipc_batches(path))
+
+
+def _decoded_lines(fh: IO[bytes]) -> Iterator[str]:
+    # surrogateescape keeps bad bytes visible as lone surrogates, so the row that holds
+    # them can be rejected by itself instead of ending the whole file.
+    for line in fh:
+        yield line.decode("utf-8", errors="surrogateescape")
+
+
+def _has_bad_utf8(values: list[str]) -> bool:
+    return any(any("\udc80" <= ch <= "\udcff" for ch in v) for v in values if v)
+
+
+def read_csv(path: str) -> Iterator[RawRecord]:
+    """CSV with a header row. Nested fields (messages) are JSON strings in their cells."""
+    with open_binary(path) as fh:
+        reader = csv.reader(_decoded_lines(fh))
+        header = next(reader, None)
+        if header is None:
+            return
+        if _has_bad_utf8(header):
+            raise BadRowError(path, 1, "invalid UTF-8 in the header")
+        for cells in reader:
+            lineno = reader.line_num
+            if not cells:
+                continue
+            if _has_bad_utf8(cells):
+                yield RawRecord(path, lineno, None, "invalid UTF-8", cells)
+            elif len(cells) != len(header):
+                yield RawRecord(path, lineno, None,
+                                f"{len(cells)} fields, the header has {len(header)}", cells)
+            else:
+                yield RawRecord(path, lineno, dict(zip(header, cells, strict=True)))
+
+
+def _split_of(dataset: Any, path: str, split: str | None) -> Any:
+    import datasets
+
+    if isinstance(dataset, datasets.DatasetDict | datasets.IterableDatasetDict):
+        split = split or ("train" if "train" in dataset else None)
+        if split not in dataset:
+            raise BadRowError(path, None, f"no split {split!r}; it has {sorted(dataset)}")
+        return dataset[split]
+    return dataset
+
+
+def _iter_dataset(path: str, dataset: Any) -> Iterator[RawRecord]:
+    for index, record in enumerate(dataset):
+        yield RawRecord(path, index, dict(record))
+
+
+def read_disk(path: str) -> Iterator[RawRecord]:
+    import datasets
+
+    dataset = _split_of(datasets.load_from_disk(path), path, None)
+    yield from _iter_dataset(path, dataset)
+
+
+def read_hub(spec: str) -> Iterator[RawRecord]:
+    """A hub dataset (or a local dataset folder/script) through `datasets.load_dataset`."""
+    import datasets
+
+    hub = parse_hub_spec(spec)
+    try:
+        dataset = datasets.load_dataset(hub.name, hub.config, split=hub.split, streaming=True)
+        iterator = iter(dataset)
+        first = next(iterator, None)
+    except (ConnectionError, OSError, ValueError) as exc:
+        raise BadRowError(
+            spec, None,
+            f"could not load {hub.name!r} (config {hub.config!r}, split {hub.split!r}) through "
+            f"datasets.load_dataset: {exc}. Without hub access, download it elsewhere "
+            f"(e.g. `datasets.load_dataset(...).to_json('{Path(hub.name).name}.jsonl')`) and "
+            f"pass the local file instead.",
+        ) from None
+    if first is None:
+        return
+    yield RawRecord(spec, 0, dict(first))
+    for index, record in enumerate(iterator, start=1):
+        yield RawRecord(spec, index, dict(record))
+
+
+READERS = {
+    "jsonl": read_jsonl,
+    "json": read_json,
+    "parquet": read_parquet,
+    "arrow": read_arrow,
+    "csv": read_csv,
+    "disk": read_disk,
+    "hub": read_hub,
+}
+
+
+def read_records(path: str | Path) -> Iterator[RawRecord]:
+    """Raw records of any supported input, streamed. An empty input is an error."""
+    path = str(path)
+    if not path.startswith(HUB_PREFIX) and not Path(path).exists():
+        raise BadRowError(path, None, "no such file or folder")
+    seen = False
+    for record in READERS[detect_format(path)](path):
+        seen = True
+        yield record
+    if not seen:
+        raise BadRowError(path, None, "empty input: no rows")

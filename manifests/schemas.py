@@ -1,0 +1,53 @@
+"""Arrow schemas of the three row contracts (field names follow the public Tülu 3 datasets)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+KINDS: tuple[str, ...] = ("sft", "preference", "rlvr")
+
+MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
+MESSAGES_TYPE = pa.list_(MESSAGE_TYPE)
+
+_COMMON_HEAD = [("id", pa.string()), ("source", pa.string()), ("skill", pa.string())]
+_METADATA = ("metadata", pa.string())
+
+_SCHEMAS: dict[str, pa.Schema] = {
+    "sft": pa.schema([*_COMMON_HEAD, ("messages", MESSAGES_TYPE), _METADATA]),
+    "preference": pa.schema(
+        [*_COMMON_HEAD, ("chosen", MESSAGES_TYPE), ("rejected", MESSAGES_TYPE), _METADATA]
+    ),
+    "rlvr": pa.schema(
+        [
+            *_COMMON_HEAD,
+            ("messages", MESSAGES_TYPE),
+            ("ground_truth", pa.string()),
+            ("verifier", pa.string()),
+            _METADATA,
+        ]
+    ),
+}
+
+# Fields of each kind that hold a list of chat messages.
+MESSAGE_FIELDS: dict[str, tuple[str, ...]] = {
+    "sft": ("messages",),
+    "preference": ("chosen", "rejected"),
+    "rlvr": ("messages",),
+}
+
+ROLES: frozenset[str] = frozenset({"system", "user", "assistant", "tool"})
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"unknown row kind {kind!r}: expected one of {', '.join(KINDS)}")
+    return kind
+
+
+def schema_for(kind: str) -> pa.Schema:
+    """The Arrow schema of a row contract, fields in contract order."""
+    return _SCHEMAS[check_kind(kind)]
+
+
+def field_names(kind: str) -> list[str]:
+    return schema_for(kind).names
