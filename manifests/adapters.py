@@ -184,7 +184,8 @@ def to_contract(
     mapping: dict[str, str] | None = None,
 ) -> dict:
     """One contract row from one input record; ValueError names what is wrong."""
-    record = apply_mapping(record, mapping)
+    # Columnar inputs give absent values as nulls; treat them as missing fields.
+    record = {k: v for k, v in apply_mapping(record, mapping).items() if v is not None}
     if kind == "sft":
         content: dict[str, Any] = {"messages": sft_messages(record)}
     elif kind == "preference":

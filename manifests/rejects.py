@@ -20,7 +20,8 @@ class RejectsWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = self.path.open("w", encoding="utf-8")
         record = {"file": file, "row": row, "reason": reason, "raw": _jsonable(raw)}
-        self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        # ASCII escapes keep undecodable input (lone surrogates) writable.
+        self._fh.write(json.dumps(record) + "\n")
         self.count += 1
 
     def close(self) -> None:

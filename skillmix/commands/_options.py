@@ -56,6 +56,8 @@ def echo_accounting(acc: Accounting, rejects: RejectsWriter | None = None) -> No
 
 
 def fail_on_bad_row(exc: BadRowError) -> click.ClickException:
+    if exc.row is None:  # the whole input is unusable; skipping rows would not help
+        return click.ClickException(str(exc))
     return click.ClickException(
         f"{exc}\n(rerun with --on-bad-row=skip to write bad rows to rejects.jsonl and go on)"
     )
