@@ -46,7 +46,7 @@ class RowStats:
         self.sources[row["source"]] += 1
         # Preference rows are measured on the chosen conversation.
         messages = row[MESSAGE_FIELDS[kind][0]]
-        text = "".join(m["content"] for m in messages)
+        text = "\n".join(m["content"] for m in messages)
         self.turns.add(len(messages))
         self.chars.add(len(text))
         if count_tokens is not None:
