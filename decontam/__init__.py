@@ -1,1 +1,24 @@
-"""decontam room."""
+"""decontam: evaluation-set registry, n-gram and MinHash matching, contamination reports."""
+
+from decontam.api import ContaminationResult, find_contamination, load_evals
+from decontam.engine import METHODS, DecontamConfig
+from decontam.evalsets import REGISTRY, EvalSet, EvalSpec, load_eval
+from decontam.minhash import choose_bands, minhash_duplicates
+from decontam.tokenize import normalize_text, token_spans, tokens
+
+__all__ = [
+    "METHODS",
+    "REGISTRY",
+    "ContaminationResult",
+    "DecontamConfig",
+    "EvalSet",
+    "EvalSpec",
+    "choose_bands",
+    "find_contamination",
+    "load_eval",
+    "load_evals",
+    "minhash_duplicates",
+    "normalize_text",
+    "token_spans",
+    "tokens",
+]

@@ -1,0 +1,79 @@
+"""`find_contamination`: the one call behind `skillmix decontam` and the mixer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from decontam.audit import Audit
+from decontam.engine import DecontamConfig, expand_methods
+from decontam.evalsets import EvalSet, load_eval
+from decontam.html_report import write_html
+from decontam.index import EvalCorpus
+from decontam.report import build_report, write_json, write_tsv
+
+
+@dataclass
+class ContaminationResult:
+    flagged: dict[str, set[str]]  # source -> ids of flagged training rows
+    report: dict  # the report.json content
+    report_path: Path | None = None
+    top_pairs: list[dict] = field(default_factory=list)
+
+
+def load_evals(evals: Iterable[str | EvalSet]) -> list[EvalSet]:
+    """Registry names, local specs, or already loaded `EvalSet`s."""
+    sets = [e if isinstance(e, EvalSet) else load_eval(e) for e in evals]
+    names = [s.name for s in sets]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two evaluation sets share a name: {names}; use NAME=path:FIELD")
+    if not sets:
+        raise ValueError("no evaluation set given")
+    return sets
+
+
+def find_contamination(
+    rows: Iterable[dict],
+    evals: list[str | EvalSet],
+    *,
+    method: str = "ngram",
+    ngram_size: int = 8,
+    threshold: float = 0.5,
+    fields: str = "user",
+    out_dir: str | Path | None = None,
+    remove: bool = False,
+    workers: int = 1,
+    **options: object,
+) -> ContaminationResult:
+    """Match contract rows against evaluation sets; see docs/decontam.md.
+
+    `threshold` is the `ngram` coverage threshold. Further `DecontamConfig` fields
+    (`any_ngram_size`, `max_ngram_rows`, `minhash_threshold`, `num_perm`,
+    `shingle_size`, `seed`, `source_threshold`, `batch_size`) go in `options`.
+    With `out_dir`, writes matches.jsonl, report.json, contamination.tsv and report.html
+    there, and with `remove` also kept/<source>.jsonl and removed/<source>.jsonl.
+    """
+    if fields not in ("user", "all"):
+        raise ValueError(f"fields must be 'user' or 'all', got {fields!r}")
+    config = DecontamConfig(
+        methods=expand_methods(method),
+        ngram_size=ngram_size,
+        threshold=threshold,
+        fields=fields,
+        workers=workers,
+        **options,  # type: ignore[arg-type]
+    )
+    corpus = EvalCorpus.from_sets(load_evals(evals))
+    out = Path(out_dir) if out_dir is not None else None
+    state = Audit(corpus, config, out, remove).run(rows)
+    report = build_report(corpus, config, state)
+    top = [pair for *_, pair in sorted(state.top, key=lambda t: t[:2], reverse=True)]
+    report_path = None
+    if out is not None:
+        report_path = out / "report.json"
+        write_json(report, report_path)
+        write_tsv(report, out / "contamination.tsv")
+        write_html(report, top, out / "report.html")
+    flagged = {source: set(state.flagged.get(source, ())) for source in state.rows}
+    return ContaminationResult(flagged, report, report_path, top)

@@ -1,0 +1,101 @@
+"""report.json and contamination.tsv from an audit's books."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from decontam.audit import AuditState
+from decontam.engine import DecontamConfig
+from decontam.index import EvalCorpus
+
+
+def _per_eval(corpus: EvalCorpus, instances: set[int]) -> np.ndarray:
+    """How many of `instances` fall in each evaluation set."""
+    return np.bincount(
+        corpus.eval_of[np.fromiter(instances, np.int64, len(instances))],
+        minlength=len(corpus.names),
+    )
+
+
+def _matrix(corpus: EvalCorpus, by_source: dict[str, set[int]], sources: list[str]) -> dict:
+    sizes = np.maximum(np.bincount(corpus.eval_of, minlength=len(corpus.names)), 1)
+    out = {}
+    for source in sources:
+        shares = _per_eval(corpus, by_source.get(source, set())) / sizes
+        out[source] = {name: round(float(s), 6) for name, s in zip(corpus.names, shares,
+                                                                    strict=True)}
+    return out
+
+
+def build_report(corpus: EvalCorpus, config: DecontamConfig, state: AuditState) -> dict:
+    sources = sorted(state.rows)
+    union: dict[str, set[int]] = {s: set() for s in sources}
+    for by_source in state.hits.values():
+        for source, instances in by_source.items():
+            union[source] |= instances
+    matrix = _matrix(corpus, union, sources)
+    everywhere = set().union(*union.values()) if union else set()
+    contaminated_evals = _per_eval(corpus, everywhere)
+    evals = {}
+    for index, (name, size) in enumerate(corpus.sizes().items()):
+        by_method = {
+            method: int(_per_eval(corpus, set().union(*state.hits[method].values()))[index])
+            if state.hits.get(method)
+            else 0
+            for method in config.methods
+        }
+        evals[name] = {
+            "instances": size,
+            "contaminated": int(contaminated_evals[index]),
+            "contaminated_share": round(int(contaminated_evals[index]) / max(size, 1), 6),
+            "by_method": by_method,
+        }
+    source_report = {}
+    for source in sources:
+        flagged = len(state.flagged.get(source, ()))
+        source_report[source] = {
+            "rows": state.rows[source],
+            "flagged": flagged,
+            "kept": state.rows[source] - flagged,
+            "flagged_by_method": {
+                m: state.flagged_by_method.get(m, {}).get(source, 0) for m in config.methods
+            },
+            "contaminated_evals": [
+                name for name, share in matrix[source].items() if share > config.source_threshold
+            ],
+        }
+    return {
+        "config": {**asdict(config), "methods": list(config.methods)},
+        "evals": evals,
+        "sources": source_report,
+        "matrix": matrix,
+        "by_method": {
+            method: {"matrix": _matrix(corpus, state.hits.get(method, {}), sources)}
+            for method in config.methods
+        },
+        "contaminated_pairs": [
+            {"source": s, "eval": e, "share": share}
+            for s in sources
+            for e, share in matrix[s].items()
+            if share > config.source_threshold
+        ],
+        "matches": state.match_count,
+        "accounting": state.accounting.to_dict(),
+    }
+
+
+def write_tsv(report: dict, path: Path) -> None:
+    """The source x eval matrix: one row per source, one column per evaluation set."""
+    evals = list(report["evals"])
+    lines = ["source\t" + "\t".join(evals)]
+    for source, shares in report["matrix"].items():
+        lines.append(source + "\t" + "\t".join(f"{shares[e]:.4f}" for e in evals))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_json(report: dict, path: Path) -> None:
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
