@@ -1,0 +1,127 @@
+"""Shared fixtures: a BPE tokenizer trained here and a tiny random Llama saved to disk."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+TEXT = (
+    "the cat sat on a mat while two dogs ran past seven red boxes and one blue kite "
+    "what is sum of three plus four answer equals please write poem about sea sun"
+)
+WORDS = TEXT.split(" ")
+
+
+def words(rng: random.Random, low: int, high: int, pool: list[str] = WORDS) -> str:
+    return " ".join(rng.choices(pool, k=rng.randint(low, high)))
+
+
+def make_rows(n: int, seed: int = 0, turns: int = 1) -> list[dict]:
+    """SFT rows of varied length with deterministic content."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        messages = []
+        if i % 3 == 0:
+            messages.append({"role": "system", "content": "be brief"})
+        for _ in range(turns):
+            messages.append({"role": "user", "content": words(rng, 3, 12)})
+            messages.append({"role": "assistant", "content": words(rng, 2, 10)})
+        rows.append({"id": f"r{i}", "source": "test", "skill": "chat", "messages": messages,
+                     "metadata": "{}"})
+    return rows
+
+
+def make_pairs(n: int, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        prompt = [{"role": "user", "content": words(rng, 3, 10)}]
+        good = words(rng, 2, 8, WORDS[:10])
+        bad = words(rng, 2, 8, WORDS[10:])
+        rows.append({
+            "id": f"p{i}", "source": "test", "skill": "chat",
+            "chosen": [*prompt, {"role": "assistant", "content": good}],
+            "rejected": [*prompt, {"role": "assistant", "content": bad}],
+            "metadata": "{}",
+        })
+    return rows
+
+
+def build_tokenizer() -> PreTrainedTokenizerFast:
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=["<s>", "</s>", "<pad>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    corpus = [" ".join(WORDS)] * 4 + ["<|user|>\n<|assistant|>\n<|system|>\n"] * 4
+    tok.train_from_iterator(corpus, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+    )
+
+
+def build_model(vocab_size: int, seed: int = 0) -> LlamaForCausalLM:
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        bos_token_id=0, eos_token_id=1, pad_token_id=2, tie_word_embeddings=False,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+@pytest.fixture(scope="session")
+def tokenizer() -> PreTrainedTokenizerFast:
+    return build_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory, tokenizer) -> Path:
+    """A tiny random Llama and its tokenizer saved as a local model folder."""
+    path = tmp_path_factory.mktemp("tiny-llama")
+    build_model(len(tokenizer)).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sft_mix(tmp_path_factory) -> Path:
+    """20 single-turn SFT rows as a shard folder."""
+    from manifests.shards import write_shards
+
+    path = tmp_path_factory.mktemp("sft-mix")
+    write_shards(make_rows(20, seed=1), path, "sft", max_rows=8)
+    return path
+
+
+@pytest.fixture(scope="session")
+def pref_mix(tmp_path_factory) -> Path:
+    from manifests.shards import write_shards
+
+    path = tmp_path_factory.mktemp("pref-mix")
+    write_shards(make_pairs(16, seed=2), path, "preference")
+    return path
+
+
+@pytest.fixture(scope="session")
+def new_model(tokenizer):
+    """Builds a fresh tiny random Llama (same seed, same weights) for the test tokenizer."""
+    return lambda seed=0: build_model(len(tokenizer), seed)
+
+
+@pytest.fixture(scope="session")
+def rows_factory():
+    return make_rows
+
+
+@pytest.fixture(scope="session")
+def pairs_factory():
+    return make_pairs

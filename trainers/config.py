@@ -1,0 +1,108 @@
+"""Run configurations: dataclasses, filled from a YAML file with CLI flags on top."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+REDUCTIONS = ("mean", "sum")
+SCHEDULES = ("linear", "cosine", "constant")
+DPO_LOSSES = ("dpo", "dpo_norm", "simpo", "ipo")
+
+
+@dataclass
+class TrainConfig:
+    """Knobs every recipe shares."""
+
+    data: str = ""  # a mix folder holding manifest.json and its shards
+    model: str = ""  # a local folder or a hub name transformers can load
+    output: str = ""
+    max_length: int = 2048  # longer conversations are truncated
+    epochs: int = 1
+    max_steps: int | None = None  # optimizer steps; caps `epochs` when set
+    learning_rate: float = 2e-5
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.03
+    schedule: str = "linear"
+    batch_size: int = 8  # effective: per-device micro-batch x accumulation x processes
+    micro_batch_size: int = 1  # rows per forward pass on one device
+    max_grad_norm: float | None = 1.0
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    seed: int = 42
+    packing: bool = True  # padding-free: documents of a micro-batch share a row
+    pack_length: int | None = None  # tokens per packed row; None: one row per micro-batch
+    attn_implementation: str = "sdpa"
+    lora: bool = False
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    lora_target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
+    save_every: int | None = None  # steps between checkpoints (and one at the end)
+    resume: str | None = None  # a checkpoint folder, or "latest" in `output`
+    log_every: int = 1
+    tensorboard: bool = True
+    on_bad_row: str = "error"  # or "skip": bad rows go to output/rejects.jsonl
+
+    def validate(self) -> None:
+        for name in ("data", "model", "output"):
+            if not getattr(self, name):
+                raise ValueError(f"`{name}` is required")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.on_bad_row not in ("error", "skip"):
+            raise ValueError(f"on_bad_row must be 'error' or 'skip', got {self.on_bad_row!r}")
+        if self.batch_size < 1 or self.micro_batch_size < 1:
+            raise ValueError("batch_size and micro_batch_size must be positive")
+
+
+@dataclass
+class SFTConfig(TrainConfig):
+    reduction: str = "mean"  # "mean" over the accumulated batch's label tokens, or "sum"
+
+    def validate(self) -> None:
+        super().validate()
+        if self.reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}")
+
+
+@dataclass
+class DPOConfig(TrainConfig):
+    learning_rate: float = 5e-7
+    loss: str = "dpo_norm"
+    beta: float = 5.0
+    label_smoothing: float = 0.0
+    simpo_gamma: float = 0.5  # SimPO's target reward margin
+    ref_cache_dir: str | None = None  # default: <output>/ref_cache
+
+    def validate(self) -> None:
+        super().validate()
+        if self.loss not in DPO_LOSSES:
+            raise ValueError(f"loss must be one of {DPO_LOSSES}, got {self.loss!r}")
+        if not 0.0 <= self.label_smoothing < 0.5:
+            raise ValueError("label_smoothing must be in [0, 0.5)")
+
+
+C = TypeVar("C", bound=TrainConfig)
+
+
+def load_config(cls: type[C], path: str | Path | None, overrides: dict[str, Any]) -> C:
+    """Build `cls` from a YAML file (optional) with `overrides` (CLI flags) on top."""
+    values: dict[str, Any] = {}
+    if path:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: expected a mapping of option names to values")
+        values.update({k.replace("-", "_"): v for k, v in loaded.items()})
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{path or 'options'}: unknown option(s) {unknown}")
+    config = cls(**values)
+    config.validate()
+    return config

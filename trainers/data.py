@@ -1,0 +1,136 @@
+"""Reading a mix's shards (only through its manifest), tokenizing, and planning steps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from manifests import Accounting, BadRowError, RejectsWriter, validate_row
+from trainers.chat import Tokenized, tokenize_conversation
+
+
+def read_mix(
+    data_dir: str | Path,
+    kind: str,
+    accounting: Accounting,
+    *,
+    on_bad_row: str = "error",
+    rejects: RejectsWriter | None = None,
+) -> Iterator[dict]:
+    """Rows of a mix folder; its shards' hashes and the manifest's kind are checked first."""
+    from manifests.shards import iter_shard_rows
+
+    rows = iter_shard_rows(data_dir, verify=True, expected_kind=kind)
+    for index, row in enumerate(rows):
+        accounting.add_in()
+        try:
+            validate_row(row, kind)
+        except ValueError as err:
+            if on_bad_row != "skip":
+                raise BadRowError(str(data_dir), index, str(err)) from err
+            accounting.reject()
+            if rejects is not None:
+                rejects.reject(str(data_dir), index, str(err), row)
+            continue
+        yield row
+
+
+def mix_fingerprint(data_dir: str | Path) -> str:
+    """The shards' hashes joined: names the exact data a run used."""
+    from manifests.shards import load_manifest
+
+    return ",".join(shard["sha256"] for shard in load_manifest(data_dir)["shards"])
+
+
+def _removal_reason(messages: list[dict], doc: Tokenized) -> str | None:
+    if not any(m["role"] == "assistant" for m in messages):
+        return "no_assistant_turn"
+    if doc.num_labels == 0:
+        return "no_labels_after_truncation"
+    return None
+
+
+def tokenize_sft(rows, tokenizer, max_length: int, accounting: Accounting) -> list[Tokenized]:
+    docs = []
+    for row in rows:
+        doc = tokenize_conversation(tokenizer, row["messages"], max_length)
+        reason = _removal_reason(row["messages"], doc)
+        if reason:
+            accounting.remove(reason)
+            continue
+        accounting.add_out()
+        docs.append(doc)
+    return docs
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A tokenized preference pair; only the final assistant turn carries labels."""
+
+    chosen: Tokenized
+    rejected: Tokenized
+
+
+def tokenize_pairs(rows, tokenizer, max_length: int, accounting: Accounting) -> list[Pair]:
+    pairs = []
+    for row in rows:
+        chosen = tokenize_conversation(tokenizer, row["chosen"], max_length, last_only=True)
+        rejected = tokenize_conversation(tokenizer, row["rejected"], max_length, last_only=True)
+        reason = _removal_reason(row["chosen"], chosen) or _removal_reason(
+            row["rejected"], rejected
+        )
+        if reason:
+            accounting.remove(reason)
+            continue
+        accounting.add_out()
+        pairs.append(Pair(chosen, rejected))
+    return pairs
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """Which rows every optimizer step uses: steps[s][p] is the list of micro-batches
+    (lists of row indices) that process p runs in step s."""
+
+    steps: list[list[list[list[int]]]]
+    dropped_per_epoch: int  # rows left over when an epoch does not fill a last full step
+
+
+def plan_steps(
+    num_rows: int,
+    *,
+    batch_size: int,
+    micro_batch_size: int,
+    num_processes: int,
+    epochs: int,
+    seed: int,
+    max_steps: int | None = None,
+) -> StepPlan:
+    """Deterministic from its arguments, so a resumed run finds its place by step number."""
+    per_step = micro_batch_size * num_processes
+    if batch_size % per_step:
+        raise ValueError(
+            f"batch_size {batch_size} is not a multiple of micro_batch_size x processes "
+            f"({micro_batch_size} x {num_processes})"
+        )
+    if num_rows < batch_size:
+        raise ValueError(f"only {num_rows} rows for a batch size of {batch_size}")
+    accumulation = batch_size // per_step
+    steps: list[list[list[list[int]]]] = []
+    epoch = 0
+    while epoch < epochs or (max_steps is not None and len(steps) < max_steps):
+        generator = torch.Generator().manual_seed(seed + epoch)
+        order = torch.randperm(num_rows, generator=generator).tolist()
+        for start in range(0, num_rows - batch_size + 1, batch_size):
+            rows = order[start : start + batch_size]
+            micro = [rows[i : i + micro_batch_size] for i in range(0, batch_size, micro_batch_size)]
+            steps.append([micro[p::num_processes][:accumulation] for p in range(num_processes)])
+        epoch += 1
+        if max_steps is not None and len(steps) >= max_steps:
+            break
+    if max_steps is not None:
+        steps = steps[:max_steps]
+    return StepPlan(steps=steps, dropped_per_epoch=num_rows % batch_size)

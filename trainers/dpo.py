@@ -1,0 +1,142 @@
+"""Direct preference optimization (and its variants) on a `preference` mix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from manifests import Accounting, RejectsWriter
+from trainers.config import DPOConfig
+from trainers.data import Pair, mix_fingerprint, plan_steps, read_mix, tokenize_pairs
+from trainers.dpo_loss import needs_reference, preference_loss
+from trainers.loop import (
+    Run,
+    config_record,
+    no_sync_unless_last,
+    prepare_optimization,
+    reduce_sum,
+    save_final,
+    start_run,
+    train,
+)
+from trainers.reference import cache_key, cached_reference, compute_reference, pair_logps
+
+
+def reference_table(run: Run, pairs: list[Pair]) -> tuple[dict[str, torch.Tensor] | None, str]:
+    """Cached reference log-probs, computed from the model as loaded (before any update).
+
+    Returns (None, "adapter_disabled") with LoRA, where the reference is the base model
+    run with the adapter switched off, and (None, "none") for SimPO.
+    """
+    config = run.config
+    if not needs_reference(config.loss):
+        return None, "none"
+    if config.lora:
+        return None, "adapter_disabled"
+    key = cache_key(
+        config.model, mix_fingerprint(config.data), config.max_length,
+        run.tokenizer.chat_template, config.bf16,
+    )
+    cache_dir = config.ref_cache_dir or str(Path(config.output) / "ref_cache")
+    table, hit = cached_reference(
+        cache_dir, key,
+        lambda: compute_reference(
+            run.accelerator, run.model, pairs, run.tokenizer.pad_token_id,
+            micro_batch_size=config.micro_batch_size, packing=config.packing,
+        ),
+        is_main_process=run.accelerator.is_main_process,
+        wait=run.accelerator.wait_for_everyone,
+    )
+    return table, "cache_hit" if hit else "computed"
+
+
+def dpo_step_fn(run: Run, pairs: list[Pair], ref: dict[str, torch.Tensor] | None):
+    """Forward/backward of one step: loss averaged over all pairs of the accumulated batch."""
+    config, accelerator = run.config, run.accelerator
+    pad_id = run.tokenizer.pad_token_id
+    device = accelerator.device
+
+    def reference_for(index: list[int], chunk: list[Pair]) -> tuple[torch.Tensor | None, ...]:
+        if ref is not None:
+            return ref["chosen"][index].to(device), ref["rejected"][index].to(device)
+        if not needs_reference(config.loss):
+            return None, None
+        with torch.no_grad(), accelerator.unwrap_model(run.model).disable_adapter():
+            chosen, rejected, _, _ = pair_logps(
+                run.model, chunk, pad_id, packing=config.packing, device=device
+            )
+        return chosen, rejected
+
+    def step(micro_batches: list[list[int]]) -> dict[str, float]:
+        global_pairs = reduce_sum(run, sum(len(mb) for mb in micro_batches))
+        scale = accelerator.num_processes / global_pairs
+        totals = dict.fromkeys(("loss", "chosen", "rejected", "accuracy", "tokens"), 0.0)
+        for index, mb in enumerate(micro_batches):
+            chunk = [pairs[i] for i in mb]
+            ref_chosen, ref_rejected = reference_for(mb, chunk)
+            with no_sync_unless_last(run, index, len(micro_batches)):
+                pc, pr, nc, nr = pair_logps(
+                    run.model, chunk, pad_id, packing=config.packing, device=device
+                )
+                out = preference_loss(
+                    config.loss, pc, pr, ref_chosen, ref_rejected, nc, nr,
+                    beta=config.beta, label_smoothing=config.label_smoothing,
+                    simpo_gamma=config.simpo_gamma,
+                )
+                accelerator.backward(out.losses.sum() * scale)
+            totals["loss"] += float(out.losses.detach().sum())
+            totals["chosen"] += float(out.chosen_rewards.detach().sum())
+            totals["rejected"] += float(out.rejected_rewards.detach().sum())
+            correct = out.chosen_rewards > out.rejected_rewards
+            totals["accuracy"] += float(correct.sum())
+            totals["tokens"] += sum(
+                len(p.chosen.input_ids) + len(p.rejected.input_ids) for p in chunk
+            )
+        means = {k: reduce_sum(run, v) / global_pairs for k, v in totals.items() if k != "tokens"}
+        return {
+            "loss": means["loss"],
+            "rewards/chosen": means["chosen"],
+            "rewards/rejected": means["rejected"],
+            "rewards/margin": means["chosen"] - means["rejected"],
+            "rewards/accuracy": means["accuracy"],
+            "tokens": reduce_sum(run, totals["tokens"]),
+        }
+
+    return step
+
+
+def run_dpo(config: DPOConfig) -> dict:
+    """Train; returns a summary (rows accounting, steps, reference source, final loss)."""
+    run = start_run(config)
+    accounting = Accounting()
+    with RejectsWriter(Path(config.output) / "rejects.jsonl") as rejects:
+        rows = read_mix(
+            config.data, "preference", accounting, on_bad_row=config.on_bad_row, rejects=rejects
+        )
+        pairs = tokenize_pairs(rows, run.tokenizer, config.max_length, accounting)
+    accounting.check()
+    plan = plan_steps(
+        len(pairs), batch_size=config.batch_size, micro_batch_size=config.micro_batch_size,
+        num_processes=run.accelerator.num_processes, epochs=config.epochs, seed=config.seed,
+        max_steps=config.max_steps,
+    )
+    prepare_optimization(run, len(plan.steps))
+    # Before a resumed checkpoint is loaded, the model still holds the starting weights.
+    ref, ref_source = reference_table(run, pairs)
+    extra = {"data": mix_fingerprint(config.data), **config_record(config)}
+    history = train(run, plan, dpo_step_fn(run, pairs, ref), extra_state=extra)
+    final = save_final(run)
+    summary = {
+        "accounting": accounting.to_dict(),
+        "steps": len(plan.steps),
+        "rows_dropped_per_epoch": plan.dropped_per_epoch,
+        "reference": ref_source,
+        "first_loss": history[0]["loss"] if history else None,
+        "final_loss": history[-1]["loss"] if history else None,
+        "output": str(final),
+    }
+    if run.accelerator.is_main_process:
+        (Path(config.output) / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary

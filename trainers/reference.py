@@ -1,0 +1,114 @@
+"""Reference log-probabilities for DPO, computed once and cached on disk.
+
+The cache key hashes the model's identity (name or resolved folder, its config and its
+weight files' names, sizes and modification times) together with the data (the shards'
+sha256s), the tokenization (max length, chat template) and the precision. A
+`<key>.json` with statistics sits next to each `<key>.pt`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from trainers.data import Pair
+from trainers.loss import per_document_sums
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+
+
+def model_identity(name_or_path: str) -> dict:
+    path = Path(name_or_path)
+    if not path.is_dir():
+        return {"model": name_or_path}
+    files = []
+    for f in sorted(path.iterdir()):
+        if f.name.endswith(WEIGHT_SUFFIXES):
+            stat = f.stat()
+            files.append([f.name, stat.st_size, stat.st_mtime_ns])
+    config = path / "config.json"
+    return {
+        "model": str(path.resolve()),
+        "config": config.read_text() if config.exists() else None,
+        "weights": files,
+    }
+
+
+def cache_key(
+    model: str, data_fingerprint: str, max_length: int, chat_template: str, bf16: bool
+) -> str:
+    record = {
+        "model": model_identity(model),
+        "data": data_fingerprint,
+        "max_length": max_length,
+        "chat_template": chat_template,
+        "bf16": bf16,
+    }
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def pair_logps(
+    model, pairs: list[Pair], pad_id: int, *, packing: bool, device
+) -> tuple[torch.Tensor, ...]:
+    """(chosen sums, rejected sums, chosen counts, rejected counts) for a micro-batch."""
+    from trainers.collate import collate
+
+    docs = [p.chosen for p in pairs] + [p.rejected for p in pairs]
+    batch = {k: v.to(device) for k, v in collate(docs, packing=packing, pad_id=pad_id).items()}
+    sums, counts = per_document_sums(model, batch, len(docs))
+    n = len(pairs)
+    return sums[:n], sums[n:], counts[:n], counts[n:]
+
+
+@torch.no_grad()
+def compute_reference(
+    accelerator, model, pairs: list[Pair], pad_id: int, *, micro_batch_size: int, packing: bool
+) -> dict[str, torch.Tensor]:
+    """Reference sums for every pair; each process takes a slice, results are gathered."""
+    from accelerate.utils import gather_object
+
+    was_training = model.training
+    model.eval()
+    mine = list(range(accelerator.process_index, len(pairs), accelerator.num_processes))
+    results: list[tuple[int, float, float]] = []
+    for start in range(0, len(mine), micro_batch_size):
+        index = mine[start : start + micro_batch_size]
+        chosen, rejected, _, _ = pair_logps(
+            model, [pairs[i] for i in index], pad_id, packing=packing, device=accelerator.device
+        )
+        results.extend(zip(index, chosen.tolist(), rejected.tolist(), strict=True))
+    model.train(was_training)
+    gathered = gather_object(results) if accelerator.num_processes > 1 else results
+    table = torch.zeros(len(pairs), 2, dtype=torch.float64)
+    for i, c, r in gathered:
+        table[i, 0], table[i, 1] = c, r
+    return {"chosen": table[:, 0], "rejected": table[:, 1]}
+
+
+def cached_reference(
+    cache_dir: str | Path, key: str, compute, *, is_main_process: bool, wait
+) -> tuple[dict[str, torch.Tensor], bool]:
+    """Load `<key>.pt` from the cache or compute and store it; returns (table, was_cached)."""
+    path = Path(cache_dir) / f"{key}.pt"
+    if path.exists():
+        return torch.load(path), True
+    began = time.perf_counter()
+    table = compute()
+    if is_main_process:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(table, path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").replace(path)
+        stats = {
+            "key": key,
+            "pairs": len(table["chosen"]),
+            "seconds": round(time.perf_counter() - began, 3),
+            "mean_chosen_logp": float(table["chosen"].mean()),
+            "mean_rejected_logp": float(table["rejected"].mean()),
+        }
+        path.with_suffix(".json").write_text(json.dumps(stats, indent=2))
+    wait()
+    return table, False
