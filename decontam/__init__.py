@@ -1,6 +1,11 @@
 """decontam: evaluation-set registry, n-gram and MinHash matching, contamination reports."""
 
-from decontam.api import ContaminationResult, find_contamination, load_evals
+from decontam.api import (
+    ContaminationResult,
+    decontaminate_files,
+    find_contamination,
+    load_evals,
+)
 from decontam.engine import METHODS, DecontamConfig
 from decontam.evalsets import REGISTRY, EvalSet, EvalSpec, load_eval
 from decontam.minhash import choose_bands, minhash_duplicates
@@ -14,6 +19,7 @@ __all__ = [
     "EvalSet",
     "EvalSpec",
     "choose_bands",
+    "decontaminate_files",
     "find_contamination",
     "load_eval",
     "load_evals",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 from decontam.audit import Audit
@@ -12,6 +13,7 @@ from decontam.evalsets import EvalSet, load_eval
 from decontam.html_report import write_html
 from decontam.index import EvalCorpus
 from decontam.report import build_report, write_json, write_tsv
+from manifests import Accounting, RejectsWriter, read_rows
 
 
 @dataclass
@@ -77,3 +79,34 @@ def find_contamination(
         write_html(report, top, out / "report.html")
     flagged = {source: set(state.flagged.get(source, ())) for source in state.rows}
     return ContaminationResult(flagged, report, report_path, top)
+
+
+def decontaminate_files(
+    train: Iterable[str | Path],
+    evals: list[str | EvalSet],
+    out_dir: str | Path,
+    *,
+    on_bad_row: str = "error",
+    **kwargs: object,
+) -> tuple[ContaminationResult, Accounting]:
+    """`find_contamination` over training files read with `manifests.read_rows`.
+
+    Bad rows stop the run (`on_bad_row="error"`) or go to out_dir/rejects.jsonl. The
+    returned accounting covers every row read: in = kept + removed + rejected.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    read_acc = Accounting()
+    with RejectsWriter(out / "rejects.jsonl") as rejects:
+        rows = chain.from_iterable(
+            read_rows(path, on_bad_row=on_bad_row, rejects=rejects, accounting=read_acc)
+            for path in train
+        )
+        result = find_contamination(rows, evals, out_dir=out, **kwargs)  # type: ignore[arg-type]
+    done = result.report["accounting"]
+    total = Accounting(read_acc.rows_in, done["rows_out"], dict(done["removed"]),
+                       read_acc.rejected)
+    total.check()
+    result.report["accounting"] = total.to_dict()
+    write_json(result.report, out / "report.json")
+    return result, total
