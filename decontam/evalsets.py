@@ -236,6 +236,13 @@ def load_eval(spec: str, *, loader: Callable[..., Any] | None = None) -> EvalSet
     name, path, fields = parse_eval_spec(spec)
     registered = REGISTRY.get(name)
     if path is not None:
+        if not Path(path).exists():
+            if fields is None and "=" not in spec:
+                known = ", ".join(sorted(REGISTRY))
+                raise ValueError(
+                    f"unknown evaluation set {spec!r}; known: {known}; or pass path.jsonl:FIELD"
+                )
+            raise FileNotFoundError(f"--eval {spec!r}: no such file {path!r}")
         if fields is None:
             if registered is None:
                 raise ValueError(
@@ -243,8 +250,6 @@ def load_eval(spec: str, *, loader: Callable[..., Any] | None = None) -> EvalSet
                 )
             fields = registered.fields
         id_field = registered.id_field if registered else None
-        if not Path(path).exists():
-            raise FileNotFoundError(f"--eval {spec!r}: no such file {path!r}")
         return _instances(name, _file_records(path), fields, id_field or "id")
     if registered is None:
         known = ", ".join(sorted(REGISTRY))
