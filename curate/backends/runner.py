@@ -1,0 +1,52 @@
+"""Run requests through a backend with the resumable cache in front of it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from curate.backends.base import Backend, Completion, GenerationRequest, Usage, request_key
+from curate.backends.cache import RequestCache
+
+
+@dataclass
+class CachedRun:
+    results: dict[str, Completion] = field(default_factory=dict)  # key -> answer
+    failures: dict[str, str] = field(default_factory=dict)  # key -> why it has no answer
+    usage: Usage = field(default_factory=Usage)
+
+    def answer(self, model: str, request: GenerationRequest) -> Completion | None:
+        return self.results.get(request_key(model, request))
+
+
+def run_cached(
+    backend: Backend, requests: Sequence[GenerationRequest], cache: RequestCache
+) -> CachedRun:
+    """Answer every request, from the cache when it has the answer, else from the backend.
+
+    Each answer is appended to the cache as soon as it arrives, so a killed run that is
+    started again sends only what is still unanswered. Identical requests are sent once.
+    """
+    run = CachedRun()
+    todo: dict[str, GenerationRequest] = {}
+    for request in requests:
+        key = request_key(backend.model, request)
+        cached = cache.get(key)
+        if cached is not None:
+            if key not in run.results:
+                run.usage.cached += 1
+            run.results[key] = cached
+        else:
+            todo.setdefault(key, request)
+
+    def on_result(request: GenerationRequest, completion: Completion) -> None:
+        key = request_key(backend.model, request)
+        cache.put(key, completion)
+        run.results[key] = completion
+
+    def on_failure(request: GenerationRequest, reason: str) -> None:
+        run.failures[request_key(backend.model, request)] = reason
+
+    backend.generate(list(todo.values()), on_result, on_failure, run.usage)
+    cache.sync()
+    return run

@@ -1,0 +1,24 @@
+"""Verifiable-constraint (IFEval) augmentation of existing prompts."""
+
+from curate.ifaug.augment import AugmentConfig, augment_row, augment_rows, ground_truth
+from curate.ifaug.constraints import (
+    CONFLICTS,
+    INSTRUCTION_IDS,
+    Constraint,
+    compatible,
+    describe,
+    sample_constraints,
+)
+
+__all__ = [
+    "CONFLICTS",
+    "INSTRUCTION_IDS",
+    "AugmentConfig",
+    "Constraint",
+    "augment_row",
+    "augment_rows",
+    "compatible",
+    "describe",
+    "ground_truth",
+    "sample_constraints",
+]
