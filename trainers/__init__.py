@@ -11,6 +11,7 @@ from trainers.collate import collate, pack_batch, pad_batch
 from trainers.config import DPOConfig, SFTConfig, TrainConfig, load_config
 from trainers.dpo import run_dpo
 from trainers.dpo_loss import PreferenceLoss, preference_loss
+from trainers.launch import summary_lines, train_from_options
 from trainers.loss import forward_logits, per_document_sums, sft_loss_sum, token_logps
 from trainers.runlog import read_log
 from trainers.sft import run_sft
@@ -34,6 +35,8 @@ __all__ = [
     "run_dpo",
     "run_sft",
     "sft_loss_sum",
+    "summary_lines",
     "token_logps",
     "tokenize_conversation",
+    "train_from_options",
 ]
