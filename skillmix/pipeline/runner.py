@@ -1,0 +1,176 @@
+"""The pipeline runner: stages in order, each keyed by its config and inputs.
+
+A stage folder holds `stage.json` (key, output sources, accounting, reports) once it has
+finished. On a rerun a finished stage with the same key is reused; a stage whose key
+changed is cleared and run again, and since each key includes the key of the stage
+before it, so is everything after it. A stage with the right key but no `stage.json` was
+interrupted: it resumes (finished tasks are skipped; synthesis reuses its request cache,
+the mixer its finished shards).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from manifests import Accounting
+from manifests.ids import canonical_json
+from skillmix.pipeline.executors import ExecutorSpec, run_tasks
+from skillmix.pipeline.fingerprint import input_digest, stage_key
+from skillmix.pipeline.recipe import RunRecipe, StageSpec
+from skillmix.pipeline.sources import Sources, sources_from_json, sources_to_json
+from skillmix.pipeline.stage import StageContext, StageResult
+from skillmix.pipeline.stages import STAGES
+
+STAGE_FILE = "stage.json"
+KEY_FILE = "key"
+
+
+@dataclass
+class PlannedStage:
+    spec: StageSpec
+    key: str
+    action: str  # reuse | resume | run | redo
+    folder: Path
+
+
+def _option_files(recipe: RunRecipe, spec: StageSpec) -> dict[str, str]:
+    stage_cls = STAGES[spec.type]
+    files = {}
+    for option in stage_cls.FILE_OPTIONS:
+        for path in stage_cls.option_paths(spec.options.get(option)):
+            files[f"{option}:{path}"] = input_digest(recipe.resolve(path))
+    return files
+
+
+def plan_run(recipe: RunRecipe, run_dir: Path | None = None) -> list[PlannedStage]:
+    """What a run will do: per stage, its key and whether it is reused, resumed or run."""
+    run_dir = run_dir or recipe.run_dir
+    initial = recipe.initial_sources()
+    # Takes and totals are the mix stage's business: only it (and what follows) redoes
+    # when they change.
+    described = {name: {k: v for k, v in ref.to_dict().items() if k != "take"}
+                 for name, ref in initial.items()}
+    previous = stage_key("sources", described,
+                         {name: input_digest(ref.path) for name, ref in initial.items()}, "")
+    planned: list[PlannedStage] = []
+    stale = False
+    for spec in recipe.stages:
+        options = {**spec.options, "_mix": recipe.mix_data} if spec.type == "mix" else spec.options
+        key = stage_key(spec.type, options, _option_files(recipe, spec), previous)
+        folder = run_dir / spec.folder
+        old_key = (folder / KEY_FILE).read_text().strip() if (folder / KEY_FILE).exists() else None
+        if old_key is None:
+            action = "run"
+        elif old_key != key or stale:
+            action = "redo"
+        elif (folder / STAGE_FILE).exists():
+            action = "reuse"
+        else:
+            action = "resume"
+        stale = stale or action != "reuse"
+        planned.append(PlannedStage(spec, key, action, folder))
+        previous = key
+    return planned
+
+
+def _load_result(folder: Path) -> tuple[Sources, dict[str, Any]]:
+    data = json.loads((folder / STAGE_FILE).read_text())
+    return sources_from_json(data["sources"]), data
+
+
+def _write_stage_file(folder: Path, planned: PlannedStage, result: StageResult,
+                      run_dir: Path) -> dict:
+    total = result.total()
+    total.check()
+    data = {
+        "stage": planned.spec.name,
+        "type": planned.spec.type,
+        "key": planned.key,
+        "options": planned.spec.options,
+        "sources": sources_to_json(result.sources),
+        "accounting": total.to_dict(),
+        "per_source": {k: v.to_dict() for k, v in result.accounting.items()},
+        "reports": result.reports,
+        "products": result.products,
+        "summary": result.summary,
+    }
+    tmp = folder / f".{STAGE_FILE}.tmp"
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    tmp.replace(folder / STAGE_FILE)
+    return data
+
+
+def run_pipeline(
+    recipe: RunRecipe,
+    *,
+    run_dir: Path | None = None,
+    executor: ExecutorSpec | None = None,
+    on_bad_row: str = "error",
+    echo: Callable[[str], None] = print,
+) -> list[dict]:
+    """Run (or resume) every stage; returns the stage records, in order."""
+    run_dir = (run_dir or recipe.run_dir).resolve()
+    executor = executor or ExecutorSpec()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    sources = recipe.initial_sources()
+    products: dict[str, Any] = {}
+    records: list[dict] = []
+    for planned in plan_run(recipe, run_dir):
+        spec, folder = planned.spec, planned.folder
+        if planned.action == "reuse":
+            sources, record = _load_result(folder)
+            echo(f"[{spec.folder}] reused ({Accounting(**_acc(record)).summary()})")
+        else:
+            if planned.action == "redo" and folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / KEY_FILE).write_text(planned.key + "\n")
+            verb = "resuming" if planned.action == "resume" else "running"
+            echo(f"[{spec.folder}] {verb} {spec.type}")
+            stage = STAGES[spec.type]()
+            ctx = StageContext(run_dir=run_dir, stage_dir=folder, name=spec.name,
+                               options=spec.options, sources=sources, products=products,
+                               recipe=recipe, on_bad_row=on_bad_row, workers=executor.workers)
+            stage.prepare(ctx)
+            tasks = stage.tasks(ctx)
+            if stage.USES_EXECUTOR:
+                run_tasks(executor, tasks, folder / "executor", f"skillmix-{spec.name}")
+            else:
+                for task in tasks:
+                    task.run()
+            result = stage.finish(ctx)
+            record = _write_stage_file(folder, planned, result, run_dir)
+            sources = result.sources
+            echo(f"[{spec.folder}] done: {result.total().summary()}")
+        _merge_products(products, spec, record.get("products", {}))
+        records.append(record)
+    _write_run_file(run_dir, recipe, records)
+    return records
+
+
+def _acc(record: dict) -> dict:
+    acc = record["accounting"]
+    return {"rows_in": acc["rows_in"], "rows_out": acc["rows_out"],
+            "removed": acc["removed"], "rejected": acc["rejected"]}
+
+
+def _merge_products(products: dict[str, Any], spec: StageSpec, new: dict[str, Any]) -> None:
+    """Later stages find what earlier ones made, by type ("mix") and by stage name."""
+    for key, value in new.items():
+        products[key] = value
+        products.setdefault("by_stage", {}).setdefault(spec.name, {})[key] = value
+
+
+def _write_run_file(run_dir: Path, recipe: RunRecipe, records: list[dict]) -> None:
+    from skillmix.pipeline.report import write_run_report
+
+    data = {"recipe": recipe.origin, "name": recipe.name,
+            "stages": [{k: r[k] for k in ("stage", "type", "key", "accounting", "reports",
+                                          "products")} for r in records]}
+    (run_dir / "run.json").write_text(canonical_json(data) + "\n")
+    write_run_report(run_dir, recipe, records)
