@@ -72,15 +72,25 @@ def _counts(report: dict) -> str:
     )
 
 
+def _group(pairs: list[dict]) -> list[tuple[dict, list[str]]]:
+    """One entry per (training row, instance) pair, listing every method that matched."""
+    groups: dict[tuple, tuple[dict, list[str]]] = {}
+    for pair in pairs:
+        key = (pair["source"], pair["train_id"], pair["eval"], pair["eval_id"])
+        _, methods = groups.setdefault(key, (pair, []))
+        methods.append(f"{pair['method']} {pair['score']:.3f}")
+    return list(groups.values())
+
+
 def _pairs(pairs: list[dict]) -> str:
     if not pairs:
         return "<p>No matches.</p>"
     out = []
-    for pair in pairs:
+    for pair, methods in _group(pairs):
         out.append(
             f'<div class="meta"><b>{escape(pair["eval"])}</b> {escape(pair["eval_id"])} &larr; '
             f'<b>{escape(pair["source"])}</b> {escape(pair["train_id"])} &middot; '
-            f'{escape(pair["method"])} score {pair["score"]:.3f}</div><div class="pair">'
+            f'{escape(" · ".join(methods))}</div><div class="pair">'
             f'<div class="box">{highlight(pair["train_text"], pair["train_spans"])}</div>'
             f'<div class="box">{highlight(pair["eval_text"], pair["eval_spans"])}</div></div>'
         )
