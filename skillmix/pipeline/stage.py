@@ -93,10 +93,6 @@ class Stage:
 
 
 def atomic_target(path: Path) -> Path:
-    """A temporary name beside `path`; rename it onto `path` once it is whole."""
+    """A temporary name beside `path` (same suffix); `os.replace` it onto `path` when whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
-def publish(tmp: Path, path: Path) -> None:
-    os.replace(tmp, path)
+    return path.with_name(f".tmp-{os.getpid()}-{path.name}")
