@@ -94,14 +94,18 @@ def _mix_table(manifest_path: Path) -> str:
     items = sources.items() if isinstance(sources, dict) else ((s["name"], s) for s in sources)
     rows = []
     for name, info in items:
-        cells = "".join(f"<td>{_esc(info.get(k, ''))}</td>"
-                        for k in ("available", "selected", "deduplicated", "decontaminated",
-                                  "rejected"))
+        dedup = info.get("deduplicated", {})
+        dedup_cell = (f"{dedup.get('exact', 0)} exact, {dedup.get('minhash', 0)} near"
+                      if isinstance(dedup, dict) else dedup)
+        values = [info.get("available"), info.get("selected"), dedup_cell,
+                  info.get("decontaminated"), info.get("rejected")]
+        cells = "".join(f"<td>{_esc('' if v is None else v)}</td>" for v in values)
         rows.append(f'<tr><td class="l">{_esc(name)}</td>{cells}</tr>')
     head = "".join(f"<th>{k}</th>" for k in ("available", "selected", "deduplicated",
                                                "decontaminated", "rejected"))
     total = manifest.get("total_rows", "?")
-    return (f"<p>{_esc(total)} rows in {len(manifest.get('shards', []))} shard(s).</p>"
+    return (f"<p>{_esc(manifest.get('kind', ''))}: {_esc(total)} rows in "
+            f"{len(manifest.get('shards', []))} shard(s).</p>"
             f'<table><tr><th class="l">source</th>{head}</tr>{"".join(rows)}</table>')
 
 
@@ -139,11 +143,11 @@ def render_run_report(run_dir: Path, name: str, records: list[dict]) -> str:
             f'<p class="sub">{_esc(run_dir)}</p>',
             "<section><h2>Rows through the stages</h2>",
             f'<div class="legend">{legend_html}</div>{svg}{_flow_table(records)}</section>']
-    mix = _last_product(records, "mix")
-    if mix and Path(mix["manifest"]).exists():
-        rel = os.path.relpath(mix["manifest"], run_dir)
-        body.append(f'<section><h2>Final mix</h2><p><a href="{_esc(rel)}">manifest.json</a></p>'
-                    f'{_mix_table(Path(mix["manifest"]))}</section>')
+    for mix in _last_product(records, "mixes") or []:
+        if Path(mix["manifest"]).exists():
+            rel = os.path.relpath(mix["manifest"], run_dir)
+            body.append(f'<section><h2>Mix: {_esc(mix["stage"])}</h2><p><a href="{_esc(rel)}">'
+                        f'manifest.json</a></p>{_mix_table(Path(mix["manifest"]))}</section>')
     contamination = _last_product(records, "contamination")
     if contamination and Path(contamination).exists():
         body.append("<section><h2>Contamination matrix</h2><p>Share of each evaluation "

@@ -117,10 +117,12 @@ def run_pipeline(
     run_dir = (run_dir or recipe.run_dir).resolve()
     executor = executor or ExecutorSpec()
     run_dir.mkdir(parents=True, exist_ok=True)
+    plan = plan_run(recipe, run_dir)
+    _remove_stale_folders(run_dir, {p.folder.name for p in plan})
     sources = recipe.initial_sources()
     products: dict[str, Any] = {}
     records: list[dict] = []
-    for planned in plan_run(recipe, run_dir):
+    for planned in plan:
         spec, folder = planned.spec, planned.folder
         if planned.action == "reuse":
             sources, record = _load_result(folder)
@@ -151,6 +153,14 @@ def run_pipeline(
         records.append(record)
     _write_run_file(run_dir, recipe, records)
     return records
+
+
+def _remove_stale_folders(run_dir: Path, current: set[str]) -> None:
+    """Stage folders of an earlier version of the recipe would mislead a reader."""
+    for folder in run_dir.iterdir():
+        if (folder.is_dir() and folder.name not in current and folder.name[:2].isdigit()
+                and (folder / KEY_FILE).exists()):
+            shutil.rmtree(folder)
 
 
 def _acc(record: dict) -> dict:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from skillmix.pipeline.stage import Stage
 from skillmix.pipeline.stages.augment_if import AugmentIf
 from skillmix.pipeline.stages.decontaminate import Decontaminate
+from skillmix.pipeline.stages.dedup import Dedup
 from skillmix.pipeline.stages.mix import Mix
 from skillmix.pipeline.stages.train import Train
 
 STAGES: dict[str, type[Stage]] = {
     stage.TYPE: stage
-    for stage in (AugmentIf, Decontaminate, Mix, Train)
+    for stage in (AugmentIf, Decontaminate, Dedup, Mix, Train)
 }
