@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 Answer = Callable[[dict], str]
+ROUTES = ("/v1/chat/completions", "/chat/completions")
 # Given the server and the request body, the fault to inject, or None to answer normally:
 # "429", "500", "malformed", "slow" (answer after `slow_s`), "hang" (never answer).
 Fault = Callable[["MockOpenAIServer", dict], str | None]
@@ -133,7 +134,7 @@ class MockOpenAIServer:
                         name, value = line.split(":", 1)
                         headers[name.strip().lower()] = value.strip()
                 raw = await reader.readexactly(int(headers.get("content-length", "0")))
-                if method == "POST" and path.rstrip("/").endswith("/chat/completions"):
+                if method == "POST" and path.rstrip("/") in ROUTES:
                     status, data, extra = await self._respond(json.loads(raw or b"{}"))
                 else:
                     status, data, extra = 404, b'{"error": "not found"}', {}

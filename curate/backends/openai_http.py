@@ -97,6 +97,7 @@ class OpenAIBackend:
         timeout_s: float = 120.0,
         retry: RetryPolicy = RetryPolicy(),
         tokens_per_minute: float | None = None,
+        tpm_burst_s: float = 60.0,
         send_seed: bool = True,
         jitter_seed: int | None = None,
     ) -> None:
@@ -108,6 +109,7 @@ class OpenAIBackend:
         self.timeout_s = timeout_s
         self.retry = retry
         self.tokens_per_minute = tokens_per_minute
+        self.tpm_burst_s = tpm_burst_s
         self.send_seed = send_seed
         self._rng = random.Random(jitter_seed)
         self._ssl: ssl.SSLContext | None = None
@@ -153,7 +155,9 @@ class OpenAIBackend:
         queue: asyncio.Queue[GenerationRequest] = asyncio.Queue()
         for request in requests:
             queue.put_nowait(request)
-        bucket = TokenBucket(self.tokens_per_minute) if self.tokens_per_minute else None
+        bucket = None
+        if self.tokens_per_minute:
+            bucket = TokenBucket(self.tokens_per_minute, self.tpm_burst_s)
 
         async def worker() -> None:
             # One client with one keep-alive connection per worker: httpcore's pool scans

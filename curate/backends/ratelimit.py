@@ -7,11 +7,14 @@ import time
 
 
 class TokenBucket:
-    def __init__(self, tokens_per_minute: float, clock=time.monotonic) -> None:
-        if tokens_per_minute <= 0:
-            raise ValueError("tokens_per_minute must be positive")
-        self.capacity = float(tokens_per_minute)
+    def __init__(self, tokens_per_minute: float, burst_s: float = 60.0,
+                 clock=time.monotonic) -> None:
+        """`burst_s`: seconds of budget that may be spent at once (a minute, as providers
+        count; less smooths the load)."""
+        if tokens_per_minute <= 0 or burst_s <= 0:
+            raise ValueError("tokens_per_minute and burst_s must be positive")
         self.rate = tokens_per_minute / 60.0  # tokens per second
+        self.capacity = self.rate * burst_s
         self._level = self.capacity
         self._clock = clock
         self._stamp = clock()

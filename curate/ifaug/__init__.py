@@ -9,12 +9,14 @@ from curate.ifaug.constraints import (
     describe,
     sample_constraints,
 )
+from curate.ifaug.run import augment_file
 
 __all__ = [
     "CONFLICTS",
     "INSTRUCTION_IDS",
     "AugmentConfig",
     "Constraint",
+    "augment_file",
     "augment_row",
     "augment_rows",
     "compatible",

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from curate.ifaug.constraints import INSTRUCTION_IDS, Constraint, sample_constraints
-from manifests import Accounting, canonical_json, stable_id
+from manifests import Accounting, canonical_json, row_messages, stable_id
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class AugmentConfig:
 def prompt_turns(row: dict) -> list[dict]:
     """The turns before the first assistant reply: the prompt an augmented row asks."""
     turns = []
-    for message in row["messages"]:
+    for message in row_messages(row):
         if message["role"] == "assistant":
             break
         turns.append(dict(message))

@@ -19,7 +19,7 @@ def answer_of(verifier: str, text: str) -> str | None:
         number = marked_number(text)
         if number is None:
             return None  # the template asks for a '####' line; no guessing
-        return format(number.normalize(), "f") if number == number.to_integral() else str(number)
+        return format(number.normalize(), "f")  # 1,000.50 -> 1000.5; 1E+3 -> 1000
     if verifier == "math":
         lines = [m.group(1).strip().rstrip(".").strip() for m in _FINAL_LINE.finditer(text)]
         if lines:

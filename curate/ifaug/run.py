@@ -1,0 +1,32 @@
+"""`skillmix augment-if IN OUT` as a file-to-file run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from curate.ifaug.augment import AugmentConfig, augment_rows
+from manifests import Accounting, RejectsWriter, read_rows, write_rows
+
+
+def augment_file(
+    in_path: str | Path,
+    out_path: str | Path,
+    config: AugmentConfig,
+    *,
+    kind: str | None = None,
+    source: str | None = None,
+    on_bad_row: str = "error",
+    rejects_path: str | Path | None = None,
+) -> Accounting:
+    """Write one IFEval-constrained `rlvr` row per input prompt; returns the accounting
+    (in = out + removed + rejected, over every input row)."""
+    read_acc, stage_acc = Accounting(), Accounting()
+    rejects_file = rejects_path or Path(out_path).parent / "rejects.jsonl"
+    with RejectsWriter(rejects_file) as rejects:
+        rows = read_rows(in_path, kind, source=source, on_bad_row=on_bad_row,
+                         rejects=rejects, accounting=read_acc)
+        write_rows(augment_rows(rows, config, stage_acc), out_path, "rlvr")
+    total = Accounting(read_acc.rows_in, stage_acc.rows_out, dict(stage_acc.removed),
+                       read_acc.rejected)
+    total.check()
+    return total
