@@ -32,7 +32,7 @@ from manifests.schemas import KINDS
 
 TAKE_MODES = ("fraction", "count", "weight")
 SHARD_FORMATS = ("arrow", "parquet")
-DECONTAM_METHODS = ("ngram", "minhash")
+DECONTAM_METHODS = ("ngram", "ngram-any", "minhash", "all")  # decontam.METHODS, or all
 TEXT_FIELDS = ("user", "all")
 DEFAULT_MAX_BYTES = 500_000_000
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")

@@ -1,0 +1,245 @@
+"""`mix`: a recipe into shuffled, deduplicated, decontaminated shards plus manifest.json.
+
+1. Stage: each source is read once into a local Arrow file (see `stage`); bad rows are
+   rejected or stop the mix, as `on_bad_row` says.
+2. Clean: decontamination, exact dedup on normalized prompts, MinHash dedup, in that order;
+   a row removed by one step is not counted again by the next.
+3. Take: the recipe's arithmetic on what is left (see `takes`), seeded per source.
+4. Shuffle: one seeded permutation of all taken rows, across sources.
+5. Write: rows gathered in that order from the memory-mapped staged files, a chunk at a
+   time, into shards; the manifest is written last.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from manifests import Accounting, RejectsWriter
+from manifests.recipe import Recipe
+from manifests.shards import ShardWriter, build_manifest, prepare_out_dir, write_manifest
+from mixers.dedup import exact_duplicates, near_duplicates
+from mixers.errors import MixError
+from mixers.keys import tokenizer_counter
+from mixers.stage import StagedSource, stage_source
+from mixers.takes import draw, resolve_counts
+
+WORK_DIR = ".skillmix-work"
+REJECTS_NAME = "rejects.jsonl"
+DECONTAM_DIR = "decontamination"
+GATHER_ROWS = 16384
+
+
+@dataclass
+class MixResult:
+    manifest: dict
+    accounting: Accounting  # distinct rows: in = selected + removed (by reason) + rejected
+    rows_written: int
+    rejects_path: Path | None
+
+
+@dataclass
+class _Cleaning:
+    decontaminated: list[np.ndarray]
+    exact: list[np.ndarray]
+    near: list[np.ndarray]
+    decontam_summary: dict | None
+
+
+def _rng(seed: int, *stream: int) -> np.random.Generator:
+    return np.random.default_rng([seed, *stream])
+
+
+def _clean(recipe: Recipe, staged: list[StagedSource], out: Path, workers: int,
+           log: Callable[[str], None]) -> _Cleaning:
+    empty = [np.zeros(s.rows, dtype=bool) for s in staged]
+    decontaminated, summary = empty, None
+    if recipe.decontaminate is not None:
+        from mixers.contamination import contaminated
+
+        log(f"decontaminating against {', '.join(recipe.decontaminate.evals)}")
+        decontaminated, summary = contaminated(staged, recipe.decontaminate, out / DECONTAM_DIR,
+                                               base_dir=recipe.base_dir, workers=workers)
+        if summary.get("report_path"):
+            summary["report_path"] = _relative(summary["report_path"], out)
+    alive = [~d for d in decontaminated]
+    exact = empty
+    if recipe.dedup.exact:
+        exact = exact_duplicates([s.keys for s in staged], alive)
+        alive = [a & ~e for a, e in zip(alive, exact, strict=True)]
+    near = empty
+    if recipe.dedup.minhash is not None:
+        log("near-duplicate search (MinHash)")
+        near = near_duplicates(staged, alive, recipe.kind, recipe.dedup.minhash, recipe.seed)
+        near = [n & a for n, a in zip(near, alive, strict=True)]
+    return _Cleaning(decontaminated, exact, near, summary)
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(root.resolve()))
+    except ValueError:
+        return path
+
+
+def _write(staged: list[StagedSource], sources: np.ndarray, rows: np.ndarray,
+           writer: ShardWriter) -> None:
+    """Write rows in the given global order, gathering a chunk at a time."""
+    opened = [s.open() for s in staged]
+    for start in range(0, len(rows), GATHER_ROWS):
+        chunk_sources = sources[start : start + GATHER_ROWS]
+        chunk_rows = rows[start : start + GATHER_ROWS]
+        pieces, positions = [], []
+        for s in np.unique(chunk_sources):
+            at = np.flatnonzero(chunk_sources == s)
+            table, order = staged[s].gather(chunk_rows[at], opened[s])
+            pieces.append(table)
+            positions.append(at[order])
+        table = pa.concat_tables(pieces)
+        writer.write_table(table.take(pa.array(np.argsort(np.concatenate(positions)))))
+
+
+def _source_entry(recipe: Recipe, source: StagedSource, cleaning: _Cleaning, count: int,
+                  eligible: int, drawn: np.ndarray) -> dict:
+    spec = recipe.sources[source.index]
+    selected = len(np.unique(drawn))
+    i = source.index
+    entry = {
+        "name": spec.name,
+        "path": spec.path,
+        "skill": spec.skill,
+        "take": spec.take.to_dict(),
+        "available": source.accounting.rows_in,
+        "rejected": source.accounting.rejected,
+        "decontaminated": int(cleaning.decontaminated[i].sum()),
+        "deduplicated": {"exact": int(cleaning.exact[i].sum()),
+                         "minhash": int(cleaning.near[i].sum())},
+        "not_drawn": eligible - selected,
+        "selected": selected,
+        "rows_out": count,
+        "upsample_factor": round(count / selected, 6) if selected else 0.0,
+        "tokens": int(source.tokens[drawn].sum()) if source.tokens is not None else None,
+    }
+    dedup = entry["deduplicated"]
+    assert entry["available"] == (selected + dedup["exact"] + dedup["minhash"]
+                                  + entry["decontaminated"] + entry["rejected"]
+                                  + entry["not_drawn"]), entry
+    return entry
+
+
+def _accounting(entries: list[dict]) -> Accounting:
+    acc = Accounting()
+    for e in entries:
+        acc.add_in(e["available"])
+        acc.add_out(e["selected"])
+        acc.reject(e["rejected"])
+        for reason, n in (("decontaminated", e["decontaminated"]),
+                          ("dedup_exact", e["deduplicated"]["exact"]),
+                          ("dedup_minhash", e["deduplicated"]["minhash"]),
+                          ("not_drawn", e["not_drawn"])):
+            if n:
+                acc.remove(reason, n)
+    acc.check()
+    return acc
+
+
+def _token_counts(staged: list[StagedSource], entries: list[dict], tokenizer: str | None,
+                  skills_tokens: dict[str, int]) -> dict | None:
+    if tokenizer is None:
+        return None
+    per_source = {e["name"]: e["tokens"] for e in entries}
+    return {"tokenizer": tokenizer, "total": sum(per_source.values()),
+            "per_source": per_source, "per_skill": dict(sorted(skills_tokens.items()))}
+
+
+def mix(
+    recipe: Recipe,
+    out_dir: str | Path,
+    *,
+    fmt: str | None = None,
+    tokenizer: str | None = None,
+    on_bad_row: str = "error",
+    workers: int = 1,
+    log: Callable[[str], None] | None = None,
+) -> MixResult:
+    """Make the mix a recipe describes in `out_dir`; returns its manifest and accounting."""
+    say = log or (lambda message: None)
+    if recipe.tokens is not None and tokenizer is None:
+        raise MixError("tokens: a token budget needs a tokenizer (--tokenizer PATH)")
+    out = prepare_out_dir(out_dir)
+    work = out / WORK_DIR
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    (out / REJECTS_NAME).unlink(missing_ok=True)
+    count_tokens = tokenizer_counter(tokenizer) if tokenizer else None
+    rejects = RejectsWriter(out / REJECTS_NAME)
+    try:
+        staged = []
+        for i, spec in enumerate(recipe.sources):
+            say(f"reading {spec.name} ({spec.path})")
+            staged.append(stage_source(
+                i, spec.name, recipe.source_path(spec), recipe.kind, work, skill=spec.skill,
+                mapping=spec.mapping, on_bad_row=on_bad_row, rejects=rejects,
+                count_tokens=count_tokens))
+        rejects.close()
+        cleaning = _clean(recipe, staged, out, workers, say)
+        alive = [~(d | e | n) for d, e, n in zip(cleaning.decontaminated, cleaning.exact,
+                                                  cleaning.near, strict=True)]
+        eligible = [np.flatnonzero(a) for a in alive]
+        mean_tokens = None
+        if count_tokens is not None:
+            mean_tokens = [float(s.tokens[e].mean()) if len(e) else 0.0
+                           for s, e in zip(staged, eligible, strict=True)]
+        counts = resolve_counts(recipe, [len(e) for e in eligible], mean_tokens)
+        drawn = [draw(e, c, _rng(recipe.seed, 1, i))
+                 for i, (e, c) in enumerate(zip(eligible, counts, strict=True))]
+        sources = np.concatenate([np.full(len(d), i, dtype=np.int32)
+                                  for i, d in enumerate(drawn)])
+        rows = np.concatenate(drawn)
+        order = _rng(recipe.seed, 2).permutation(len(rows))
+        sources, rows = sources[order], rows[order]
+        say(f"writing {len(rows)} rows")
+        shard_format = fmt or recipe.shards.format
+        with ShardWriter(out, recipe.kind, max_rows=recipe.shards.max_rows,
+                         max_bytes=recipe.shards.max_bytes, fmt=shard_format) as writer:
+            _write(staged, sources, rows, writer)
+            shards = writer.close()
+        entries = [_source_entry(recipe, s, cleaning, c, len(e), d)
+                   for s, c, e, d in zip(staged, counts, eligible, drawn, strict=True)]
+        skills_tokens: dict[str, int] = {}
+        if count_tokens is not None:
+            skills_tokens = _skill_tokens(staged, drawn, recipe)
+        manifest = build_manifest(recipe.kind, shard_format, shards, {
+            "name": recipe.name,
+            "seed": recipe.seed,
+            "recipe": recipe.to_dict(),
+            "sources": entries,
+            "token_counts": _token_counts(staged, entries, tokenizer, skills_tokens),
+            "decontamination": cleaning.decontam_summary,
+            "rejects": REJECTS_NAME if rejects.count else None,
+            "upsampled_repeats": int(len(rows) - sum(e["selected"] for e in entries)),
+        })
+        write_manifest(out, manifest)
+    finally:
+        rejects.close()
+        shutil.rmtree(work, ignore_errors=True)
+    return MixResult(manifest, _accounting(entries), len(rows),
+                     out / REJECTS_NAME if rejects.count else None)
+
+
+def _skill_tokens(staged: list[StagedSource], drawn: list[np.ndarray],
+                  recipe: Recipe) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for source, rows in zip(staged, drawn, strict=True):
+        assert source.tokens is not None
+        skills = np.concatenate([b.column("skill").to_numpy(zero_copy_only=False)
+                                 for b in source.open()]) if source.rows else np.array([])
+        for skill in np.unique(skills[rows]) if len(rows) else []:
+            picked = rows[skills[rows] == skill]
+            totals[str(skill)] = totals.get(str(skill), 0) + int(source.tokens[picked].sum())
+    return totals

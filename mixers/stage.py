@@ -1,0 +1,219 @@
+"""Pass one over a source: read it once, keep its contract rows in a local Arrow file.
+
+Every source, whatever its format, is streamed once into `<work>/<index>.arrow` (contract
+rows, record batches of at most `STAGE_BATCH_ROWS`), while the per-row values the mixer
+needs later (prompt keys, token counts) are computed batch by batch. Only those small
+arrays stay in memory; the rows are read back from the memory-mapped file when the mix
+is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from manifests import (
+    Accounting,
+    BadRowError,
+    RejectsWriter,
+    read_rows,
+    schema_for,
+    to_contract,
+)
+from mixers.columnar import (
+    ColumnarSource,
+    columnar_source,
+    contract_table,
+    fast_lane_mask,
+    iter_batches,
+    kind_of_columns,
+)
+from mixers.errors import MixError
+from mixers.keys import prompt_keys, token_counts
+
+STAGE_BATCH_ROWS = 16384
+
+
+@dataclass
+class StagedSource:
+    """A source's contract rows on local disk, with what pass one learned about them."""
+
+    index: int
+    name: str
+    path: str
+    file: Path
+    accounting: Accounting
+    keys: np.ndarray
+    tokens: np.ndarray | None
+    offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+
+    @property
+    def rows(self) -> int:
+        return int(self.offsets[-1])
+
+    def open(self) -> list[pa.RecordBatch]:
+        """The staged record batches, memory mapped (drop them to unmap)."""
+        reader = pa.ipc.open_file(pa.memory_map(str(self.file), "r"))
+        return [reader.get_batch(i) for i in range(reader.num_record_batches)]
+
+    def gather(
+        self, rows: np.ndarray, batches: list[pa.RecordBatch]
+    ) -> tuple[pa.Table, np.ndarray]:
+        """Rows by index, as (table, order): table row j is `rows[order[j]]`."""
+        order = np.argsort(rows, kind="stable")
+        wanted = rows[order]
+        which = np.searchsorted(self.offsets, wanted, side="right") - 1
+        cuts = np.flatnonzero(np.diff(which)) + 1
+        pieces = []
+        for part in np.split(np.arange(len(wanted)), cuts):
+            if not len(part):
+                continue
+            b = int(which[part[0]])
+            local = wanted[part] - self.offsets[b]
+            pieces.append(batches[b].take(pa.array(local)))
+        return pa.Table.from_batches(pieces, schema=batches[0].schema), order
+
+
+def _rows_kind(row: dict) -> str:
+    if "chosen" in row:
+        return "preference"
+    if "ground_truth" in row:
+        return "rlvr"
+    return "sft"
+
+
+class _Stager:
+    """Writes contract tables to the staged file and computes their per-row values."""
+
+    def __init__(self, file: Path, kind: str,
+                 count_tokens: Callable[[list[str]], list[int]] | None) -> None:
+        self.kind = kind
+        self.schema = schema_for(kind)
+        self.writer = pa.ipc.new_file(str(file), self.schema)
+        self.count_tokens = count_tokens
+        self.keys: list[np.ndarray] = []
+        self.tokens: list[np.ndarray] = []
+        self.offsets = [0]
+
+    def add(self, table: pa.Table) -> None:
+        for start in range(0, table.num_rows, STAGE_BATCH_ROWS):
+            part = table.slice(start, STAGE_BATCH_ROWS).combine_chunks()
+            if part.num_rows == 0:
+                continue
+            self.keys.append(prompt_keys(part, self.kind))
+            if self.count_tokens is not None:
+                self.tokens.append(token_counts(part, self.kind, self.count_tokens))
+            self.writer.write_table(part)
+            self.offsets.append(self.offsets[-1] + part.num_rows)
+
+    def close(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        self.writer.close()
+        keys = np.concatenate(self.keys) if self.keys else np.zeros(0, dtype=np.uint64)
+        tokens = None
+        if self.count_tokens is not None:
+            tokens = np.concatenate(self.tokens) if self.tokens else np.zeros(0, dtype=np.int64)
+        return keys, tokens, np.asarray(self.offsets, dtype=np.int64)
+
+
+def _bad_row(on_bad_row: str, rejects: RejectsWriter | None, acc: Accounting, file: str,
+             row: int, problem: str, raw: object) -> None:
+    if on_bad_row == "error":
+        raise BadRowError(file, row, problem)
+    assert rejects is not None
+    rejects.reject(file, row, problem, raw)
+    acc.reject()
+
+
+def _columnar_tables(
+    source: ColumnarSource, kind: str, *, name: str, skill: str | None, on_bad_row: str,
+    rejects: RejectsWriter | None, acc: Accounting,
+) -> Iterator[pa.Table]:
+    schema = schema_for(kind)
+    first = 0
+    for batch in iter_batches(source):
+        n = batch.num_rows
+        acc.add_in(n)
+        fast = fast_lane_mask(batch, kind, skill_given=skill is not None)
+        table = contract_table(batch, kind, source=name, skill=skill, file=source.path,
+                               first_row=first)
+        if fast.all():
+            yield table
+        else:
+            keep = np.flatnonzero(fast)
+            slow_rows, slow_at = [], []
+            slow = np.flatnonzero(~fast)
+            for i, record in zip(slow, batch.take(pa.array(slow)).to_pylist(), strict=True):
+                try:
+                    slow_rows.append(to_contract(record, kind, file=source.path,
+                                                 row=first + int(i), source=name, skill=skill))
+                    slow_at.append(int(i))
+                except ValueError as exc:
+                    _bad_row(on_bad_row, rejects, acc, source.path, first + int(i), str(exc),
+                             record)
+            parts = [table.take(pa.array(keep))]
+            if slow_rows:
+                parts.append(pa.Table.from_pylist(slow_rows, schema=schema))
+            merged = pa.concat_tables(parts)
+            order = np.argsort(np.concatenate([keep, np.asarray(slow_at, dtype=np.int64)]),
+                               kind="stable")
+            yield merged.take(pa.array(order))
+        first += n
+
+
+def _record_tables(
+    path: str, kind: str, *, where: str, name: str, skill: str | None,
+    mapping: dict[str, str] | None, on_bad_row: str, rejects: RejectsWriter | None,
+    acc: Accounting,
+) -> Iterator[pa.Table]:
+    schema = schema_for(kind)
+    rows = read_rows(path, kind if mapping else None, source=name, skill=skill, mapping=mapping,
+                     on_bad_row=on_bad_row, rejects=rejects, accounting=acc)
+    buffer: list[dict] = []
+    for row in rows:
+        if not buffer and _rows_kind(row) != kind:
+            raise MixError(f"{where}: {path} holds {_rows_kind(row)} rows, but the recipe's "
+                           f"kind is {kind}")
+        buffer.append(row)
+        if len(buffer) >= STAGE_BATCH_ROWS:
+            yield pa.Table.from_pylist(buffer, schema=schema)
+            buffer = []
+    if buffer:
+        yield pa.Table.from_pylist(buffer, schema=schema)
+
+
+def stage_source(
+    index: int, name: str, path: str, kind: str, work_dir: Path, *, skill: str | None = None,
+    mapping: dict[str, str] | None = None, on_bad_row: str = "error",
+    rejects: RejectsWriter | None = None,
+    count_tokens: Callable[[list[str]], list[int]] | None = None,
+) -> StagedSource:
+    """Read source `index` once into `work_dir`; errors name `sources[index]`."""
+    where = f"sources[{index}].path"
+    acc = Accounting()
+    if not path.startswith("hf://") and not Path(path).exists():
+        raise MixError(f"{where}: {path}: no such file or folder")
+    detected = kind_of_columns(path)
+    if detected is not None and detected != kind and not mapping:
+        raise MixError(f"{where}: {path} holds {detected} rows, but the recipe's kind is {kind}")
+    columnar = None if mapping else columnar_source(path, kind)
+    if columnar is not None:
+        tables = _columnar_tables(columnar, kind, name=name, skill=skill, on_bad_row=on_bad_row,
+                                  rejects=rejects, acc=acc)
+    else:
+        tables = _record_tables(path, kind, where=where, name=name, skill=skill, mapping=mapping,
+                                on_bad_row=on_bad_row, rejects=rejects, acc=acc)
+    file = work_dir / f"{index:04d}.arrow"
+    stager = _Stager(file, kind, count_tokens)
+    try:
+        for table in tables:
+            stager.add(table)
+    finally:
+        keys, tokens, offsets = stager.close()
+    acc.rows_out = int(offsets[-1])
+    acc.check()
+    return StagedSource(index=index, name=name, path=path, file=file, accounting=acc, keys=keys,
+                        tokens=tokens, offsets=offsets)
