@@ -16,6 +16,9 @@ TEXT = (
 )
 WORDS = TEXT.split(" ")
 
+# Tiny models gain nothing from threads, and on a shared 2-core machine extra threads spin.
+torch.set_num_threads(1)
+
 
 def words(rng: random.Random, low: int, high: int, pool: list[str] = WORDS) -> str:
     return " ".join(rng.choices(pool, k=rng.randint(low, high)))

@@ -88,3 +88,14 @@ def test_tampered_shard_is_refused(model_dir, tmp_path, rows_factory):
 def test_wrong_kind_is_refused(model_dir, pref_mix, tmp_path):
     with pytest.raises(ValueError, match="preference"):
         run_sft(config(model_dir, pref_mix, tmp_path / "out"))
+
+
+def test_lora_trains_only_the_adapter(model_dir, sft_mix, tmp_path):
+    summary = run_sft(config(model_dir, sft_mix, tmp_path / "out", lora=True, lora_r=4,
+                             max_steps=6, learning_rate=1e-2, gradient_checkpointing=True))
+    losses = [r["loss"] for r in read_log(tmp_path / "out")]
+    assert losses[-1] < losses[0]
+    final = tmp_path / "out" / "final"
+    assert (final / "adapter_model.safetensors").exists()
+    assert not (final / "model.safetensors").exists()
+    assert summary["accounting"]["rows_out"] == 20
