@@ -22,7 +22,7 @@ def group_advantages(
     The std is the population std (ddof=0); `eps` keeps a near-constant group finite.
     """
     if rewards.ndim != 2:
-        raise ValueError(f"rewards must be [prompts, generations], got shape {tuple(rewards.shape)}")
+        raise ValueError(f"rewards must be [prompts, generations], got {tuple(rewards.shape)}")
     rewards = rewards.float()
     advantages = rewards - rewards.mean(dim=1, keepdim=True)
     if scale_by_std:

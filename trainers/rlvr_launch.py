@@ -1,0 +1,40 @@
+"""`skillmix train rlvr` behind the CLI: config from YAML and flags, the run, its report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trainers.config import load_config
+from trainers.rlvr_config import RLVRConfig
+
+
+def train_rlvr_from_options(config_file: str | None, options: dict[str, Any]) -> dict:
+    from trainers.rlvr import run_rlvr
+
+    return run_rlvr(load_config(RLVRConfig, config_file, options))
+
+
+def _eval_line(name: str, report: dict | None) -> str:
+    if not report or not report["rows"]:
+        return f"eval {name}: no held-out rows"
+    per = ", ".join(
+        f"{v}: pass@1 {r['pass@1']:.3f}" for v, r in sorted(report["per_verifier"].items())
+    )
+    return (f"eval {name}: {report['rows']} rows, pass@1 {report['pass@1']:.3f}, "
+            f"mean reward {report['mean_reward']:.3f} ({per})")
+
+
+def rlvr_summary_lines(summary: dict) -> list[str]:
+    from trainers.launch import summary_lines
+
+    lines = summary_lines(summary)
+    lines.insert(-1, f"prompts: {summary['train_prompts']} train, {summary['eval_prompts']} "
+                     f"held out; generation: {summary['generation_backend']}")
+    lines.insert(-1, f"zero-signal groups skipped: {summary['zero_signal_groups_skipped']}")
+    if summary.get("final_reward") is not None:
+        lines.insert(-1, f"train reward: first step {summary['first_reward']:.3f}, "
+                         f"last step {summary['final_reward']:.3f}")
+    if summary["eval_prompts"]:
+        lines.insert(-1, _eval_line("before", summary["eval"]["before"]))
+        lines.insert(-1, _eval_line("after", summary["eval"]["after"]))
+    return lines
