@@ -111,7 +111,7 @@ def test_load_recipe_errors_name_the_file(tmp_path):
     assert recipe.source_path(recipe.sources[0]) == str(good.parent / "a.jsonl")
 
 
-@pytest.mark.parametrize("name", ["tulu3_sft.yaml"])
+@pytest.mark.parametrize("name", ["tulu3_sft.yaml", "demo.yaml"])
 def test_shipped_recipes_parse(name):
     recipe = load_recipe(RECIPES / name)
     assert recipe.sources
