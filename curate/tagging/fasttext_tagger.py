@@ -30,6 +30,7 @@ class TagTrainConfig:
     dim: int = 64
     min_count: int = 1
     fields: str = "user"  # which turns are the text: "user" or "all"
+    bucket: int = 2_000_000  # hashed n-gram rows; the model holds bucket x dim floats
 
 
 @dataclass
@@ -138,7 +139,7 @@ def train_tagger(
         model = fasttext.train_supervised(
             input=str(train_file), epoch=config.epoch, lr=config.lr,
             wordNgrams=config.word_ngrams, dim=config.dim, minCount=config.min_count,
-            thread=1, seed=config.seed, verbose=0,
+            bucket=config.bucket, thread=1, seed=config.seed, verbose=0,
         )
     model.save_model(str(out_model))
     truth = [label for label, _ in valid]

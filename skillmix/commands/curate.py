@@ -197,17 +197,20 @@ def tag() -> None:
               help="fastText word n-gram length.")
 @click.option("--dim", default=64, show_default=True, type=click.IntRange(1),
               help="fastText vector size.")
+@click.option("--bucket", default=2_000_000, show_default=True, type=click.IntRange(1),
+              help="fastText hashed n-gram buckets (model size is bucket x dim floats).")
 @click.option("--fields", type=click.Choice(["user", "all"]), default="user",
               show_default=True, help="Text to classify: user turns, or all turns.")
 @click.option("--seed", default=0, show_default=True, type=int,
               help="Seeds the split and fastText.")
 @on_bad_row_option
-def tag_train(labeled, out_model, valid_fraction, epoch, lr, word_ngrams, dim, fields, seed,
-              on_bad_row) -> None:
+def tag_train(labeled, out_model, valid_fraction, epoch, lr, word_ngrams, dim, bucket, fields,
+              seed, on_bad_row) -> None:
     """Train a skill classifier on LABELED rows (their `skill` is the label)."""
     from curate.tagging import TagTrainConfig, train_tagger
 
-    config = TagTrainConfig(valid_fraction, seed, epoch, lr, word_ngrams, dim, 1, fields)
+    config = TagTrainConfig(valid_fraction, seed, epoch, lr, word_ngrams, dim, 1, fields,
+                            bucket)
     try:
         report = train_tagger(labeled, out_model, config, on_bad_row=on_bad_row)
     except BadRowError as exc:

@@ -1,0 +1,113 @@
+"""The transformers backend on a tiny random Llama with a BPE tokenizer trained here."""
+
+import pytest
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from curate.backends import (
+    GenerationRequest,
+    RequestCache,
+    SamplingParams,
+    Usage,
+    run_cached,
+)
+from curate.backends.transformers_local import TransformersBackend, render_prompt
+
+CORPUS = [
+    "user: how many apples are in the basket? assistant: there are seven apples.",
+    "user: solve two plus three. assistant: two plus three is five.",
+    "user: write a haiku about rain. assistant: soft rain on the roof.",
+    "user: what is the capital of france? assistant: paris is the capital.",
+] * 20
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<pad>", "</s>"])
+    bpe.train_from_iterator(CORPUS, trainer)
+    bpe.decoder = decoders.ByteLevel()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, unk_token="<unk>",
+                                        pad_token="<pad>", eos_token="</s>")
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
+                         max_position_embeddings=256, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id)
+    model = LlamaForCausalLM(config)
+    return model, tokenizer
+
+
+def make_requests(n, temperature=1.0, max_tokens=6, seed0=0):
+    params = SamplingParams(temperature=temperature, top_p=1.0, max_tokens=max_tokens)
+    return [GenerationRequest.chat([{"role": "user", "content": f"solve {i} plus three."}],
+                                   params, seed0 + i) for i in range(n)]
+
+
+def generate(backend, reqs):
+    out, failed, usage = {}, {}, Usage()
+    backend.generate(reqs, lambda r, c: out.__setitem__(r, c),
+                     lambda r, e: failed.__setitem__(r, e), usage)
+    return out, failed, usage
+
+
+def test_batched_generation_answers_every_request(tiny):
+    model, tokenizer = tiny
+    backend = TransformersBackend(model, tokenizer, name="tiny-llama", batch_size=2,
+                                  device="cpu")
+    reqs = make_requests(5)
+    out, failed, usage = generate(backend, reqs)
+    assert not failed and set(out) == set(reqs)
+    for completion in out.values():
+        assert 0 < completion.completion_tokens <= 6 or completion.finish_reason == "stop"
+        assert completion.prompt_tokens > 0
+    assert usage.requests == 5
+    assert usage.completion_tokens == sum(c.completion_tokens for c in out.values())
+
+
+def test_seeded_sampling_repeats_and_seeds_matter(tiny):
+    model, tokenizer = tiny
+    backend = TransformersBackend(model, tokenizer, name="tiny-llama", batch_size=3)
+    first, _, _ = generate(backend, make_requests(3))
+    again, _, _ = generate(backend, make_requests(3))
+    assert {r: c.text for r, c in first.items()} == {r: c.text for r, c in again.items()}
+    other, _, _ = generate(backend, make_requests(3, seed0=100))
+    assert [c.text for c in first.values()] != [c.text for c in other.values()]
+
+
+def test_greedy_decoding_ignores_the_seed(tiny):
+    model, tokenizer = tiny
+    backend = TransformersBackend(model, tokenizer, name="tiny-llama", batch_size=1)
+    a, _, _ = generate(backend, make_requests(1, temperature=0.0, seed0=1))
+    b, _, _ = generate(backend, make_requests(1, temperature=0.0, seed0=2))
+    assert next(iter(a.values())).text == next(iter(b.values())).text
+
+
+def test_runs_behind_the_resumable_cache(tiny, tmp_path):
+    model, tokenizer = tiny
+    backend = TransformersBackend(model, tokenizer, name="tiny-llama", batch_size=4)
+    reqs = make_requests(4)
+    with RequestCache(tmp_path / "c.jsonl") as cache:
+        first = run_cached(backend, reqs[:2], cache)
+    with RequestCache(tmp_path / "c.jsonl") as cache:
+        second = run_cached(backend, reqs, cache)
+    assert first.usage.requests == 2
+    assert second.usage.cached == 2 and second.usage.requests == 2
+    for request in reqs[:2]:
+        assert second.answer("tiny-llama", request) == first.answer("tiny-llama", request)
+
+
+def test_chat_template_is_used_when_the_tokenizer_has_one(tiny):
+    _, tokenizer = tiny
+    messages = [{"role": "user", "content": "hi"}]
+    assert render_prompt(tokenizer, messages) == "user: hi\nassistant:"
+    tokenizer.chat_template = (
+        "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}"
+        "{% if add_generation_prompt %}<assistant>{% endif %}"
+    )
+    try:
+        assert render_prompt(tokenizer, messages) == "<user>hi<assistant>"
+    finally:
+        tokenizer.chat_template = None
