@@ -60,7 +60,8 @@ def build_executor(spec: ExecutorSpec, tasks: Sequence[Task], logging_dir: Path,
 
         options = {"time": "04:00:00", "partition": "cpu", **spec.slurm}
         options.setdefault("slurm_logs_folder", str(logging_dir / "slurm_logs"))
-        return SlurmPipelineExecutor(pipeline, tasks=n, job_name=job_name,
+        # `workers` caps how many array tasks Slurm runs at once (--array=0-N%workers).
+        return SlurmPipelineExecutor(pipeline, tasks=n, job_name=job_name, workers=spec.workers,
                                      logging_dir=str(logging_dir), **options)
     from datatrove.executor import RayPipelineExecutor
 
