@@ -8,11 +8,21 @@ where a ground truth is known, an `rlvr` source (`<as>_rlvr`).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, ClassVar
 
 from manifests import Accounting
+from manifests.ids import canonical_json
 from skillmix.pipeline.sources import SourceRef
-from skillmix.pipeline.stage import REQUIRED, Stage, StageContext, StageError, StageResult, Task
+from skillmix.pipeline.stage import (
+    REQUIRED,
+    Stage,
+    StageContext,
+    StageError,
+    StageResult,
+    Task,
+    atomic_target,
+)
 
 PROMPTS = "prompts.jsonl"
 SFT = "responses.jsonl"
@@ -47,6 +57,25 @@ class SynthTask(Task):
                            ResponseConfig(samples=int(o["samples"]), seed=self.seed),
                            _backend(responder), rlvr_out=self.stage_dir / RLVR,
                            on_bad_row=self.on_bad_row)
+        for name in (SFT, RLVR):
+            set_lineage(self.stage_dir / name, f"{self.stage_dir.name}/{name}")
+
+
+def set_lineage(path: Path, label: str) -> None:
+    """Synthesized rows name their file relative to the run folder, so a mix made from
+    them does not depend on where the run folder is."""
+    if not path.exists():
+        return
+    tmp = atomic_target(path)
+    with open(path, encoding="utf-8") as src, open(tmp, "w", encoding="utf-8") as dst:
+        for line_number, line in enumerate(src, start=1):
+            row = json.loads(line)
+            meta = json.loads(row["metadata"] or "{}")
+            meta.setdefault("file", label)
+            meta.setdefault("row", line_number)
+            row["metadata"] = canonical_json(meta)
+            dst.write(json.dumps(row, ensure_ascii=False) + "\n")
+    tmp.replace(path)
 
 
 class Synth(Stage):
