@@ -104,6 +104,7 @@ class OpenAIBackend:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.base_url = base_url.rstrip("/")
+        self._endpoint = httpx.URL(self.base_url + "/chat/completions")  # parsed once
         self.model = model
         self.concurrency = concurrency
         self.timeout_s = timeout_s
@@ -181,7 +182,6 @@ class OpenAIBackend:
         if self._ssl is None:  # built once: loading the CA bundle costs ~30 ms each time
             self._ssl = ssl.create_default_context(cafile=certifi.where())
         return httpx.AsyncClient(
-            base_url=self.base_url,
             headers=self._headers,
             timeout=httpx.Timeout(self.timeout_s),
             verify=self._ssl,
@@ -217,7 +217,7 @@ class OpenAIBackend:
 
     async def _post(self, client: httpx.AsyncClient, body: bytes) -> Completion:
         try:
-            response = await client.post("/chat/completions", content=body)
+            response = await client.post(self._endpoint, content=body)
         except httpx.TimeoutException:
             raise RetryableError("timeout") from None
         except httpx.TransportError:
