@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -59,9 +60,11 @@ def tokenizer_counter(path: str) -> Callable[[list[str]], list[int]]:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path)
+    lock = threading.Lock()  # sources are read in threads; one tokenizer call at a time
 
     def count(texts: list[str]) -> list[int]:
-        encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+        with lock:
+            encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     return count

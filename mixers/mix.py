@@ -12,8 +12,12 @@
 
 from __future__ import annotations
 
+import os
+import queue
 import shutil
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +55,48 @@ class _Cleaning:
     decontam_summary: dict | None
 
 
+def _stage_all(recipe: Recipe, work: Path, on_bad_row: str,
+               count_tokens: Callable[[list[str]], list[int]] | None, threads: int | None,
+               say: Callable[[str], None]) -> list[StagedSource]:
+    """Read every source once, `threads` at a time; the first failing source (in recipe
+    order) decides the error, so errors do not depend on timing."""
+
+    def one(i: int) -> StagedSource:
+        spec = recipe.sources[i]
+        say(f"reading {spec.name} ({spec.path})")
+        with RejectsWriter(work / f"rejects-{i:04d}.jsonl") as rejects:
+            return stage_source(i, spec.name, recipe.source_path(spec), recipe.kind, work,
+                                skill=spec.skill, mapping=spec.mapping, on_bad_row=on_bad_row,
+                                rejects=rejects, count_tokens=count_tokens,
+                                keys=recipe.dedup.exact)
+
+    count = threads or min(4, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=max(1, count)) as pool:
+        futures = [pool.submit(one, i) for i in range(len(recipe.sources))]
+        wait(futures)
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error
+    return [f.result() for f in futures]
+
+
+def _merge_rejects(work: Path, sources: int, target: Path) -> int:
+    """The sources' rejects, in recipe order, into one file; returns how many."""
+    parts = [work / f"rejects-{i:04d}.jsonl" for i in range(sources)]
+    parts = [p for p in parts if p.exists()]
+    if not parts:
+        return 0
+    count = 0
+    with open(target, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as fh:
+                for line in fh:
+                    out.write(line)
+                    count += 1
+    return count
+
+
 def _rng(seed: int, *stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, *stream])
 
@@ -70,7 +116,7 @@ def _clean(recipe: Recipe, staged: list[StagedSource], out: Path, workers: int,
     alive = [~d for d in decontaminated]
     exact = empty
     if recipe.dedup.exact:
-        exact = exact_duplicates([s.keys for s in staged], alive)
+        exact = exact_duplicates([s.keys for s in staged if s.keys is not None], alive)
         alive = [a & ~e for a, e in zip(alive, exact, strict=True)]
     near = empty
     if recipe.dedup.minhash is not None:
@@ -87,9 +133,9 @@ def _relative(path: str, root: Path) -> str:
         return path
 
 
-def _write(staged: list[StagedSource], sources: np.ndarray, rows: np.ndarray,
-           writer: ShardWriter) -> None:
-    """Write rows in the given global order, gathering a chunk at a time."""
+def _gathered(staged: list[StagedSource], sources: np.ndarray,
+              rows: np.ndarray) -> Iterator[pa.Table]:
+    """Rows in the given global order, a chunk at a time, from the staged files."""
     opened = [s.open() for s in staged]
     for start in range(0, len(rows), GATHER_ROWS):
         chunk_sources = sources[start : start + GATHER_ROWS]
@@ -101,7 +147,35 @@ def _write(staged: list[StagedSource], sources: np.ndarray, rows: np.ndarray,
             pieces.append(table)
             positions.append(at[order])
         table = pa.concat_tables(pieces)
-        writer.write_table(table.take(pa.array(np.argsort(np.concatenate(positions)))))
+        yield table.take(pa.array(np.argsort(np.concatenate(positions))))
+
+
+def _write(staged: list[StagedSource], sources: np.ndarray, rows: np.ndarray,
+           writer: ShardWriter) -> None:
+    """Gather in this thread while another writes and hashes the previous chunk."""
+    chunks: queue.Queue = queue.Queue(maxsize=2)
+    failure: list[BaseException] = []
+
+    def consume() -> None:
+        while (table := chunks.get()) is not None:
+            if not failure:
+                try:
+                    writer.write_table(table)
+                except BaseException as exc:  # handed to the producer below
+                    failure.append(exc)
+
+    consumer = threading.Thread(target=consume, name="shard-writer")
+    consumer.start()
+    try:
+        for table in _gathered(staged, sources, rows):
+            if failure:
+                break
+            chunks.put(table)
+    finally:
+        chunks.put(None)
+        consumer.join()
+    if failure:
+        raise failure[0]
 
 
 def _source_entry(recipe: Recipe, source: StagedSource, cleaning: _Cleaning, count: int,
@@ -165,9 +239,14 @@ def mix(
     tokenizer: str | None = None,
     on_bad_row: str = "error",
     workers: int = 1,
+    threads: int | None = None,
     log: Callable[[str], None] | None = None,
 ) -> MixResult:
-    """Make the mix a recipe describes in `out_dir`; returns its manifest and accounting."""
+    """Make the mix a recipe describes in `out_dir`; returns its manifest and accounting.
+
+    `threads` sources are read at once (default: up to 4, one per core); `workers` is the
+    process count of the decontamination step.
+    """
     say = log or (lambda message: None)
     if recipe.tokens is not None and tokenizer is None:
         raise MixError("tokens: a token budget needs a tokenizer (--tokenizer PATH)")
@@ -177,16 +256,10 @@ def mix(
     work.mkdir()
     (out / REJECTS_NAME).unlink(missing_ok=True)
     count_tokens = tokenizer_counter(tokenizer) if tokenizer else None
-    rejects = RejectsWriter(out / REJECTS_NAME)
+    rejected = 0
     try:
-        staged = []
-        for i, spec in enumerate(recipe.sources):
-            say(f"reading {spec.name} ({spec.path})")
-            staged.append(stage_source(
-                i, spec.name, recipe.source_path(spec), recipe.kind, work, skill=spec.skill,
-                mapping=spec.mapping, on_bad_row=on_bad_row, rejects=rejects,
-                count_tokens=count_tokens))
-        rejects.close()
+        staged = _stage_all(recipe, work, on_bad_row, count_tokens, threads, say)
+        rejected = _merge_rejects(work, len(recipe.sources), out / REJECTS_NAME)
         cleaning = _clean(recipe, staged, out, workers, say)
         alive = [~(d | e | n) for d, e, n in zip(cleaning.decontaminated, cleaning.exact,
                                                   cleaning.near, strict=True)]
@@ -221,15 +294,14 @@ def mix(
             "sources": entries,
             "token_counts": _token_counts(staged, entries, tokenizer, skills_tokens),
             "decontamination": cleaning.decontam_summary,
-            "rejects": REJECTS_NAME if rejects.count else None,
+            "rejects": REJECTS_NAME if rejected else None,
             "upsampled_repeats": int(len(rows) - sum(e["selected"] for e in entries)),
         })
         write_manifest(out, manifest)
     finally:
-        rejects.close()
         shutil.rmtree(work, ignore_errors=True)
     return MixResult(manifest, _accounting(entries), len(rows),
-                     out / REJECTS_NAME if rejects.count else None)
+                     out / REJECTS_NAME if rejected else None)
 
 
 def _skill_tokens(staged: list[StagedSource], drawn: list[np.ndarray],

@@ -47,7 +47,7 @@ class StagedSource:
     path: str
     file: Path
     accounting: Accounting
-    keys: np.ndarray
+    keys: np.ndarray | None  # prompt keys for exact dedup (when asked for)
     tokens: np.ndarray | None
     offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
 
@@ -89,9 +89,10 @@ def _rows_kind(row: dict) -> str:
 class _Stager:
     """Writes contract tables to the staged file and computes their per-row values."""
 
-    def __init__(self, file: Path, kind: str,
+    def __init__(self, file: Path, kind: str, with_keys: bool,
                  count_tokens: Callable[[list[str]], list[int]] | None) -> None:
         self.kind = kind
+        self.with_keys = with_keys
         self.schema = schema_for(kind)
         self.writer = pa.ipc.new_file(str(file), self.schema)
         self.count_tokens = count_tokens
@@ -101,18 +102,23 @@ class _Stager:
 
     def add(self, table: pa.Table) -> None:
         for start in range(0, table.num_rows, STAGE_BATCH_ROWS):
-            part = table.slice(start, STAGE_BATCH_ROWS).combine_chunks()
+            part = table.slice(start, STAGE_BATCH_ROWS)
             if part.num_rows == 0:
                 continue
-            self.keys.append(prompt_keys(part, self.kind))
+            if any(column.num_chunks > 1 for column in part.columns):
+                part = part.combine_chunks()
+            if self.with_keys:
+                self.keys.append(prompt_keys(part, self.kind))
             if self.count_tokens is not None:
                 self.tokens.append(token_counts(part, self.kind, self.count_tokens))
             self.writer.write_table(part)
             self.offsets.append(self.offsets[-1] + part.num_rows)
 
-    def close(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    def close(self) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
         self.writer.close()
-        keys = np.concatenate(self.keys) if self.keys else np.zeros(0, dtype=np.uint64)
+        keys = None
+        if self.with_keys:
+            keys = np.concatenate(self.keys) if self.keys else np.zeros(0, dtype=np.uint64)
         tokens = None
         if self.count_tokens is not None:
             tokens = np.concatenate(self.tokens) if self.tokens else np.zeros(0, dtype=np.int64)
@@ -189,7 +195,7 @@ def stage_source(
     index: int, name: str, path: str, kind: str, work_dir: Path, *, skill: str | None = None,
     mapping: dict[str, str] | None = None, on_bad_row: str = "error",
     rejects: RejectsWriter | None = None,
-    count_tokens: Callable[[list[str]], list[int]] | None = None,
+    count_tokens: Callable[[list[str]], list[int]] | None = None, keys: bool = True,
 ) -> StagedSource:
     """Read source `index` once into `work_dir`; errors name `sources[index]`."""
     where = f"sources[{index}].path"
@@ -207,13 +213,13 @@ def stage_source(
         tables = _record_tables(path, kind, where=where, name=name, skill=skill, mapping=mapping,
                                 on_bad_row=on_bad_row, rejects=rejects, acc=acc)
     file = work_dir / f"{index:04d}.arrow"
-    stager = _Stager(file, kind, count_tokens)
+    stager = _Stager(file, kind, keys, count_tokens)
     try:
         for table in tables:
             stager.add(table)
     finally:
-        keys, tokens, offsets = stager.close()
+        prompt_keys_or_none, tokens, offsets = stager.close()
     acc.rows_out = int(offsets[-1])
     acc.check()
-    return StagedSource(index=index, name=name, path=path, file=file, accounting=acc, keys=keys,
-                        tokens=tokens, offsets=offsets)
+    return StagedSource(index=index, name=name, path=path, file=file, accounting=acc,
+                        keys=prompt_keys_or_none, tokens=tokens, offsets=offsets)
