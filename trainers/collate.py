@@ -72,7 +72,12 @@ def pack_rows(lengths: Sequence[int], capacity: int | None) -> list[list[int]]:
 def pack_batch(
     docs: Sequence[Tokenized], pad_id: int = 0, capacity: int | None = None
 ) -> dict[str, torch.Tensor]:
-    groups = pack_rows([len(d.input_ids) for d in docs], capacity)
+    """Packed rows: `capacity` None puts the micro-batch in one row (padding-free, best with
+    flash attention's variable-length kernels); 0 packs into rows as long as the longest
+    document (no row longer than the padded layout's, which suits sdpa/eager attention,
+    whose cost grows with the square of the row length)."""
+    lengths = [len(d.input_ids) for d in docs]
+    groups = pack_rows(lengths, max(lengths) if capacity == 0 else capacity)
     rows = [_pack_row([docs[i] for i in g], g) for g in groups]
     width = max(len(r["input_ids"]) for r in rows)
     for r in rows:

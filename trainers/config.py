@@ -35,7 +35,9 @@ class TrainConfig:
     gradient_checkpointing: bool = False
     seed: int = 42
     packing: bool = True  # padding-free: documents of a micro-batch share a row
-    pack_length: int | None = None  # tokens per packed row; None: one row per micro-batch
+    # Tokens per packed row. None: one row per micro-batch (no padding; for flash attention);
+    # 0: rows as long as the micro-batch's longest document (for sdpa/eager attention).
+    pack_length: int | None = None
     attn_implementation: str = "sdpa"
     lora: bool = False
     lora_r: int = 16

@@ -49,7 +49,9 @@ common_options = _options(
     click.option("--packing/--no-packing", default=None,
                  help="Padding-free packing of each micro-batch (default on)."),
     click.option("--pack-length", type=int,
-                 help="Tokens per packed row (default: one row per micro-batch)."),
+                 help="Tokens per packed row. Default: one row per micro-batch (no padding, "
+                 "best with flash attention); 0: rows as long as the longest document (best "
+                 "with sdpa/eager attention)."),
     click.option("--attn-implementation", help="transformers attention backend (sdpa, eager, "
                  "flash_attention_2)."),
     click.option("--lora/--no-lora", default=None, help="Train a LoRA adapter through peft."),

@@ -40,3 +40,11 @@ def test_pack_rows_fits_capacity_and_pads_as_own_document():
             assert row_pos[pad][0] == 0
     assert torch.equal(batch["labels"][batch["doc_index"] < 0],
                        torch.full_like(batch["labels"][batch["doc_index"] < 0], IGNORE_INDEX))
+
+
+def test_capacity_zero_packs_to_the_longest_document():
+    docs = [doc(6, 0), doc(2, 10), doc(3, 20), doc(1, 30), doc(4, 40)]
+    batch = pack_batch(docs, capacity=0)
+    assert batch["input_ids"].shape[1] == 6
+    assert batch["input_ids"].shape[0] < len(docs)
+    assert sorted(set(batch["doc_index"].flatten().tolist()) - {-1}) == [0, 1, 2, 3, 4]

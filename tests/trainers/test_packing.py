@@ -34,6 +34,7 @@ def test_packed_equals_padded_loss_and_gradients(tokenizer, new_model, rows_fact
     assert_same(padded, packed)
     # Rows of limited length (several packed rows plus padding) agree as well.
     assert_same(padded, loss_and_grads(model, pack_batch(docs, tokenizer.pad_token_id, 150)))
+    assert_same(padded, loss_and_grads(model, pack_batch(docs, tokenizer.pad_token_id, 0)))
 
 
 def test_negative_control_catches_cross_document_attention(tokenizer, new_model, rows_factory):
