@@ -82,7 +82,9 @@ def train(run: Run, plan: StepPlan, step_fn: StepFn, *, extra_state: dict) -> li
     start = 0
     resume_from = resolve_resume(config.resume, config.output)
     if resume_from is not None:
-        start = load_checkpoint(accelerator, resume_from)["step"]
+        state = load_checkpoint(accelerator, resume_from)
+        _check_same_run(resume_from, state, len(plan.steps), extra_state)
+        start = state["step"]
     run.log.truncate_after(start)  # a fresh run starts a fresh log
     history: list[dict] = []
     total = len(plan.steps)
@@ -107,6 +109,17 @@ def train(run: Run, plan: StepPlan, step_fn: StepFn, *, extra_state: dict) -> li
             )
     run.log.close()
     return history
+
+
+def _check_same_run(path: Path, state: dict, total: int, extra_state: dict) -> None:
+    """A resumed run must see the same data and step plan as the one that saved it."""
+    if state.get("data") != extra_state.get("data"):
+        raise ValueError(f"{path}: the checkpoint was trained on other shards than --data")
+    if state.get("total_steps") != total:
+        raise ValueError(
+            f"{path}: the checkpoint's run had {state.get('total_steps')} steps, this one "
+            f"{total}; resume with the same batch size, epochs and max steps"
+        )
 
 
 def _clip(run: Run) -> float:

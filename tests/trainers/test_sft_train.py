@@ -99,3 +99,9 @@ def test_lora_trains_only_the_adapter(model_dir, sft_mix, tmp_path):
     assert (final / "adapter_model.safetensors").exists()
     assert not (final / "model.safetensors").exists()
     assert summary["accounting"]["rows_out"] == 20
+
+
+def test_resume_refuses_a_different_plan(model_dir, sft_mix, tmp_path):
+    run_sft(config(model_dir, sft_mix, tmp_path / "out", max_steps=2))
+    with pytest.raises(ValueError, match="steps"):
+        run_sft(config(model_dir, sft_mix, tmp_path / "out", max_steps=3, resume="latest"))
