@@ -2,57 +2,54 @@
 answer verifiers, generation backends with a resumable cache, fastText skill tagging.
 
 Subpackages: `curate.verifiers`, `curate.backends`, `curate.synth`, `curate.ifaug`,
-`curate.tagging`. The transformers backend is imported on demand
-(`curate.backends.transformers_local.TransformersBackend`) so torch loads only when used.
+`curate.tagging`. The names below are imported on first use, so importing one part
+(say the HTTP backend) does not load sympy, NLTK or torch.
 """
 
-from curate.backends import (
-    Completion,
-    GenerationRequest,
-    OpenAIBackend,
-    RequestCache,
-    SamplingParams,
-    Usage,
-    run_cached,
-)
-from curate.backends.factory import BackendOptions, make_backend
-from curate.ifaug import AugmentConfig, augment_file, augment_rows
-from curate.synth import (
-    SKILLS,
-    PromptConfig,
-    ResponseConfig,
-    load_personas,
-    synthesize_prompts,
-    synthesize_responses,
-)
-from curate.synth.run import run_prompt_stage, run_response_stage
-from curate.tagging import TagTrainConfig, apply_tagger, train_tagger
-from curate.verifiers import VERIFIERS, verify
+from __future__ import annotations
 
-__all__ = [
-    "SKILLS",
-    "VERIFIERS",
-    "AugmentConfig",
-    "BackendOptions",
-    "Completion",
-    "GenerationRequest",
-    "OpenAIBackend",
-    "PromptConfig",
-    "RequestCache",
-    "ResponseConfig",
-    "SamplingParams",
-    "TagTrainConfig",
-    "Usage",
-    "apply_tagger",
-    "augment_file",
-    "augment_rows",
-    "load_personas",
-    "make_backend",
-    "run_cached",
-    "run_prompt_stage",
-    "run_response_stage",
-    "synthesize_prompts",
-    "synthesize_responses",
-    "train_tagger",
-    "verify",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Completion": "curate.backends",
+    "GenerationRequest": "curate.backends",
+    "OpenAIBackend": "curate.backends",
+    "RequestCache": "curate.backends",
+    "SamplingParams": "curate.backends",
+    "Usage": "curate.backends",
+    "run_cached": "curate.backends",
+    "BackendOptions": "curate.backends.factory",
+    "make_backend": "curate.backends.factory",
+    "AugmentConfig": "curate.ifaug",
+    "augment_file": "curate.ifaug",
+    "augment_rows": "curate.ifaug",
+    "SKILLS": "curate.synth",
+    "PromptConfig": "curate.synth",
+    "ResponseConfig": "curate.synth",
+    "load_personas": "curate.synth",
+    "synthesize_prompts": "curate.synth",
+    "synthesize_responses": "curate.synth",
+    "run_prompt_stage": "curate.synth.run",
+    "run_response_stage": "curate.synth.run",
+    "TagTrainConfig": "curate.tagging",
+    "apply_tagger": "curate.tagging",
+    "train_tagger": "curate.tagging",
+    "VERIFIERS": "curate.verifiers",
+    "verify": "curate.verifiers",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'curate' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,6 +1,12 @@
 """Verifiable-constraint (IFEval) augmentation of existing prompts."""
 
-from curate.ifaug.augment import AugmentConfig, augment_row, augment_rows, ground_truth
+from curate.ifaug.augment import (
+    AugmentConfig,
+    augment_row,
+    augment_rows,
+    constrained_prompt,
+    ground_truth,
+)
 from curate.ifaug.constraints import (
     CONFLICTS,
     INSTRUCTION_IDS,
@@ -20,6 +26,7 @@ __all__ = [
     "augment_row",
     "augment_rows",
     "compatible",
+    "constrained_prompt",
     "describe",
     "ground_truth",
     "sample_constraints",

@@ -15,8 +15,6 @@ from curate.backends import (
     request_key,
     run_cached,
 )
-from curate.ifaug import ground_truth, sample_constraints
-from curate.ifaug.augment import constrained_prompt
 from curate.synth.dedup import drop_contaminated, drop_duplicates
 from curate.synth.personas import sample_personas
 from curate.synth.skills import extract_problem, get_skill
@@ -84,6 +82,9 @@ def prompt_record(job: PromptJob, problem: str, model: str, config: PromptConfig
     }
     extra: dict = {}
     if job.skill == "precise_if":
+        # IFEval's checkers (NLTK) load only when precise_if prompts are made.
+        from curate.ifaug import constrained_prompt, ground_truth, sample_constraints
+
         rng = random.Random(derive_seed(config.seed, "constraints", job.persona_index))
         constraints = sample_constraints(rng, problem, rng.randint(1, config.max_constraints))
         problem = constrained_prompt(problem, constraints)

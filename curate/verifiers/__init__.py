@@ -4,25 +4,40 @@
     verify("gsm8k", "... so she pays $1,000.", "1000")  # -> 1.0
 
 Names are matched case-insensitively ("MATH", "gsm8k", "ifeval" as in Tülu 3's data).
+Each verifier's module (math-verify's sympy, IFEval's NLTK) loads on its first call.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-
-from curate.verifiers.code_tests import CodeLimits, extract_code, run_tests, verify_code
-from curate.verifiers.gsm8k import last_number, verify_gsm8k
-from curate.verifiers.ifeval import instruction_results, parse_ground_truth, verify_ifeval
-from curate.verifiers.math_answer import extract_answer, verify_math
+from typing import Any
 
 Verifier = Callable[[str, str], float]
 
-VERIFIERS: dict[str, Verifier] = {
-    "gsm8k": verify_gsm8k,
-    "math": verify_math,
-    "ifeval": verify_ifeval,
-    "code": verify_code,
+_MODULES = {
+    "gsm8k": ("curate.verifiers.gsm8k", "verify_gsm8k"),
+    "math": ("curate.verifiers.math_answer", "verify_math"),
+    "ifeval": ("curate.verifiers.ifeval", "verify_ifeval"),
+    "code": ("curate.verifiers.code_tests", "verify_code"),
 }
+
+
+def _load(name: str) -> Verifier:
+    module, function = _MODULES[name]
+    return getattr(importlib.import_module(module), function)
+
+
+def _lazy(name: str) -> Verifier:
+    def call(completion: str, ground_truth: str) -> float:
+        return _load(name)(completion, ground_truth)
+
+    call.__name__ = f"verify_{name}"
+    call.__doc__ = f"The {name!r} verifier (loads its module on first use)."
+    return call
+
+
+VERIFIERS: dict[str, Verifier] = {name: _lazy(name) for name in _MODULES}
 
 
 def get_verifier(name: str) -> Verifier:
@@ -38,20 +53,26 @@ def verify(name: str, completion: str, ground_truth: str) -> float:
     return float(get_verifier(name)(completion, ground_truth))
 
 
-__all__ = [
-    "VERIFIERS",
-    "CodeLimits",
-    "Verifier",
-    "extract_answer",
-    "extract_code",
-    "get_verifier",
-    "instruction_results",
-    "last_number",
-    "parse_ground_truth",
-    "run_tests",
-    "verify",
-    "verify_code",
-    "verify_gsm8k",
-    "verify_ifeval",
-    "verify_math",
-]
+_EXPORTS = {
+    "CodeLimits": "curate.verifiers.code_tests",
+    "extract_code": "curate.verifiers.code_tests",
+    "run_tests": "curate.verifiers.code_tests",
+    "verify_code": "curate.verifiers.code_tests",
+    "last_number": "curate.verifiers.gsm8k",
+    "verify_gsm8k": "curate.verifiers.gsm8k",
+    "instruction_results": "curate.verifiers.ifeval",
+    "parse_ground_truth": "curate.verifiers.ifeval",
+    "verify_ifeval": "curate.verifiers.ifeval",
+    "extract_answer": "curate.verifiers.math_answer",
+    "verify_math": "curate.verifiers.math_answer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'curate.verifiers' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = ["VERIFIERS", "Verifier", "get_verifier", "verify", *sorted(_EXPORTS)]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import threading
 
-from math_verify import parse, verify
-
 _FINAL_LINE = re.compile(r"final answer\s*(?:is)?\s*[:：]?\s*(.+)", re.IGNORECASE)
 
 
@@ -30,6 +28,8 @@ def _timeout() -> int | None:
 
 def verify_math(completion: str, ground_truth: str) -> float:
     r"""1.0 when the answer is mathematically equal to the reference (\frac{1}{2} == 0.5)."""
+    from math_verify import parse, verify  # sympy: loaded on the first check, not on import
+
     timeout = _timeout()
     delimited = "$" in ground_truth or "\\boxed" in ground_truth
     gold_text = ground_truth if delimited else f"${ground_truth}$"
