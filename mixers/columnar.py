@@ -103,8 +103,11 @@ def iter_batches(source: ColumnarSource) -> Iterator[pa.RecordBatch]:
     """The file's contract columns, a record batch at a time (streamed)."""
     columns = list(source.columns)
     if source.format == "parquet":
-        yield from pq.ParquetFile(source.path).iter_batches(batch_size=BATCH_ROWS,
-                                                            columns=columns)
+        # One decoding thread per file: the mixer reads several sources at once instead.
+        # Buffered page reads instead of whole column chunks keep memory near one batch.
+        parquet = pq.ParquetFile(source.path, pre_buffer=False, buffer_size=1 << 22)
+        yield from parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns,
+                                        use_threads=False)
         return
     with pa.memory_map(source.path, "r") as mm:
         try:

@@ -260,6 +260,7 @@ def mix(
     try:
         staged = _stage_all(recipe, work, on_bad_row, count_tokens, threads, say)
         rejected = _merge_rejects(work, len(recipe.sources), out / REJECTS_NAME)
+        pa.default_memory_pool().release_unused()  # pass one's buffers, before pass two
         cleaning = _clean(recipe, staged, out, workers, say)
         alive = [~(d | e | n) for d, e, n in zip(cleaning.decontaminated, cleaning.exact,
                                                   cleaning.near, strict=True)]

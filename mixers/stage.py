@@ -9,6 +9,7 @@ is written.
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,15 +51,35 @@ class StagedSource:
     keys: np.ndarray | None  # prompt keys for exact dedup (when asked for)
     tokens: np.ndarray | None
     offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    _maps: list[mmap.mmap] = field(default_factory=list, repr=False)
+    _spans: dict = field(default_factory=dict, repr=False)
 
     @property
     def rows(self) -> int:
         return int(self.offsets[-1])
 
     def open(self) -> list[pa.RecordBatch]:
-        """The staged record batches, memory mapped (drop them to unmap)."""
-        reader = pa.ipc.open_file(pa.memory_map(str(self.file), "r"))
-        return [reader.get_batch(i) for i in range(reader.num_record_batches)]
+        """The staged record batches, memory mapped (zero copy)."""
+        with open(self.file, "rb") as fh:
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        self._maps.append(mapped)
+        reader = pa.ipc.open_file(pa.BufferReader(pa.py_buffer(mapped)))
+        batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
+        base = np.frombuffer(mapped, dtype=np.uint8).ctypes.data if len(mapped) else 0
+        self._spans = {id(b): (mapped, *_page_span(b, base, len(mapped))) for b in batches}
+        return batches
+
+    def drop_pages(self) -> None:
+        """Hand every page read so far back to the page cache."""
+        for mapped in self._maps:
+            mapped.madvise(mmap.MADV_DONTNEED)
+
+    def _drop_batch(self, batch: pa.RecordBatch) -> None:
+        # Random reads fault in whole runs of pages around each row; dropping a batch's pages
+        # once its rows are taken keeps resident memory near one batch, whatever the size.
+        span = self._spans.get(id(batch))
+        if span is not None and span[2] > 0:
+            span[0].madvise(mmap.MADV_DONTNEED, span[1], span[2])
 
     def gather(
         self, rows: np.ndarray, batches: list[pa.RecordBatch]
@@ -75,7 +96,21 @@ class StagedSource:
             b = int(which[part[0]])
             local = wanted[part] - self.offsets[b]
             pieces.append(batches[b].take(pa.array(local)))
+            self._drop_batch(batches[b])
         return pa.Table.from_batches(pieces, schema=batches[0].schema), order
+
+
+def _page_span(batch: pa.RecordBatch, base: int, size: int) -> tuple[int, int]:
+    """(start, length) of the page-aligned part of the mapping that holds `batch`."""
+    addresses = [(buf.address, buf.size) for column in batch.columns
+                 for buf in column.buffers() if buf is not None and buf.size]
+    if not addresses:
+        return 0, 0
+    start = min(a for a, _ in addresses) - base
+    end = max(a + n for a, n in addresses) - base
+    start = max(0, start - start % mmap.PAGESIZE)
+    end = min(size, end)
+    return start, max(0, end - start)
 
 
 def _rows_kind(row: dict) -> str:
@@ -113,6 +148,9 @@ class _Stager:
                 self.tokens.append(token_counts(part, self.kind, self.count_tokens))
             self.writer.write_table(part)
             self.offsets.append(self.offsets[-1] + part.num_rows)
+        # The allocator keeps freed batches for reuse; give them back, or resident memory
+        # grows to several batches per reading thread.
+        pa.default_memory_pool().release_unused()
 
     def close(self) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
         self.writer.close()
