@@ -111,3 +111,27 @@ def test_chat_template_is_used_when_the_tokenizer_has_one(tiny):
         assert render_prompt(tokenizer, messages) == "<user>hi<assistant>"
     finally:
         tokenizer.chat_template = None
+
+
+def test_synth_cli_runs_on_a_local_model_folder(tiny, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from skillmix.cli import main
+
+    model, tokenizer = tiny
+    folder = tmp_path / "tiny-llama"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(json.dumps({"id": "p1", "source": "t", "skill": "chat", "metadata": "{}",
+                                   "messages": [{"role": "user", "content": "say hi"}]}) + "\n")
+    out = tmp_path / "sft.jsonl"
+    result = CliRunner().invoke(main, ["synth", str(out), "--responses", str(prompts),
+                                       "--backend", "transformers", "--model", str(folder),
+                                       "--max-tokens", "4", "--batch-size", "2"])
+    assert result.exit_code == 0, result.output
+    [row] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert row["messages"][-1]["role"] == "assistant"
+    assert json.loads(row["metadata"])["response_model"] == str(folder)
