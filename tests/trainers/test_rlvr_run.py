@@ -211,3 +211,17 @@ def test_cli_names_file_and_row_of_a_bad_verifier_or_skips_it(model_dir, rows_fa
     assert "rows in 9, out 8, removed 0 (none), rejected 1" in skipped.output
     reject = json.loads((tmp_path / "b" / "rejects.jsonl").read_text())
     assert reject["row"] == 6 and "horoscope" in reject["reason"]
+
+
+def test_lora_uses_the_base_model_with_the_adapter_off_as_reference(model_dir, rlvr_mix,
+                                                                     tmp_path, monkeypatch):
+    import trainers.modeling
+
+    monkeypatch.setattr(trainers.modeling, "load_reference_model", None)  # must not be used
+    summary = run_rlvr(config(model_dir, rlvr_mix, tmp_path, beta=0.1, lora=True, lora_r=4,
+                              learning_rate=5e-2, max_steps=3))
+    log = read_log(tmp_path)
+    assert summary["reference"] == "adapter_disabled"
+    assert log[0]["kl"] == pytest.approx(0.0, abs=1e-7)  # LoRA's B starts at zero
+    assert max(r["kl"] for r in log[1:]) > 1e-5
+    assert (tmp_path / "final" / "adapter_model.safetensors").exists()
