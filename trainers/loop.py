@@ -89,7 +89,7 @@ def train(run: Run, plan: StepPlan, step_fn: StepFn, *, extra_state: dict) -> li
     history: list[dict] = []
     total = len(plan.steps)
     for step in range(start + 1, total + 1):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         metrics = step_fn(plan.steps[step - 1][accelerator.process_index])
         grad_norm = _clip(run)
         run.optimizer.step()
@@ -97,7 +97,8 @@ def train(run: Run, plan: StepPlan, step_fn: StepFn, *, extra_state: dict) -> li
         run.scheduler.step()
         run.optimizer.zero_grad(set_to_none=True)
         elapsed = time.perf_counter() - began
-        metrics.update(lr=lr, grad_norm=grad_norm, step_seconds=elapsed)
+        cpu = time.process_time() - began_cpu
+        metrics.update(lr=lr, grad_norm=grad_norm, step_seconds=elapsed, cpu_seconds=cpu)
         if "tokens" in metrics:
             metrics["tokens_per_second"] = metrics["tokens"] / max(elapsed, 1e-9)
         history.append({"step": step, **metrics})
