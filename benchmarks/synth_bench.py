@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -124,8 +125,10 @@ def main() -> None:
     args = parser.parse_args()
 
     ideal = CONCURRENCY / 0.2
+    load_before = os.getloadavg()[0]
     slow = scenario(0.2, args.requests, args.repeats)
     fast = scenario(0.0, args.requests, args.repeats)
+    load_after = os.getloadavg()[0]
     lines = [
         "## Synthesis client (`skillmix synth` backend)",
         "",
@@ -133,7 +136,8 @@ def main() -> None:
         "",
         f"Local OpenAI-compatible mock server in its own process; {args.requests} chat "
         f"requests per run, {CONCURRENCY} in flight; median of {args.repeats} interleaved "
-        "runs (all runs listed).",
+        "runs (all runs listed). Load average (1 min) of this shared machine: "
+        f"{load_before:.1f} before, {load_after:.1f} after.",
         "",
         f"**Server answers after 200 ms** (ideal {ideal:.0f} requests/s):",
         "",
