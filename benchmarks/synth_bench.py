@@ -84,6 +84,38 @@ def run_openai(url: str, reqs: list[GenerationRequest]) -> None:
     assert asyncio.run(main()) == len(reqs)
 
 
+def run_raw_asyncio(url: str, reqs: list[GenerationRequest]) -> None:
+    """Reference floor: a bare asyncio HTTP/1.1 loop (no retries, no cache, no parsing
+    beyond the body). What the machine allows, not a usable client."""
+    import json
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/") + "/chat/completions"
+
+    async def worker(queue: list[GenerationRequest], done: list[int]) -> None:
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        while queue:
+            request = queue.pop()
+            body = json.dumps({"model": "mock", "messages": request.message_dicts(),
+                               "seed": request.seed}).encode()
+            writer.write(f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                         f"Content-Type: application/json\r\nContent-Length: {len(body)}"
+                         "\r\n\r\n".encode() + body)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            json.loads(await reader.readexactly(length))
+            done.append(1)
+        writer.close()
+
+    async def main() -> int:
+        queue, done = list(reqs), []
+        await asyncio.gather(*(worker(queue, done) for _ in range(CONCURRENCY)))
+        return len(done)
+
+    assert asyncio.run(main()) == len(reqs)
+
+
 def measure(client: Callable[[str, list], None], url: str, n: int, tag: str
             ) -> tuple[float, float]:
     """(requests per second, client CPU milliseconds per request) for one run."""
@@ -95,7 +127,8 @@ def measure(client: Callable[[str, list], None], url: str, n: int, tag: str
 
 
 CLIENTS = {"skillmix OpenAIBackend (+ request cache)": run_skillmix,
-           "openai AsyncOpenAI + semaphore": run_openai}
+           "openai AsyncOpenAI + semaphore": run_openai,
+           "reference floor: bare asyncio sockets": run_raw_asyncio}
 
 
 def scenario(delay: float, n: int, repeats: int) -> dict[str, list[tuple[float, float]]]:
@@ -161,6 +194,9 @@ def main() -> None:
                      f"{', '.join(f'{c:.2f}' for _, c in runs)} |")
     lines += [
         "",
+        "The reference floor is a bare asyncio HTTP/1.1 loop with no retries, cache or "
+        "checks: it shows what this machine allows at the time (scheduling delays on a "
+        "loaded 2-core machine add latency to every 200 ms round trip). "
         "skillmix's numbers include appending every answer to the resumable request cache. "
         "Each skillmix worker owns one keep-alive connection: httpcore's shared pool scans "
         "all its connections on every request, which at 64 connections cost about 10 ms of "
