@@ -217,8 +217,11 @@ class OpenAIBackend:
 
     async def _post(self, client: httpx.AsyncClient, body: bytes) -> Completion:
         try:
-            response = await client.post(self._endpoint, content=body)
-        except httpx.TimeoutException:
+            # httpx's timeout bounds each phase (connect, each read...); this bounds the
+            # whole request, so a server that trickles bytes cannot hold a worker forever.
+            async with asyncio.timeout(self.timeout_s):
+                response = await client.post(self._endpoint, content=body)
+        except (httpx.TimeoutException, TimeoutError):
             raise RetryableError("timeout") from None
         except httpx.TransportError:
             raise RetryableError("connection_error") from None

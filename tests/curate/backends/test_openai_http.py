@@ -145,3 +145,36 @@ def test_without_a_limit_the_same_requests_are_fast():
         start = time.monotonic()
         out, _, _ = collect(backend, requests(11, max_tokens=8))
         assert len(out) == 11 and time.monotonic() - start < 0.9
+
+
+def test_timeout_bounds_the_whole_request_not_each_read():
+    """A server that trickles its body one byte per 0.1 s never trips a per-read timeout;
+    the per-request timeout still ends the attempt."""
+    import asyncio
+    import threading
+
+    async def trickle(reader, writer):
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+            for _ in range(100):
+                writer.write(b" ")
+                await writer.drain()
+                await asyncio.sleep(0.1)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+
+    ready, port = threading.Event(), []
+
+    async def serve():
+        server = await asyncio.start_server(trickle, "127.0.0.1", 0)
+        port.append(server.sockets[0].getsockname()[1])
+        ready.set()
+        await server.serve_forever()
+
+    threading.Thread(target=lambda: asyncio.run(serve()), daemon=True).start()
+    ready.wait(5)
+    backend = OpenAIBackend(f"http://127.0.0.1:{port[0]}/v1", "m", timeout_s=0.5,
+                            retry=RetryPolicy(1, 0.01, 0.02))
+    _, failed, usage = collect(backend, requests(1))
+    assert usage.errors == {"timeout": 2} and len(failed) == 1
