@@ -162,8 +162,8 @@ def fast_lane_mask(batch: pa.RecordBatch, kind: str, *, skill_given: bool) -> np
     ok &= _present_text(batch.column("id")) if "id" in names else False
     if not skill_given and "skill" in names:
         skill = batch.column("skill")
-        blank_but_set = pc.and_(pc.is_valid(skill), pc.greater(pc.utf8_length(skill), 0))
-        ok &= ~(blank_but_set.to_numpy(zero_copy_only=False) & ~_present_text(skill))
+        set_not_empty = pc.fill_null(pc.greater(pc.utf8_length(skill), 0), False)
+        ok &= ~(set_not_empty.to_numpy(zero_copy_only=False) & ~_present_text(skill))
     for field in MESSAGE_FIELDS[kind]:
         messages = batch.column(field)
         if messages.type != MESSAGES_TYPE:

@@ -255,6 +255,7 @@ def mix(
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     (out / REJECTS_NAME).unlink(missing_ok=True)
+    shutil.rmtree(out / DECONTAM_DIR, ignore_errors=True)  # a report of an earlier run
     count_tokens = tokenizer_counter(tokenizer) if tokenizer else None
     rejected = 0
     try:
