@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from curate.verifiers import run_tests, verify
 from curate.verifiers.gsm8k import marked_number
-from curate.verifiers.math_answer import _FINAL_LINE
+from curate.verifiers.math_answer import final_answer_line
 
 _PY_BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
 
@@ -21,9 +21,9 @@ def answer_of(verifier: str, text: str) -> str | None:
             return None  # the template asks for a '####' line; no guessing
         return format(number.normalize(), "f")  # 1,000.50 -> 1000.5; 1E+3 -> 1000
     if verifier == "math":
-        lines = [m.group(1).strip().rstrip(".").strip() for m in _FINAL_LINE.finditer(text)]
-        if lines:
-            return lines[-1].strip("$ ") or None
+        line = final_answer_line(text)
+        if line is not None:
+            return line.strip("$ ") or None
         boxed = text.rfind("\\boxed{")
         return text[boxed:].split("\n", 1)[0] if boxed >= 0 else None
     raise ValueError(f"no answer extraction for verifier {verifier!r}")

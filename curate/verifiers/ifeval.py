@@ -13,6 +13,7 @@ import json
 import logging
 from typing import Any
 
+import langdetect
 import nltk
 from if_verifiable.common import evaluate_instructions
 from if_verifiable.ifeval import instructions
@@ -21,6 +22,10 @@ from nltk.tokenize import NLTKWordTokenizer
 from nltk.tokenize.punkt import PunktSentenceTokenizer
 
 log = logging.getLogger(__name__)
+
+# langdetect samples at random: without a fixed seed the response-language check (and so
+# a reward) can differ between two calls on the same text.
+langdetect.DetectorFactory.seed = 0
 
 
 @functools.cache

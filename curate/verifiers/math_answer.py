@@ -8,14 +8,19 @@ import threading
 _FINAL_LINE = re.compile(r"final answer\s*(?:is)?\s*[:：]?\s*(.+)", re.IGNORECASE)
 
 
+def final_answer_line(text: str) -> str | None:
+    """What the last 'Final answer: ...' line says (trailing period dropped), or None."""
+    lines = [m.group(1).strip().rstrip(".").strip() for m in _FINAL_LINE.finditer(text)]
+    return lines[-1] if lines and lines[-1] else None
+
+
 def extract_answer(completion: str) -> str:
     r"""The text that holds the answer: the completion itself when it has a \boxed{},
     else its last 'Final answer: ...' line (as our solution template asks), else all of it."""
     if "\\boxed" in completion or "\\fbox" in completion:
         return completion
-    lines = [m.group(1).strip() for m in _FINAL_LINE.finditer(completion)]
-    if lines:
-        answer = lines[-1].rstrip(".").strip()
+    answer = final_answer_line(completion)
+    if answer is not None:
         # Math-verify reads LaTeX inside delimiters; a bare line gets wrapped so it parses.
         return answer if "$" in answer else f"${answer}$"
     return completion
