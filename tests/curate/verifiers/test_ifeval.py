@@ -61,3 +61,10 @@ def test_bad_ground_truth_is_reported():
         verify("ifeval", "x", "{nope")
     with pytest.raises(ValueError, match="unknown IFEval instruction"):
         verify("ifeval", "x", truth(("made:up", {})))
+
+
+def test_response_language_is_checked_and_repeatable():
+    gt = truth(("language:response_language", {"language": "fr"}))
+    french = "Bonjour, je suis très content de vous voir ici aujourd'hui avec vos amis."
+    assert [verify("ifeval", french, gt) for _ in range(3)] == [1.0, 1.0, 1.0]
+    assert verify("ifeval", "Hello there, how are you doing today, my friend?", gt) == 0.0
