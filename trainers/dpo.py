@@ -64,24 +64,22 @@ def dpo_step_fn(run: Run, pairs: list[Pair], ref: dict[str, torch.Tensor] | None
         if not needs_reference(config.loss):
             return None, None
         with torch.no_grad(), accelerator.unwrap_model(run.model).disable_adapter():
-            chosen, rejected, _, _ = pair_logps(
-                run.model, chunk, pad_id, packing=config.packing, device=device
-            )
-        return chosen, rejected
+            out = pair_logps(run.model, chunk, pad_id, packing=config.packing, device=device)
+        return out.chosen, out.rejected
 
     def step(micro_batches: list[list[int]]) -> dict[str, float]:
         global_pairs = reduce_sum(run, sum(len(mb) for mb in micro_batches))
         scale = accelerator.num_processes / global_pairs
-        totals = dict.fromkeys(("loss", "chosen", "rejected", "accuracy", "tokens"), 0.0)
+        totals = dict.fromkeys(("loss", "chosen", "rejected", "accuracy"), 0.0)
+        padding = fed = 0
         for index, mb in enumerate(micro_batches):
             chunk = [pairs[i] for i in mb]
             ref_chosen, ref_rejected = reference_for(mb, chunk)
             with no_sync_unless_last(run, index, len(micro_batches)):
-                pc, pr, nc, nr = pair_logps(
-                    run.model, chunk, pad_id, packing=config.packing, device=device
-                )
+                logps = pair_logps(run.model, chunk, pad_id, packing=config.packing, device=device)
                 out = preference_loss(
-                    config.loss, pc, pr, ref_chosen, ref_rejected, nc, nr,
+                    config.loss, logps.chosen, logps.rejected, ref_chosen, ref_rejected,
+                    logps.chosen_tokens, logps.rejected_tokens,
                     beta=config.beta, label_smoothing=config.label_smoothing,
                     simpo_gamma=config.simpo_gamma,
                 )
@@ -91,17 +89,17 @@ def dpo_step_fn(run: Run, pairs: list[Pair], ref: dict[str, torch.Tensor] | None
             totals["rejected"] += float(out.rejected_rewards.detach().sum())
             correct = out.chosen_rewards > out.rejected_rewards
             totals["accuracy"] += float(correct.sum())
-            totals["tokens"] += sum(
-                len(p.chosen.input_ids) + len(p.rejected.input_ids) for p in chunk
-            )
-        means = {k: reduce_sum(run, v) / global_pairs for k, v in totals.items() if k != "tokens"}
+            padding, fed = padding + logps.padding, fed + logps.total
+        means = {k: reduce_sum(run, v) / global_pairs for k, v in totals.items()}
+        all_padding, all_fed = reduce_sum(run, padding), reduce_sum(run, fed)
         return {
             "loss": means["loss"],
             "rewards/chosen": means["chosen"],
             "rewards/rejected": means["rejected"],
             "rewards/margin": means["chosen"] - means["rejected"],
             "rewards/accuracy": means["accuracy"],
-            "tokens": reduce_sum(run, totals["tokens"]),
+            "tokens": all_fed - all_padding,
+            "padding_share": all_padding / max(all_fed, 1),
         }
 
     return step

@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -51,17 +52,26 @@ def cache_key(
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def pair_logps(
-    model, pairs: list[Pair], pad_id: int, *, packing: bool, device
-) -> tuple[torch.Tensor, ...]:
-    """(chosen sums, rejected sums, chosen counts, rejected counts) for a micro-batch."""
-    from trainers.collate import collate
+class PairLogps(NamedTuple):
+    chosen: torch.Tensor  # summed label log-probs per pair
+    rejected: torch.Tensor
+    chosen_tokens: torch.Tensor  # label tokens per pair
+    rejected_tokens: torch.Tensor
+    padding: int  # padding tokens in the forward batch
+    total: int  # all tokens in the forward batch
+
+
+def pair_logps(model, pairs: list[Pair], pad_id: int, *, packing: bool, device) -> PairLogps:
+    """Chosen and rejected responses of a micro-batch in one forward pass."""
+    from trainers.collate import collate, padding_tokens
 
     docs = [p.chosen for p in pairs] + [p.rejected for p in pairs]
-    batch = {k: v.to(device) for k, v in collate(docs, packing=packing, pad_id=pad_id).items()}
+    batch = collate(docs, packing=packing, pad_id=pad_id)
+    padding, total = padding_tokens(batch), batch["input_ids"].numel()
+    batch = {k: v.to(device) for k, v in batch.items()}
     sums, counts = per_document_sums(model, batch, len(docs))
     n = len(pairs)
-    return sums[:n], sums[n:], counts[:n], counts[n:]
+    return PairLogps(sums[:n], sums[n:], counts[:n], counts[n:], padding, total)
 
 
 @torch.no_grad()
@@ -77,10 +87,10 @@ def compute_reference(
     results: list[tuple[int, float, float]] = []
     for start in range(0, len(mine), micro_batch_size):
         index = mine[start : start + micro_batch_size]
-        chosen, rejected, _, _ = pair_logps(
+        out = pair_logps(
             model, [pairs[i] for i in index], pad_id, packing=packing, device=accelerator.device
         )
-        results.extend(zip(index, chosen.tolist(), rejected.tolist(), strict=True))
+        results.extend(zip(index, out.chosen.tolist(), out.rejected.tolist(), strict=True))
     model.train(was_training)
     gathered = gather_object(results) if accelerator.num_processes > 1 else results
     table = torch.zeros(len(pairs), 2, dtype=torch.float64)

@@ -87,7 +87,9 @@ def test_loss_is_ln2_at_init_and_cache_is_reused(model_dir, pref_mix, tmp_path, 
     assert first["first_loss"] == pytest.approx(math.log(2), abs=1e-5)
     log = read_log(tmp_path / "a")
     assert log[0]["rewards/margin"] == pytest.approx(0.0, abs=1e-5)
-    assert {"rewards/chosen", "rewards/rejected", "rewards/accuracy"} <= set(log[0])
+    assert {"rewards/chosen", "rewards/rejected", "rewards/accuracy", "tokens_per_second",
+            "grad_norm", "lr"} <= set(log[0])
+    assert log[0]["padding_share"] == 0.0  # packed
     assert len(list(cache.glob("*.pt"))) == 1 and len(list(cache.glob("*.json"))) == 1
     second = run_dpo(dpo_config(model_dir, pref_mix, tmp_path / "b", loss=loss,
                                 ref_cache_dir=str(cache)))
