@@ -105,3 +105,25 @@ def test_resume_refuses_a_different_plan(model_dir, sft_mix, tmp_path):
     run_sft(config(model_dir, sft_mix, tmp_path / "out", max_steps=2))
     with pytest.raises(ValueError, match="steps"):
         run_sft(config(model_dir, sft_mix, tmp_path / "out", max_steps=3, resume="latest"))
+
+
+def test_bad_rows_stop_the_run_or_go_to_rejects(model_dir, sft_mix, tmp_path, monkeypatch):
+    import trainers.data as data
+
+    real = data.validate_row
+
+    def flaky(row, kind):  # a row that the contract (as it stands now) refuses
+        if row["id"] == "r3":
+            raise ValueError("field 'messages': a made-up problem")
+        real(row, kind)
+
+    monkeypatch.setattr(data, "validate_row", flaky)
+    with pytest.raises(ValueError, match=r"row 3: field 'messages'"):
+        run_sft(config(model_dir, sft_mix, tmp_path / "strict"))
+    summary = run_sft(config(model_dir, sft_mix, tmp_path / "lenient", on_bad_row="skip",
+                             max_steps=1))
+    assert summary["accounting"] == {"rows_in": 20, "rows_out": 19, "removed": {},
+                                      "rejected": 1}
+    rejects = [json.loads(x) for x in (tmp_path / "lenient" / "rejects.jsonl").read_text()
+               .splitlines()]
+    assert len(rejects) == 1 and rejects[0]["row"] == 3 and rejects[0]["raw"]["id"] == "r3"
