@@ -37,9 +37,9 @@ CONCURRENCY = 64
 
 def start_server(delay: float) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "curate.backends.mock_server", "--port", "0",
-         "--delay", str(delay)],
-        stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "curate.backends.mock_server", "--port", "0", "--delay", str(delay)],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     line = proc.stdout.readline().strip()
     if not line.startswith("serving on "):
@@ -50,8 +50,10 @@ def start_server(delay: float) -> tuple[subprocess.Popen, str]:
 
 def make_requests(n: int, tag: str) -> list[GenerationRequest]:
     params = SamplingParams(temperature=0.7, max_tokens=256)
-    return [GenerationRequest.chat([{"role": "user", "content": f"{tag} problem {i}"}],
-                                   params, i) for i in range(n)]
+    return [
+        GenerationRequest.chat([{"role": "user", "content": f"{tag} problem {i}"}], params, i)
+        for i in range(n)
+    ]
 
 
 def run_skillmix(url: str, reqs: list[GenerationRequest]) -> None:
@@ -71,9 +73,11 @@ def run_openai(url: str, reqs: list[GenerationRequest]) -> None:
         async def one(request: GenerationRequest) -> str:
             async with gate:
                 response = await client.chat.completions.create(
-                    model="mock", messages=request.message_dicts(),
+                    model="mock",
+                    messages=request.message_dicts(),
                     temperature=request.params.temperature,
-                    max_tokens=request.params.max_tokens, seed=request.seed,
+                    max_tokens=request.params.max_tokens,
+                    seed=request.seed,
                 )
                 return response.choices[0].message.content
 
@@ -97,11 +101,15 @@ def run_raw_asyncio(url: str, reqs: list[GenerationRequest]) -> None:
         reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
         while queue:
             request = queue.pop()
-            body = json.dumps({"model": "mock", "messages": request.message_dicts(),
-                               "seed": request.seed}).encode()
-            writer.write(f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-                         f"Content-Type: application/json\r\nContent-Length: {len(body)}"
-                         "\r\n\r\n".encode() + body)
+            body = json.dumps(
+                {"model": "mock", "messages": request.message_dicts(), "seed": request.seed}
+            ).encode()
+            writer.write(
+                f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}"
+                "\r\n\r\n".encode()
+                + body
+            )
             head = await reader.readuntil(b"\r\n\r\n")
             length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
             json.loads(await reader.readexactly(length))
@@ -116,8 +124,7 @@ def run_raw_asyncio(url: str, reqs: list[GenerationRequest]) -> None:
     assert asyncio.run(main()) == len(reqs)
 
 
-def measure(client: Callable[[str, list], None], url: str, n: int, tag: str
-            ) -> tuple[float, float]:
+def measure(client: Callable[[str, list], None], url: str, n: int, tag: str) -> tuple[float, float]:
     """(requests per second, client CPU milliseconds per request) for one run."""
     reqs = make_requests(n, tag)
     wall, cpu = time.perf_counter(), time.process_time()
@@ -126,9 +133,11 @@ def measure(client: Callable[[str, list], None], url: str, n: int, tag: str
     return n / wall, 1000 * cpu / n
 
 
-CLIENTS = {"skillmix OpenAIBackend (+ request cache)": run_skillmix,
-           "openai AsyncOpenAI + semaphore": run_openai,
-           "reference floor: bare asyncio sockets": run_raw_asyncio}
+CLIENTS = {
+    "skillmix OpenAIBackend (+ request cache)": run_skillmix,
+    "openai AsyncOpenAI + semaphore": run_openai,
+    "reference floor: bare asyncio sockets": run_raw_asyncio,
+}
 
 
 def scenario(delay: float, n: int, repeats: int) -> dict[str, list[tuple[float, float]]]:
@@ -179,8 +188,10 @@ def main() -> None:
     ]
     for name, runs in slow.items():
         rate = median([r for r, _ in runs])
-        lines.append(f"| {name} | {rate:.0f} | {rate / ideal:.0%} | "
-                     f"{', '.join(f'{r:.0f}' for r, _ in runs)} |")
+        lines.append(
+            f"| {name} | {rate:.0f} | {rate / ideal:.0%} | "
+            f"{', '.join(f'{r:.0f}' for r, _ in runs)} |"
+        )
     lines += [
         "",
         "**Server answers at once** (the client's own cost):",
@@ -189,9 +200,11 @@ def main() -> None:
         "|---|---:|---:|---|",
     ]
     for name, runs in fast.items():
-        lines.append(f"| {name} | {median([r for r, _ in runs]):.0f} | "
-                     f"{median([c for _, c in runs]):.2f} | "
-                     f"{', '.join(f'{c:.2f}' for _, c in runs)} |")
+        lines.append(
+            f"| {name} | {median([r for r, _ in runs]):.0f} | "
+            f"{median([c for _, c in runs]):.2f} | "
+            f"{', '.join(f'{c:.2f}' for _, c in runs)} |"
+        )
     lines += [
         "",
         "The reference floor is a bare asyncio HTTP/1.1 loop with no retries, cache or "

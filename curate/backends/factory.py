@@ -27,8 +27,12 @@ class BackendOptions:
         """What a run summary records about the backend (never the key)."""
         out = {"backend": self.kind, "model": self.model}
         if self.kind == "openai":
-            out.update(base_url=self.base_url, api_key_env=self.api_key_env,
-                       concurrency=self.concurrency, tokens_per_minute=self.tokens_per_minute)
+            out.update(
+                base_url=self.base_url,
+                api_key_env=self.api_key_env,
+                concurrency=self.concurrency,
+                tokens_per_minute=self.tokens_per_minute,
+            )
         else:
             out.update(batch_size=self.batch_size)
         return out
@@ -50,6 +54,7 @@ def make_backend(options: BackendOptions) -> Backend:
     if options.kind == "transformers":
         from curate.backends.transformers_local import TransformersBackend
 
-        return TransformersBackend(options.model, batch_size=options.batch_size,
-                                   device=options.device)
+        return TransformersBackend(
+            options.model, batch_size=options.batch_size, device=options.device
+        )
     raise ValueError(f"unknown backend {options.kind!r}; known: {BACKENDS}")

@@ -141,8 +141,11 @@ class MockOpenAIServer:
                 reason = {200: "OK", 404: "Not Found", 429: "Too Many Requests"}.get(
                     status, "Internal Server Error"
                 )
-                out = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json",
-                       f"Content-Length: {len(data)}"]
+                out = [
+                    f"HTTP/1.1 {status} {reason}",
+                    "Content-Type: application/json",
+                    f"Content-Length: {len(data)}",
+                ]
                 out += [f"{k}: {v}" for k, v in extra.items()]
                 writer.write(("\r\n".join(out) + "\r\n\r\n").encode() + data)
                 await writer.drain()
@@ -163,6 +166,7 @@ class MockOpenAIServer:
 
     def start(self) -> MockOpenAIServer:
         """Serve from a background thread; returns once the port is bound."""
+
         def run() -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 asyncio.run(self.serve())

@@ -7,8 +7,9 @@ import time
 
 
 class TokenBucket:
-    def __init__(self, tokens_per_minute: float, burst_s: float = 60.0,
-                 clock=time.monotonic) -> None:
+    def __init__(
+        self, tokens_per_minute: float, burst_s: float = 60.0, clock=time.monotonic
+    ) -> None:
         """`burst_s`: seconds of budget that may be spent at once (a minute, as providers
         count; less smooths the load)."""
         if tokens_per_minute <= 0 or burst_s <= 0:

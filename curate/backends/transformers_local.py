@@ -71,8 +71,9 @@ class TransformersBackend:
         usage: Usage,
     ) -> None:
         # A batch shares its sampling parameters; group by them, keeping order otherwise.
-        ordered = sorted(requests, key=lambda r: (r.params.temperature, r.params.top_p,
-                                                  r.params.max_tokens))
+        ordered = sorted(
+            requests, key=lambda r: (r.params.temperature, r.params.top_p, r.params.max_tokens)
+        )
         for params, group in groupby(ordered, key=lambda r: r.params):
             items = list(group)
             for start in range(0, len(items), self.batch_size):

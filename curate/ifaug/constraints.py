@@ -47,8 +47,11 @@ def _keyword_frequency(rng: random.Random, _: str) -> dict[str, Any]:
 
 def _letter_frequency(rng: random.Random, _: str) -> dict[str, Any]:
     relation, n = _relation_count(rng, 1, 10)
-    return {"letter": rng.choice(string.ascii_lowercase), "let_frequency": n,
-            "let_relation": relation}
+    return {
+        "letter": rng.choice(string.ascii_lowercase),
+        "let_frequency": n,
+        "let_relation": relation,
+    }
 
 
 def _capital_words(rng: random.Random, _: str) -> dict[str, Any]:
@@ -58,8 +61,11 @@ def _capital_words(rng: random.Random, _: str) -> dict[str, Any]:
 
 def _nth_paragraph(rng: random.Random, _: str) -> dict[str, Any]:
     paragraphs = rng.randint(2, 5)
-    return {"num_paragraphs": paragraphs, "nth_paragraph": rng.randint(1, paragraphs),
-            "first_word": rng.choice(WORDS)}
+    return {
+        "num_paragraphs": paragraphs,
+        "nth_paragraph": rng.randint(1, paragraphs),
+        "first_word": rng.choice(WORDS),
+    }
 
 
 def _fixed(**kwargs: Any) -> Sampler:

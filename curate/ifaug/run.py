@@ -23,10 +23,17 @@ def augment_file(
     read_acc, stage_acc = Accounting(), Accounting()
     rejects_file = rejects_path or Path(out_path).parent / "rejects.jsonl"
     with RejectsWriter(rejects_file) as rejects:
-        rows = read_rows(in_path, kind, source=source, on_bad_row=on_bad_row,
-                         rejects=rejects, accounting=read_acc)
+        rows = read_rows(
+            in_path,
+            kind,
+            source=source,
+            on_bad_row=on_bad_row,
+            rejects=rejects,
+            accounting=read_acc,
+        )
         write_rows(augment_rows(rows, config, stage_acc), out_path, "rlvr")
-    total = Accounting(read_acc.rows_in, stage_acc.rows_out, dict(stage_acc.removed),
-                       read_acc.rejected)
+    total = Accounting(
+        read_acc.rows_in, stage_acc.rows_out, dict(stage_acc.removed), read_acc.rejected
+    )
     total.check()
     return total

@@ -15,8 +15,9 @@ def builtin_path() -> Path:
     return Path(str(resources.files("curate") / "data" / "personas.jsonl"))
 
 
-def load_personas(spec: str = BUILTIN, field: str = "persona", limit: int | None = None
-                  ) -> list[str]:
+def load_personas(
+    spec: str = BUILTIN, field: str = "persona", limit: int | None = None
+) -> list[str]:
     """Distinct personas, in file order.
 
     `spec`: "builtin" (300 personas written for skillmix), a .txt file (one per line), any

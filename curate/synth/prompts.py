@@ -67,8 +67,9 @@ def plan_prompt_jobs(personas: list[str], config: PromptConfig) -> list[PromptJo
     return jobs
 
 
-def prompt_record(job: PromptJob, problem: str, model: str, config: PromptConfig,
-                  persona_source: str) -> dict:
+def prompt_record(
+    job: PromptJob, problem: str, model: str, config: PromptConfig, persona_source: str
+) -> dict:
     skill = get_skill(job.skill)
     meta = {
         "persona": job.persona,

@@ -90,8 +90,9 @@ def _meta(record: dict, model: str, config: ResponseConfig, decision: Agreement)
     return meta
 
 
-def build_rows(record: dict, completions: list[Completion], model: str,
-               config: ResponseConfig) -> tuple[dict | None, dict | None, Agreement]:
+def build_rows(
+    record: dict, completions: list[Completion], model: str, config: ResponseConfig
+) -> tuple[dict | None, dict | None, Agreement]:
     texts = [c.text for c in completions]
     decision = _decide(record, texts, config)
     meta = _meta(record, model, config, decision)

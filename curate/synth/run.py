@@ -83,8 +83,7 @@ def run_response_stage(
     write_rows(result.rlvr, rlvr_out, "rlvr")
     accounts = {}
     for name, stage in (("sft", result.sft_accounting), ("rlvr", result.rlvr_accounting)):
-        total = Accounting(read_acc.rows_in, stage.rows_out, dict(stage.removed),
-                           read_acc.rejected)
+        total = Accounting(read_acc.rows_in, stage.rows_out, dict(stage.removed), read_acc.rejected)
         total.check()
         accounts[name] = total.to_dict()
     summary = {

@@ -85,8 +85,7 @@ SKILLS: dict[str, Skill] = {
             "Here is a persona:\n{persona}\n\n"
             "Create a Python programming task that this person might need solved. Ask for "
             "one self-contained function, give its exact name and signature, describe its "
-            "inputs, output and edge cases, and use only the standard library.\n\n"
-            + _FORMAT_RULE
+            "inputs, output and edge cases, and use only the standard library.\n\n" + _FORMAT_RULE
         ),
         solution_template=(
             "Write the requested function in Python. Give the solution in one ```python "

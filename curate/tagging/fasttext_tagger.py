@@ -53,12 +53,15 @@ class TagReport:
         return asdict(self)
 
     def table(self) -> str:
-        lines = [f"held-out rows {self.valid_rows} (trained on {self.train_rows}), "
-                 f"accuracy {self.accuracy:.3f}",
-                 f"{'skill':<16} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}"]
+        lines = [
+            f"held-out rows {self.valid_rows} (trained on {self.train_rows}), "
+            f"accuracy {self.accuracy:.3f}",
+            f"{'skill':<16} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}",
+        ]
         for skill, s in sorted(self.per_skill.items()):
-            lines.append(f"{skill:<16} {s.precision:>9.3f} {s.recall:>7.3f} {s.f1:>6.3f} "
-                         f"{s.support:>7}")
+            lines.append(
+                f"{skill:<16} {s.precision:>9.3f} {s.recall:>7.3f} {s.f1:>6.3f} {s.support:>7}"
+            )
         return "\n".join(lines)
 
 
@@ -120,8 +123,9 @@ def train_tagger(
         train_file = Path(tmp) / "train.txt"
         n_train = 0
         with train_file.open("w", encoding="utf-8") as fh:
-            for row in read_rows(labeled, on_bad_row=on_bad_row, rejects=rejects,
-                                 accounting=read_acc):
+            for row in read_rows(
+                labeled, on_bad_row=on_bad_row, rejects=rejects, accounting=read_acc
+            ):
                 acc.add_in()
                 text = clean_text(row_text(row, config.fields))
                 if not text:
@@ -137,9 +141,16 @@ def train_tagger(
         if n_train == 0:
             raise ValueError(f"{labeled}: no training rows left after the held-out split")
         model = fasttext.train_supervised(
-            input=str(train_file), epoch=config.epoch, lr=config.lr,
-            wordNgrams=config.word_ngrams, dim=config.dim, minCount=config.min_count,
-            bucket=config.bucket, thread=1, seed=config.seed, verbose=0,
+            input=str(train_file),
+            epoch=config.epoch,
+            lr=config.lr,
+            wordNgrams=config.word_ngrams,
+            dim=config.dim,
+            minCount=config.min_count,
+            bucket=config.bucket,
+            thread=1,
+            seed=config.seed,
+            verbose=0,
         )
     model.save_model(str(out_model))
     truth = [label for label, _ in valid]
@@ -153,16 +164,21 @@ def train_tagger(
     return report
 
 
-def tag_rows(rows: Iterable[dict], model, model_name: str, min_confidence: float,
-             accounting: Accounting) -> Iterator[dict]:
+def tag_rows(
+    rows: Iterable[dict], model, model_name: str, min_confidence: float, accounting: Accounting
+) -> Iterator[dict]:
     """Set each row's `skill` to the predicted label (when confident enough) and record
     the prediction and its confidence in the metadata."""
     for row in rows:
         accounting.add_in()
         label, confidence = predict(model, row_text(row, "user"))[0]
         meta = json.loads(row.get("metadata") or "{}")
-        meta.update(skill_predicted=label, skill_confidence=round(confidence, 4),
-                    skill_tagger=model_name, skill_before_tagging=row["skill"])
+        meta.update(
+            skill_predicted=label,
+            skill_confidence=round(confidence, 4),
+            skill_tagger=model_name,
+            skill_before_tagging=row["skill"],
+        )
         out = dict(row)
         if confidence >= min_confidence:
             out["skill"] = label
@@ -187,16 +203,18 @@ def apply_tagger(
     read_acc, acc = Accounting(), Accounting()
     rejects_file = rejects_path or Path(out_path).parent / "rejects.jsonl"
     with RejectsWriter(rejects_file) as rejects:
-        rows = read_rows(in_path, kind, on_bad_row=on_bad_row, rejects=rejects,
-                         accounting=read_acc)
+        rows = read_rows(in_path, kind, on_bad_row=on_bad_row, rejects=rejects, accounting=read_acc)
         first = next(rows, None)
         if first is None:
             write_rows([], out_path, kind or "sft")
         else:
             out_kind = _kind_of(first)
             rows_all = _chain_first(first, rows)
-            write_rows(tag_rows(rows_all, model, Path(model_path).name, min_confidence, acc),
-                       out_path, out_kind)
+            write_rows(
+                tag_rows(rows_all, model, Path(model_path).name, min_confidence, acc),
+                out_path,
+                out_kind,
+            )
     total = Accounting(read_acc.rows_in, acc.rows_out, dict(acc.removed), read_acc.rejected)
     total.check()
     return total

@@ -126,9 +126,7 @@ def run_tests(solution: str, tests: list[str], limits: CodeLimits = CodeLimits()
         except subprocess.TimeoutExpired as exc:
             out = exc.stdout or b""
             stdout = out.decode(errors="replace") if isinstance(out, bytes) else out
-    passed = {
-        int(line.split()[1]) for line in stdout.splitlines() if line.startswith(mark + " ")
-    }
+    passed = {int(line.split()[1]) for line in stdout.splitlines() if line.startswith(mark + " ")}
     return [i in passed for i in range(len(tests))]
 
 

@@ -21,86 +21,229 @@ def _csv(value: str) -> tuple[str, ...]:
 
 def _echo_stage(name: str, accounting: dict) -> None:
     removed = ", ".join(f"{k}={v}" for k, v in sorted(accounting["removed"].items())) or "none"
-    click.echo(f"{name}: rows in {accounting['rows_in']}, out {accounting['rows_out']}, "
-               f"removed {sum(accounting['removed'].values())} ({removed}), "
-               f"rejected {accounting['rejected']}", err=True)
+    click.echo(
+        f"{name}: rows in {accounting['rows_in']}, out {accounting['rows_out']}, "
+        f"removed {sum(accounting['removed'].values())} ({removed}), "
+        f"rejected {accounting['rejected']}",
+        err=True,
+    )
 
 
 def _echo_usage(usage: dict) -> None:
     errors = ", ".join(f"{k}={v}" for k, v in sorted(usage["errors"].items())) or "none"
-    click.echo(f"requests sent {usage['requests']}, from cache {usage['cached']}, "
-               f"failed {usage['failed']}, retries {usage['retries']} (errors: {errors}); "
-               f"tokens prompt {usage['prompt_tokens']}, completion "
-               f"{usage['completion_tokens']}", err=True)
+    click.echo(
+        f"requests sent {usage['requests']}, from cache {usage['cached']}, "
+        f"failed {usage['failed']}, retries {usage['retries']} (errors: {errors}); "
+        f"tokens prompt {usage['prompt_tokens']}, completion "
+        f"{usage['completion_tokens']}",
+        err=True,
+    )
 
 
 @click.command()
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--responses", "prompts", type=click.Path(exists=True, dir_okay=False),
-              help="Stage 2: answer the prompt records in this file (written by stage 1); "
-                   "OUT gets sft rows and --rlvr-out the rlvr rows. Without it: stage 1, "
-                   "OUT gets prompt records.")
-@click.option("--skills", default=",".join(SKILL_NAMES), show_default=True,
-              help="Stage 1: comma-separated skills to synthesize.")
-@click.option("--per-skill", "-n", default=10, show_default=True, type=click.IntRange(1),
-              help="Stage 1: prompts per skill (personas drawn without replacement).")
-@click.option("--personas", default="builtin", show_default=True,
-              help="Stage 1: 'builtin' (300 personas shipped with skillmix), a local file "
-                   "(.jsonl/.parquet/.txt ...) or hf://proj-persona/PersonaHub:persona.")
-@click.option("--persona-field", default="persona", show_default=True,
-              help="Stage 1: the field that holds the persona text.")
-@click.option("--dedup-threshold", default=0.8, show_default=True, type=click.FloatRange(0, 1),
-              help="Stage 1: MinHash Jaccard at which generated prompts count as near "
-                   "duplicates (0 turns near-duplicate removal off; exact always on).")
-@click.option("--decontam", "decontam_evals", default="",
-              help="Stage 1: comma-separated evaluation sets to drop matching prompts for "
-                   "(registry names like gsm8k,math or NAME=path.jsonl:FIELD).")
-@click.option("--max-constraints", default=3, show_default=True, type=click.IntRange(1, 3),
-              help="Stage 1: most IFEval constraints on a precise_if prompt.")
-@click.option("--rlvr-out", type=click.Path(dir_okay=False),
-              help="Stage 2: where rlvr rows go (default: OUT's stem + .rlvr.jsonl).")
-@click.option("--samples", default=1, show_default=True, type=click.IntRange(1),
-              help="Stage 2: answers per prompt; with more than one, the ground truth is the "
-                   "majority answer.")
-@click.option("--min-agreement", default=0.5, show_default=True, type=click.FloatRange(0, 1),
-              help="Stage 2: share of samples that must agree on the answer (with --samples>1).")
-@click.option("--backend", type=click.Choice(["openai", "transformers"]), default="openai",
-              show_default=True, help="openai: any OpenAI-compatible server (vLLM, SGLang, TGI, "
-                                      "hosted); transformers: a local model.")
-@click.option("--model", required=True,
-              help="Model name sent to the server, or a local path / hub name for transformers.")
-@click.option("--base-url", default="http://127.0.0.1:8000/v1", show_default=True,
-              help="OpenAI-compatible endpoint (…/v1).")
-@click.option("--api-key-env", default=None,
-              help="Name of the environment variable that holds the API key (never written).")
-@click.option("--concurrency", default=16, show_default=True, type=click.IntRange(1),
-              help="Requests in flight at once.")
-@click.option("--timeout", "timeout_s", default=120.0, show_default=True,
-              type=click.FloatRange(0, min_open=True), help="Seconds per request before retry.")
-@click.option("--max-retries", default=8, show_default=True, type=click.IntRange(0),
-              help="Retries on 429, 5xx, timeouts and malformed answers (exponential backoff "
-                   "with jitter).")
-@click.option("--tpm", "tokens_per_minute", default=None, type=click.FloatRange(1),
-              help="Tokens-per-minute limit (prompt estimate + max tokens reserved per request).")
-@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1),
-              help="transformers: prompts per generate() call.")
-@click.option("--temperature", default=None, type=click.FloatRange(0),
-              help="Sampling temperature (default 0.9 for prompts, 0.7 for responses).")
-@click.option("--top-p", default=1.0, show_default=True, type=click.FloatRange(0, 1),
-              help="Nucleus sampling.")
-@click.option("--max-tokens", default=1024, show_default=True, type=click.IntRange(1),
-              help="Most tokens per answer.")
-@click.option("--seed", default=0, show_default=True, type=int,
-              help="Seeds persona sampling, request seeds and constraint sampling.")
-@click.option("--cache", type=click.Path(dir_okay=False),
-              help="Request cache (default OUT.cache.jsonl). Rerun the same command to resume.")
-@click.option("--source", default="skillmix_synth", show_default=True,
-              help="Stage 1: the `source` of the rows.")
+@click.option(
+    "--responses",
+    "prompts",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Stage 2: answer the prompt records in this file (written by stage 1); "
+    "OUT gets sft rows and --rlvr-out the rlvr rows. Without it: stage 1, "
+    "OUT gets prompt records.",
+)
+@click.option(
+    "--skills",
+    default=",".join(SKILL_NAMES),
+    show_default=True,
+    help="Stage 1: comma-separated skills to synthesize.",
+)
+@click.option(
+    "--per-skill",
+    "-n",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Stage 1: prompts per skill (personas drawn without replacement).",
+)
+@click.option(
+    "--personas",
+    default="builtin",
+    show_default=True,
+    help="Stage 1: 'builtin' (300 personas shipped with skillmix), a local file "
+    "(.jsonl/.parquet/.txt ...) or hf://proj-persona/PersonaHub:persona.",
+)
+@click.option(
+    "--persona-field",
+    default="persona",
+    show_default=True,
+    help="Stage 1: the field that holds the persona text.",
+)
+@click.option(
+    "--dedup-threshold",
+    default=0.8,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Stage 1: MinHash Jaccard at which generated prompts count as near "
+    "duplicates (0 turns near-duplicate removal off; exact always on).",
+)
+@click.option(
+    "--decontam",
+    "decontam_evals",
+    default="",
+    help="Stage 1: comma-separated evaluation sets to drop matching prompts for "
+    "(registry names like gsm8k,math or NAME=path.jsonl:FIELD).",
+)
+@click.option(
+    "--max-constraints",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 3),
+    help="Stage 1: most IFEval constraints on a precise_if prompt.",
+)
+@click.option(
+    "--rlvr-out",
+    type=click.Path(dir_okay=False),
+    help="Stage 2: where rlvr rows go (default: OUT's stem + .rlvr.jsonl).",
+)
+@click.option(
+    "--samples",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Stage 2: answers per prompt; with more than one, the ground truth is the "
+    "majority answer.",
+)
+@click.option(
+    "--min-agreement",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Stage 2: share of samples that must agree on the answer (with --samples>1).",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["openai", "transformers"]),
+    default="openai",
+    show_default=True,
+    help="openai: any OpenAI-compatible server (vLLM, SGLang, TGI, "
+    "hosted); transformers: a local model.",
+)
+@click.option(
+    "--model",
+    required=True,
+    help="Model name sent to the server, or a local path / hub name for transformers.",
+)
+@click.option(
+    "--base-url",
+    default="http://127.0.0.1:8000/v1",
+    show_default=True,
+    help="OpenAI-compatible endpoint (…/v1).",
+)
+@click.option(
+    "--api-key-env",
+    default=None,
+    help="Name of the environment variable that holds the API key (never written).",
+)
+@click.option(
+    "--concurrency",
+    default=16,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Requests in flight at once.",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    default=120.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds per request before retry.",
+)
+@click.option(
+    "--max-retries",
+    default=8,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Retries on 429, 5xx, timeouts and malformed answers (exponential backoff with jitter).",
+)
+@click.option(
+    "--tpm",
+    "tokens_per_minute",
+    default=None,
+    type=click.FloatRange(1),
+    help="Tokens-per-minute limit (prompt estimate + max tokens reserved per request).",
+)
+@click.option(
+    "--batch-size",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1),
+    help="transformers: prompts per generate() call.",
+)
+@click.option(
+    "--temperature",
+    default=None,
+    type=click.FloatRange(0),
+    help="Sampling temperature (default 0.9 for prompts, 0.7 for responses).",
+)
+@click.option(
+    "--top-p", default=1.0, show_default=True, type=click.FloatRange(0, 1), help="Nucleus sampling."
+)
+@click.option(
+    "--max-tokens",
+    default=1024,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Most tokens per answer.",
+)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Seeds persona sampling, request seeds and constraint sampling.",
+)
+@click.option(
+    "--cache",
+    type=click.Path(dir_okay=False),
+    help="Request cache (default OUT.cache.jsonl). Rerun the same command to resume.",
+)
+@click.option(
+    "--source",
+    default="skillmix_synth",
+    show_default=True,
+    help="Stage 1: the `source` of the rows.",
+)
 @on_bad_row_option
-def synth(out, prompts, skills, per_skill, personas, persona_field, dedup_threshold,
-          decontam_evals, max_constraints, rlvr_out, samples, min_agreement, backend, model,
-          base_url, api_key_env, concurrency, timeout_s, max_retries, tokens_per_minute,
-          batch_size, temperature, top_p, max_tokens, seed, cache, source, on_bad_row) -> None:
+def synth(
+    out,
+    prompts,
+    skills,
+    per_skill,
+    personas,
+    persona_field,
+    dedup_threshold,
+    decontam_evals,
+    max_constraints,
+    rlvr_out,
+    samples,
+    min_agreement,
+    backend,
+    model,
+    base_url,
+    api_key_env,
+    concurrency,
+    timeout_s,
+    max_retries,
+    tokens_per_minute,
+    batch_size,
+    temperature,
+    top_p,
+    max_tokens,
+    seed,
+    cache,
+    source,
+    on_bad_row,
+) -> None:
     """Persona-driven skill synthesis, in two resumable stages.
 
     \b
@@ -110,26 +253,39 @@ def synth(out, prompts, skills, per_skill, personas, persona_field, dedup_thresh
     from curate import BackendOptions, PromptConfig, ResponseConfig, SamplingParams
     from curate.synth.run import run_prompt_stage, run_response_stage
 
-    options = BackendOptions(backend, model, base_url, api_key_env, concurrency, timeout_s,
-                             max_retries, tokens_per_minute, batch_size)
+    options = BackendOptions(
+        backend,
+        model,
+        base_url,
+        api_key_env,
+        concurrency,
+        timeout_s,
+        max_retries,
+        tokens_per_minute,
+        batch_size,
+    )
     try:
         if prompts is None:
             unknown = sorted(set(_csv(skills)) - set(SKILL_NAMES))
             if unknown:
                 raise click.BadParameter(f"unknown skills {unknown}", param_hint="--skills")
-            params = SamplingParams(0.9 if temperature is None else temperature, top_p,
-                                    max_tokens)
-            config = PromptConfig(_csv(skills), per_skill, seed, params, source,
-                                  dedup_threshold or None, _csv(decontam_evals),
-                                  max_constraints)
+            params = SamplingParams(0.9 if temperature is None else temperature, top_p, max_tokens)
+            config = PromptConfig(
+                _csv(skills),
+                per_skill,
+                seed,
+                params,
+                source,
+                dedup_threshold or None,
+                _csv(decontam_evals),
+                max_constraints,
+            )
             summary = run_prompt_stage(out, config, options, personas, persona_field, cache)
             _echo_stage("prompts", summary["accounting"])
         else:
-            params = SamplingParams(0.7 if temperature is None else temperature, top_p,
-                                    max_tokens)
+            params = SamplingParams(0.7 if temperature is None else temperature, top_p, max_tokens)
             config = ResponseConfig(samples, min_agreement, seed, params)
-            summary = run_response_stage(prompts, out, config, options, rlvr_out, cache,
-                                         on_bad_row)
+            summary = run_response_stage(prompts, out, config, options, rlvr_out, cache, on_bad_row)
             _echo_stage("sft", summary["accounting"]["sft"])
             _echo_stage("rlvr", summary["accounting"]["rlvr"])
     except BadRowError as exc:
@@ -137,27 +293,53 @@ def synth(out, prompts, skills, per_skill, personas, persona_field, dedup_thresh
     except (ValueError, FileNotFoundError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     _echo_usage(summary["usage"])
-    click.echo(f"wrote {out}" + (f" and {summary['rlvr_output']}" if prompts else "")
-               + f"; summary {out}.summary.json")
+    click.echo(
+        f"wrote {out}"
+        + (f" and {summary['rlvr_output']}" if prompts else "")
+        + f"; summary {out}.summary.json"
+    )
 
 
 @click.command("augment-if")
 @click.argument("in_path", metavar="IN")
 @click.argument("out_path", metavar="OUT", type=click.Path(dir_okay=False))
-@click.option("--min-constraints", default=1, show_default=True, type=click.IntRange(1, 3),
-              help="Fewest constraints added to a prompt.")
-@click.option("--max-constraints", default=3, show_default=True, type=click.IntRange(1, 3),
-              help="Most constraints added to a prompt (conflicting pairs are never drawn).")
-@click.option("--types", default="",
-              help="Comma-separated IFEval instruction ids to draw from (default: all 25).")
-@click.option("--seed", default=0, show_default=True, type=int,
-              help="Seeds the draw (per row, from its id: row order does not matter).")
-@click.option("--kind", type=click.Choice(["sft", "preference", "rlvr"]), default=None,
-              help="Kind of the input rows (default: detected from the first record).")
+@click.option(
+    "--min-constraints",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 3),
+    help="Fewest constraints added to a prompt.",
+)
+@click.option(
+    "--max-constraints",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 3),
+    help="Most constraints added to a prompt (conflicting pairs are never drawn).",
+)
+@click.option(
+    "--types",
+    default="",
+    help="Comma-separated IFEval instruction ids to draw from (default: all 25).",
+)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Seeds the draw (per row, from its id: row order does not matter).",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["sft", "preference", "rlvr"]),
+    default=None,
+    help="Kind of the input rows (default: detected from the first record).",
+)
 @click.option("--source", default=None, help="Override the rows' `source`.")
 @on_bad_row_option
-def augment_if(in_path, out_path, min_constraints, max_constraints, types, seed, kind, source,
-               on_bad_row) -> None:
+def augment_if(
+    in_path, out_path, min_constraints, max_constraints, types, seed, kind, source, on_bad_row
+) -> None:
     """Add 1-3 verifiable IFEval constraints to each prompt of IN; write rlvr rows to OUT.
 
     The rows' ground_truth lists instruction ids and kwargs in the public IFEval layout;
@@ -166,10 +348,12 @@ def augment_if(in_path, out_path, min_constraints, max_constraints, types, seed,
     from curate.ifaug import INSTRUCTION_IDS, AugmentConfig, augment_file
 
     try:
-        config = AugmentConfig(seed, min_constraints, max_constraints,
-                               _csv(types) or INSTRUCTION_IDS)
-        accounting = augment_file(in_path, out_path, config, kind=kind, source=source,
-                                  on_bad_row=on_bad_row)
+        config = AugmentConfig(
+            seed, min_constraints, max_constraints, _csv(types) or INSTRUCTION_IDS
+        )
+        accounting = augment_file(
+            in_path, out_path, config, kind=kind, source=source, on_bad_row=on_bad_row
+        )
     except BadRowError as exc:
         raise fail_on_bad_row(exc) from None
     except (ValueError, FileNotFoundError) as exc:
@@ -186,31 +370,72 @@ def tag() -> None:
 @tag.command("train")
 @click.argument("labeled", metavar="LABELED")
 @click.argument("out_model", metavar="OUT.bin", type=click.Path(dir_okay=False))
-@click.option("--valid-fraction", default=0.2, show_default=True,
-              type=click.FloatRange(0, 1, max_open=True),
-              help="Share of rows held out (chosen from the row id) for precision/recall.")
-@click.option("--epoch", default=25, show_default=True, type=click.IntRange(1),
-              help="fastText training epochs.")
-@click.option("--lr", default=0.5, show_default=True, type=click.FloatRange(0, min_open=True),
-              help="fastText learning rate.")
-@click.option("--word-ngrams", default=2, show_default=True, type=click.IntRange(1),
-              help="fastText word n-gram length.")
-@click.option("--dim", default=64, show_default=True, type=click.IntRange(1),
-              help="fastText vector size.")
-@click.option("--bucket", default=2_000_000, show_default=True, type=click.IntRange(1),
-              help="fastText hashed n-gram buckets (model size is bucket x dim floats).")
-@click.option("--fields", type=click.Choice(["user", "all"]), default="user",
-              show_default=True, help="Text to classify: user turns, or all turns.")
-@click.option("--seed", default=0, show_default=True, type=int,
-              help="Seeds the split and fastText.")
+@click.option(
+    "--valid-fraction",
+    default=0.2,
+    show_default=True,
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Share of rows held out (chosen from the row id) for precision/recall.",
+)
+@click.option(
+    "--epoch",
+    default=25,
+    show_default=True,
+    type=click.IntRange(1),
+    help="fastText training epochs.",
+)
+@click.option(
+    "--lr",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="fastText learning rate.",
+)
+@click.option(
+    "--word-ngrams",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1),
+    help="fastText word n-gram length.",
+)
+@click.option(
+    "--dim", default=64, show_default=True, type=click.IntRange(1), help="fastText vector size."
+)
+@click.option(
+    "--bucket",
+    default=2_000_000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="fastText hashed n-gram buckets (model size is bucket x dim floats).",
+)
+@click.option(
+    "--fields",
+    type=click.Choice(["user", "all"]),
+    default="user",
+    show_default=True,
+    help="Text to classify: user turns, or all turns.",
+)
+@click.option(
+    "--seed", default=0, show_default=True, type=int, help="Seeds the split and fastText."
+)
 @on_bad_row_option
-def tag_train(labeled, out_model, valid_fraction, epoch, lr, word_ngrams, dim, bucket, fields,
-              seed, on_bad_row) -> None:
+def tag_train(
+    labeled,
+    out_model,
+    valid_fraction,
+    epoch,
+    lr,
+    word_ngrams,
+    dim,
+    bucket,
+    fields,
+    seed,
+    on_bad_row,
+) -> None:
     """Train a skill classifier on LABELED rows (their `skill` is the label)."""
     from curate.tagging import TagTrainConfig, train_tagger
 
-    config = TagTrainConfig(valid_fraction, seed, epoch, lr, word_ngrams, dim, 1, fields,
-                            bucket)
+    config = TagTrainConfig(valid_fraction, seed, epoch, lr, word_ngrams, dim, 1, fields, bucket)
     try:
         report = train_tagger(labeled, out_model, config, on_bad_row=on_bad_row)
     except BadRowError as exc:
@@ -226,19 +451,34 @@ def tag_train(labeled, out_model, valid_fraction, epoch, lr, word_ngrams, dim, b
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
 @click.argument("in_path", metavar="IN")
 @click.argument("out_path", metavar="OUT", type=click.Path(dir_okay=False))
-@click.option("--min-confidence", default=0.0, show_default=True, type=click.FloatRange(0, 1),
-              help="Below this confidence a row keeps its skill (the prediction is still "
-                   "recorded in its metadata).")
-@click.option("--kind", type=click.Choice(["sft", "preference", "rlvr"]), default=None,
-              help="Kind of the input rows (default: detected).")
+@click.option(
+    "--min-confidence",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Below this confidence a row keeps its skill (the prediction is still "
+    "recorded in its metadata).",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["sft", "preference", "rlvr"]),
+    default=None,
+    help="Kind of the input rows (default: detected).",
+)
 @on_bad_row_option
 def tag_apply(model, in_path, out_path, min_confidence, kind, on_bad_row) -> None:
     """Tag the rows of IN with MODEL: sets `skill`, records confidence in metadata."""
     from curate.tagging import apply_tagger
 
     try:
-        accounting = apply_tagger(model, in_path, out_path, min_confidence=min_confidence,
-                                  kind=kind, on_bad_row=on_bad_row)
+        accounting = apply_tagger(
+            model,
+            in_path,
+            out_path,
+            min_confidence=min_confidence,
+            kind=kind,
+            on_bad_row=on_bad_row,
+        )
     except BadRowError as exc:
         raise fail_on_bad_row(exc) from None
     except (ValueError, FileNotFoundError) as exc:
@@ -256,8 +496,14 @@ def verify_answers(verifier, completion_file, ground_truth) -> None:
     from curate.verifiers import verify
 
     try:
-        click.echo(json.dumps({"verifier": verifier,
-                               "score": verify(verifier, completion_file.read(), ground_truth)}))
+        click.echo(
+            json.dumps(
+                {
+                    "verifier": verifier,
+                    "score": verify(verifier, completion_file.read(), ground_truth),
+                }
+            )
+        )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
 

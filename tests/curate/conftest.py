@@ -28,8 +28,10 @@ def fake_model(body: dict) -> str:
     if "Final answer" in system:
         return f"Work.\nFinal answer: \\frac{{{h % 7 + 1}}}{{2}}"
     if "```python" in system:
-        return ("```python\ndef add_one(x):\n    return x + 1\n```\n"
-                "```python\nassert add_one(1) == 2\nassert add_one(-1) == 0\n```")
+        return (
+            "```python\ndef add_one(x):\n    return x + 1\n```\n"
+            "```python\nassert add_one(1) == 2\nassert add_one(-1) == 0\n```"
+        )
     return "a plain answer without capitals"
 
 

@@ -9,8 +9,7 @@ from skillmix.cli import main
 
 @pytest.mark.parametrize(
     "command",
-    [["synth"], ["augment-if"], ["tag"], ["tag", "train"], ["tag", "apply"],
-     ["verify-answers"]],
+    [["synth"], ["augment-if"], ["tag"], ["tag", "train"], ["tag", "apply"], ["verify-answers"]],
 )
 def test_every_option_has_help(command):
     result = CliRunner().invoke(main, [*command, "--help"])
@@ -26,16 +25,43 @@ def test_every_option_has_help(command):
 def test_synth_two_stages_through_the_cli(server, tmp_path):
     runner = CliRunner()
     prompts = tmp_path / "prompts.jsonl"
-    first = runner.invoke(main, ["synth", str(prompts), "--model", "fake", "--base-url",
-                                 server.url, "--skills", "gsm,math,code,precise_if", "-n", "3",
-                                 "--seed", "1"])
+    first = runner.invoke(
+        main,
+        [
+            "synth",
+            str(prompts),
+            "--model",
+            "fake",
+            "--base-url",
+            server.url,
+            "--skills",
+            "gsm,math,code,precise_if",
+            "-n",
+            "3",
+            "--seed",
+            "1",
+        ],
+    )
     assert first.exit_code == 0, first.output
     assert "prompts: rows in 12, out 12" in first.output
     assert len(prompts.read_text().splitlines()) == 12
 
     sft = tmp_path / "sft.parquet"
-    second = runner.invoke(main, ["synth", str(sft), "--responses", str(prompts), "--model",
-                                  "fake-solver", "--base-url", server.url, "--samples", "2"])
+    second = runner.invoke(
+        main,
+        [
+            "synth",
+            str(sft),
+            "--responses",
+            str(prompts),
+            "--model",
+            "fake-solver",
+            "--base-url",
+            server.url,
+            "--samples",
+            "2",
+        ],
+    )
     assert second.exit_code == 0, second.output
     summary = json.loads((tmp_path / "sft.parquet.summary.json").read_text())
     rlvr_acc = summary["accounting"]["rlvr"]
@@ -49,20 +75,43 @@ def test_synth_two_stages_through_the_cli(server, tmp_path):
     assert {r["verifier"] for r in rlvr} == {"gsm8k", "math", "code", "ifeval"}
     # Running stage 2 again sends nothing: every answer is in the cache.
     before = len(server.log.received)
-    third = runner.invoke(main, ["synth", str(sft), "--responses", str(prompts), "--model",
-                                 "fake-solver", "--base-url", server.url, "--samples", "2"])
+    third = runner.invoke(
+        main,
+        [
+            "synth",
+            str(sft),
+            "--responses",
+            str(prompts),
+            "--model",
+            "fake-solver",
+            "--base-url",
+            server.url,
+            "--samples",
+            "2",
+        ],
+    )
     assert third.exit_code == 0 and len(server.log.received) == before
     assert "from cache 24" in third.output
 
 
 def test_synth_reports_bad_prompt_records(server, tmp_path):
     prompts = tmp_path / "prompts.jsonl"
-    prompts.write_text('{"id": "a", "source": "s", "skill": "gsm", "metadata": "{}", '
-                       '"messages": [{"role": "user", "content": "2+2?"}]}\n'
-                       '{"id": "b", "source": "s"}\n')
+    prompts.write_text(
+        '{"id": "a", "source": "s", "skill": "gsm", "metadata": "{}", '
+        '"messages": [{"role": "user", "content": "2+2?"}]}\n'
+        '{"id": "b", "source": "s"}\n'
+    )
     runner = CliRunner()
-    args = ["synth", str(tmp_path / "sft.jsonl"), "--responses", str(prompts),
-            "--model", "fake", "--base-url", server.url]
+    args = [
+        "synth",
+        str(tmp_path / "sft.jsonl"),
+        "--responses",
+        str(prompts),
+        "--model",
+        "fake",
+        "--base-url",
+        server.url,
+    ]
     failed = runner.invoke(main, args)
     assert failed.exit_code != 0
     assert "prompts.jsonl" in failed.output and "row 2" in failed.output
@@ -74,11 +123,23 @@ def test_synth_reports_bad_prompt_records(server, tmp_path):
 
 def test_unknown_skill_and_missing_key_are_clear_errors(server, tmp_path):
     runner = CliRunner()
-    bad = runner.invoke(main, ["synth", str(tmp_path / "p.jsonl"), "--model", "m",
-                               "--skills", "poetry"])
+    bad = runner.invoke(
+        main, ["synth", str(tmp_path / "p.jsonl"), "--model", "m", "--skills", "poetry"]
+    )
     assert bad.exit_code != 0 and "poetry" in bad.output
-    nokey = runner.invoke(main, ["synth", str(tmp_path / "p.jsonl"), "--model", "m",
-                                 "--base-url", server.url, "--api-key-env", "NOPE_NOT_SET_X"])
+    nokey = runner.invoke(
+        main,
+        [
+            "synth",
+            str(tmp_path / "p.jsonl"),
+            "--model",
+            "m",
+            "--base-url",
+            server.url,
+            "--api-key-env",
+            "NOPE_NOT_SET_X",
+        ],
+    )
     assert nokey.exit_code != 0 and "NOPE_NOT_SET_X" in nokey.output
 
 

@@ -19,14 +19,16 @@ FAST_RETRY = RetryPolicy(max_retries=6, base_delay_s=0.01, max_delay_s=0.05)
 
 def requests(n: int, max_tokens: int = 16) -> list[GenerationRequest]:
     params = SamplingParams(temperature=0.5, max_tokens=max_tokens)
-    return [GenerationRequest.chat([{"role": "user", "content": f"q {i}"}], params, i)
-            for i in range(n)]
+    return [
+        GenerationRequest.chat([{"role": "user", "content": f"q {i}"}], params, i) for i in range(n)
+    ]
 
 
 def collect(backend, reqs):
     out, failed, usage = {}, {}, Usage()
-    backend.generate(reqs, lambda r, c: out.__setitem__(r, c),
-                     lambda r, e: failed.__setitem__(r, e), usage)
+    backend.generate(
+        reqs, lambda r, c: out.__setitem__(r, c), lambda r, e: failed.__setitem__(r, e), usage
+    )
     return out, failed, usage
 
 
@@ -126,8 +128,9 @@ def test_tokens_per_minute_limit_paces_requests():
     with MockOpenAIServer(lambda body: eight_words) as srv:
         # 6000 tokens/min = 100 tokens/s with a 0.1 s burst (10 tokens). Each request
         # uses 2 prompt + 8 completion tokens, so 11 requests need at least 1.0 s.
-        backend = OpenAIBackend(srv.url, "m", concurrency=8, tokens_per_minute=6000,
-                                tpm_burst_s=0.1)
+        backend = OpenAIBackend(
+            srv.url, "m", concurrency=8, tokens_per_minute=6000, tpm_burst_s=0.1
+        )
         reqs = requests(11, max_tokens=8)
         start = time.monotonic()
         out, failed, usage = collect(backend, reqs)
@@ -174,7 +177,8 @@ def test_timeout_bounds_the_whole_request_not_each_read():
 
     threading.Thread(target=lambda: asyncio.run(serve()), daemon=True).start()
     ready.wait(5)
-    backend = OpenAIBackend(f"http://127.0.0.1:{port[0]}/v1", "m", timeout_s=0.5,
-                            retry=RetryPolicy(1, 0.01, 0.02))
+    backend = OpenAIBackend(
+        f"http://127.0.0.1:{port[0]}/v1", "m", timeout_s=0.5, retry=RetryPolicy(1, 0.01, 0.02)
+    )
     _, failed, usage = collect(backend, requests(1))
     assert usage.errors == {"timeout": 2} and len(failed) == 1

@@ -29,34 +29,46 @@ def tiny():
     trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<pad>", "</s>"])
     bpe.train_from_iterator(CORPUS, trainer)
     bpe.decoder = decoders.ByteLevel()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, unk_token="<unk>",
-                                        pad_token="<pad>", eos_token="</s>")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, unk_token="<unk>", pad_token="<pad>", eos_token="</s>"
+    )
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
-                         max_position_embeddings=256, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=256,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     model = LlamaForCausalLM(config)
     return model, tokenizer
 
 
 def make_requests(n, temperature=1.0, max_tokens=6, seed0=0):
     params = SamplingParams(temperature=temperature, top_p=1.0, max_tokens=max_tokens)
-    return [GenerationRequest.chat([{"role": "user", "content": f"solve {i} plus three."}],
-                                   params, seed0 + i) for i in range(n)]
+    return [
+        GenerationRequest.chat(
+            [{"role": "user", "content": f"solve {i} plus three."}], params, seed0 + i
+        )
+        for i in range(n)
+    ]
 
 
 def generate(backend, reqs):
     out, failed, usage = {}, {}, Usage()
-    backend.generate(reqs, lambda r, c: out.__setitem__(r, c),
-                     lambda r, e: failed.__setitem__(r, e), usage)
+    backend.generate(
+        reqs, lambda r, c: out.__setitem__(r, c), lambda r, e: failed.__setitem__(r, e), usage
+    )
     return out, failed, usage
 
 
 def test_batched_generation_answers_every_request(tiny):
     model, tokenizer = tiny
-    backend = TransformersBackend(model, tokenizer, name="tiny-llama", batch_size=2,
-                                  device="cpu")
+    backend = TransformersBackend(model, tokenizer, name="tiny-llama", batch_size=2, device="cpu")
     reqs = make_requests(5)
     out, failed, usage = generate(backend, reqs)
     assert not failed and set(out) == set(reqs)
@@ -125,12 +137,36 @@ def test_synth_cli_runs_on_a_local_model_folder(tiny, tmp_path):
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     prompts = tmp_path / "prompts.jsonl"
-    prompts.write_text(json.dumps({"id": "p1", "source": "t", "skill": "chat", "metadata": "{}",
-                                   "messages": [{"role": "user", "content": "say hi"}]}) + "\n")
+    prompts.write_text(
+        json.dumps(
+            {
+                "id": "p1",
+                "source": "t",
+                "skill": "chat",
+                "metadata": "{}",
+                "messages": [{"role": "user", "content": "say hi"}],
+            }
+        )
+        + "\n"
+    )
     out = tmp_path / "sft.jsonl"
-    result = CliRunner().invoke(main, ["synth", str(out), "--responses", str(prompts),
-                                       "--backend", "transformers", "--model", str(folder),
-                                       "--max-tokens", "4", "--batch-size", "2"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "synth",
+            str(out),
+            "--responses",
+            str(prompts),
+            "--backend",
+            "transformers",
+            "--model",
+            str(folder),
+            "--max-tokens",
+            "4",
+            "--batch-size",
+            "2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     [row] = [json.loads(line) for line in out.read_text().splitlines()]
     assert row["messages"][-1]["role"] == "assistant"

@@ -18,10 +18,16 @@ from skillmix.cli import main
 
 
 def sft_row(i: int, prompt: str = "Tell me about the history of tea.") -> dict:
-    return {"id": f"r{i}", "source": "alpaca", "skill": "chat",
-            "messages": [{"role": "user", "content": f"{prompt} ({i})"},
-                         {"role": "assistant", "content": "Tea is old."}],
-            "metadata": json.dumps({"file": "alpaca.jsonl", "row": i})}
+    return {
+        "id": f"r{i}",
+        "source": "alpaca",
+        "skill": "chat",
+        "messages": [
+            {"role": "user", "content": f"{prompt} ({i})"},
+            {"role": "assistant", "content": "Tea is old."},
+        ],
+        "metadata": json.dumps({"file": "alpaca.jsonl", "row": i}),
+    }
 
 
 def conflicting(a: str, b: str) -> bool:
@@ -77,9 +83,12 @@ def test_augmentation_is_seeded_per_row_not_by_order():
 
 
 def test_a_response_that_follows_the_constraints_scores_one():
-    config = AugmentConfig(seed=0, min_constraints=2, max_constraints=2,
-                           instruction_ids=("punctuation:no_comma",
-                                            "change_case:english_lowercase"))
+    config = AugmentConfig(
+        seed=0,
+        min_constraints=2,
+        max_constraints=2,
+        instruction_ids=("punctuation:no_comma", "change_case:english_lowercase"),
+    )
     row = augment_row(sft_row(2), config)
     assert verify("ifeval", "tea came from china long ago", row["ground_truth"]) == 1.0
     assert verify("ifeval", "Tea, from China.", row["ground_truth"]) == 0.0
@@ -87,8 +96,9 @@ def test_a_response_that_follows_the_constraints_scores_one():
 
 
 def test_repeat_prompt_repeats_the_original_request():
-    config = AugmentConfig(seed=0, min_constraints=1, max_constraints=1,
-                           instruction_ids=("combination:repeat_prompt",))
+    config = AugmentConfig(
+        seed=0, min_constraints=1, max_constraints=1, instruction_ids=("combination:repeat_prompt",)
+    )
     row = augment_row(sft_row(3), config)
     original = "Tell me about the history of tea. (3)"
     assert json.loads(row["ground_truth"])["kwargs"] == [{"prompt_to_repeat": original}]
@@ -112,9 +122,18 @@ def write_input(path, rows, bad_line: str | None = None):
 def test_augment_file_accounts_for_every_row(tmp_path):
     src = tmp_path / "in.jsonl"
     rows = [sft_row(i) for i in range(5)]
-    rows.append({"id": "sys-only", "source": "alpaca", "skill": "chat", "metadata": "{}",
-                 "messages": [{"role": "system", "content": "be nice"},
-                              {"role": "assistant", "content": "ok"}]})
+    rows.append(
+        {
+            "id": "sys-only",
+            "source": "alpaca",
+            "skill": "chat",
+            "metadata": "{}",
+            "messages": [
+                {"role": "system", "content": "be nice"},
+                {"role": "assistant", "content": "ok"},
+            ],
+        }
+    )
     write_input(src, rows, bad_line='{"messages": 5}')
     out = tmp_path / "out.jsonl"
     acc = augment_file(src, out, AugmentConfig(seed=1), on_bad_row="skip")
@@ -131,8 +150,20 @@ def test_cli_augment_if(tmp_path):
     runner = CliRunner()
     failed = runner.invoke(main, ["augment-if", str(src), str(out)])
     assert failed.exit_code != 0 and "in.jsonl" in failed.output and "3" in failed.output
-    ok = runner.invoke(main, ["augment-if", str(src), str(out), "--on-bad-row", "skip",
-                              "--max-constraints", "2", "--seed", "4"])
+    ok = runner.invoke(
+        main,
+        [
+            "augment-if",
+            str(src),
+            str(out),
+            "--on-bad-row",
+            "skip",
+            "--max-constraints",
+            "2",
+            "--seed",
+            "4",
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     assert "rows in 5, out 4" in ok.output and "rejected 1" in ok.output
     import pyarrow.parquet as pq

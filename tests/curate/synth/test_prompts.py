@@ -84,9 +84,11 @@ def test_duplicates_missing_markers_and_failures_are_counted(tmp_path):
         if number % 5 == 1:
             return "PROBLEM: How many eggs are in three dozen?"  # the same problem each time
         if number % 5 == 2:  # near duplicates: one word differs in a long problem
-            return ("PROBLEM: A farmer has a long rectangular field with a fence along the "
-                    "north side and a river along the south side and wants to plant "
-                    f"tomatoes in rows spaced evenly apart version {number}")
+            return (
+                "PROBLEM: A farmer has a long rectangular field with a fence along the "
+                "north side and a river along the south side and wants to plant "
+                f"tomatoes in rows spaced evenly apart version {number}"
+            )
         return f"PROBLEM: {persona} asks a unique question {number}."
 
     config = PromptConfig(skills=("math",), per_skill=40, seed=0, minhash_threshold=0.8)
@@ -101,8 +103,10 @@ def test_duplicates_missing_markers_and_failures_are_counted(tmp_path):
 
 
 def test_decontam_drops_prompts_that_match_an_eval_set(tmp_path):
-    leaked = ("Natalia sold clips to 48 of her friends in April, and then she sold half as "
-              "many clips in May. How many clips did Natalia sell altogether in April and May?")
+    leaked = (
+        "Natalia sold clips to 48 of her friends in April, and then she sold half as "
+        "many clips in May. How many clips did Natalia sell altogether in April and May?"
+    )
     evals = tmp_path / "gsm8k_test.jsonl"
     evals.write_text(json.dumps({"question": leaked, "answer": "72"}) + "\n")
 
@@ -112,8 +116,9 @@ def test_decontam_drops_prompts_that_match_an_eval_set(tmp_path):
             return f"PROBLEM: {leaked}"
         return f"PROBLEM: {persona} has a fresh question about {len(persona)} marbles."
 
-    config = PromptConfig(skills=("gsm",), per_skill=10, seed=0,
-                          decontam=(f"gsm8k={evals}:question",))
+    config = PromptConfig(
+        skills=("gsm",), per_skill=10, seed=0, decontam=(f"gsm8k={evals}:question",)
+    )
     personas = PERSONAS[:10]
     result = run_prompts(answer, tmp_path, config, personas)
     assert result.accounting.removed == {"contaminated": 1}
@@ -127,8 +132,10 @@ def test_backend_failures_are_counted_not_dropped_silently(tmp_path):
     def fault(srv, body):
         return "500" if "number 1 " in persona_of(body) else None
 
-    with MockOpenAIServer(lambda b: f"PROBLEM: {persona_of(b)}", fault=fault) as srv, \
-            RequestCache(tmp_path / "c.jsonl") as cache:
+    with (
+        MockOpenAIServer(lambda b: f"PROBLEM: {persona_of(b)}", fault=fault) as srv,
+        RequestCache(tmp_path / "c.jsonl") as cache,
+    ):
         backend = OpenAIBackend(srv.url, "m", retry=RetryPolicy(1, 0.001, 0.01))
         config = PromptConfig(skills=("algebra",), per_skill=5, seed=0)
         result = synthesize_prompts(PERSONAS[:5], backend, cache, config)

@@ -8,8 +8,14 @@ from manifests import validate_row
 
 
 def record(skill, text, rid, **extra):
-    return {"id": rid, "source": "t", "skill": skill,
-            "messages": [{"role": "user", "content": text}], "metadata": "{}", **extra}
+    return {
+        "id": rid,
+        "source": "t",
+        "skill": skill,
+        "messages": [{"role": "user", "content": text}],
+        "metadata": "{}",
+        **extra,
+    }
 
 
 def run_responses(answer, tmp_path, records, config):
@@ -39,17 +45,28 @@ def test_majority_vote_groups_equivalent_answers():
 
 
 def test_responses_make_verified_sft_and_rlvr_rows(tmp_path):
-    ifeval_truth = json.dumps({"instruction_id_list": ["change_case:english_lowercase"],
-                               "kwargs": [{}]})
+    ifeval_truth = json.dumps(
+        {"instruction_id_list": ["change_case:english_lowercase"], "kwargs": [{}]}
+    )
     records = [
         record("gsm", "Tom has 3 apples and buys 4. How many?", "g1"),
         record("math", "What is 1/2 + 1/4?", "m1"),
         record("code", "Write add_one(x).", "c1"),
         record("code", "Write broken(x).", "c2"),
-        record("precise_if", "Describe rain. Use only lowercase.", "p1",
-               ground_truth=ifeval_truth, verifier="ifeval"),
-        record("precise_if", "Describe snow. Use only lowercase.", "p2",
-               ground_truth=ifeval_truth, verifier="ifeval"),
+        record(
+            "precise_if",
+            "Describe rain. Use only lowercase.",
+            "p1",
+            ground_truth=ifeval_truth,
+            verifier="ifeval",
+        ),
+        record(
+            "precise_if",
+            "Describe snow. Use only lowercase.",
+            "p2",
+            ground_truth=ifeval_truth,
+            verifier="ifeval",
+        ),
     ]
 
     def answer(body):
@@ -59,11 +76,15 @@ def test_responses_make_verified_sft_and_rlvr_rows(tmp_path):
         if "1/2" in text:
             return "Adding gives 3/4.\nFinal answer: \\frac{3}{4}"
         if "add_one" in text:
-            return ("```python\ndef add_one(x):\n    return x + 1\n```\n"
-                    "```python\nassert add_one(1) == 2\n```")
+            return (
+                "```python\ndef add_one(x):\n    return x + 1\n```\n"
+                "```python\nassert add_one(1) == 2\n```"
+            )
         if "broken" in text:  # its own tests fail: never kept
-            return ("```python\ndef broken(x):\n    return x\n```\n"
-                    "```python\nassert broken(1) == 2\n```")
+            return (
+                "```python\ndef broken(x):\n    return x\n```\n"
+                "```python\nassert broken(1) == 2\n```"
+            )
         if "rain" in text:
             return "rain falls softly on the roofs."
         return "Snow Is White."  # breaks the lowercase constraint
@@ -72,8 +93,10 @@ def test_responses_make_verified_sft_and_rlvr_rows(tmp_path):
     sft_ids = {json.loads(r["metadata"])["prompt_id"] for r in result.sft}
     assert sft_ids == {"g1", "m1", "c1", "p1"}
     assert result.sft_accounting.removed == {"failed_verification": 2}
-    truths = {json.loads(r["metadata"])["prompt_id"]: (r["verifier"], r["ground_truth"])
-              for r in result.rlvr}
+    truths = {
+        json.loads(r["metadata"])["prompt_id"]: (r["verifier"], r["ground_truth"])
+        for r in result.rlvr
+    }
     assert truths["g1"] == ("gsm8k", "7")
     assert truths["m1"] == ("math", "\\frac{3}{4}")
     assert truths["c1"] == ("code", json.dumps(["assert add_one(1) == 2"]))

@@ -15,9 +15,27 @@ ANSWERED_BEFORE_KILL = 15
 
 
 def synth_command(out: Path, url: str) -> list[str]:
-    return [sys.executable, "-m", "skillmix", "synth", str(out), "--model", "fake",
-            "--base-url", url, "--skills", "math,gsm", "-n", "20", "--concurrency", "4",
-            "--seed", "7", "--api-key-env", "FAKE_KEY"]
+    return [
+        sys.executable,
+        "-m",
+        "skillmix",
+        "synth",
+        str(out),
+        "--model",
+        "fake",
+        "--base-url",
+        url,
+        "--skills",
+        "math,gsm",
+        "-n",
+        "20",
+        "--concurrency",
+        "4",
+        "--seed",
+        "7",
+        "--api-key-env",
+        "FAKE_KEY",
+    ]
 
 
 def wait_for_lines(path: Path, n: int, timeout: float = 60) -> None:
@@ -38,8 +56,9 @@ def test_kill_9_then_resume_asks_nothing_answered_twice(server, tmp_path):
 
     server.fault = hang_after_some
     env = {**os.environ, "FAKE_KEY": "sk-test-secret"}
-    first = subprocess.Popen(synth_command(out, server.url), env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = subprocess.Popen(
+        synth_command(out, server.url), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         wait_for_lines(cache, ANSWERED_BEFORE_KILL)
         time.sleep(0.2)  # the hung requests are in flight now
@@ -53,8 +72,9 @@ def test_kill_9_then_resume_asks_nothing_answered_twice(server, tmp_path):
     assert received_first > ANSWERED_BEFORE_KILL  # some were in flight when killed
 
     server.fault = None
-    second = subprocess.run(synth_command(out, server.url), env=env, capture_output=True,
-                            text=True, timeout=120)
+    second = subprocess.run(
+        synth_command(out, server.url), env=env, capture_output=True, text=True, timeout=120
+    )
     assert second.returncode == 0, second.stderr
     assert "from cache 15" in second.stderr
 

@@ -26,10 +26,18 @@ def labeled_rows(n_per_skill: int, seed: int = 0) -> list[dict]:
     rows = []
     for skill in VOCAB:
         for i in range(n_per_skill):
-            rows.append({"id": f"{skill}-{seed}-{i}", "source": "pool", "skill": skill,
-                         "messages": [{"role": "user", "content": text_for(skill, rng)},
-                                      {"role": "assistant", "content": "ok"}],
-                         "metadata": "{}"})
+            rows.append(
+                {
+                    "id": f"{skill}-{seed}-{i}",
+                    "source": "pool",
+                    "skill": skill,
+                    "messages": [
+                        {"role": "user", "content": text_for(skill, rng)},
+                        {"role": "assistant", "content": "ok"},
+                    ],
+                    "metadata": "{}",
+                }
+            )
     return rows
 
 
@@ -91,8 +99,19 @@ def test_cli_tag_train_and_apply(tmp_path):
     labeled = tmp_path / "labeled.jsonl"
     write_jsonl(labeled, labeled_rows(40))
     runner = CliRunner()
-    trained = runner.invoke(main, ["tag", "train", str(labeled), str(tmp_path / "t.bin"),
-                                   "--epoch", "10", "--bucket", "10000"])
+    trained = runner.invoke(
+        main,
+        [
+            "tag",
+            "train",
+            str(labeled),
+            str(tmp_path / "t.bin"),
+            "--epoch",
+            "10",
+            "--bucket",
+            "10000",
+        ],
+    )
     assert trained.exit_code == 0, trained.output
     assert "precision" in trained.output and "recall" in trained.output
     for skill in VOCAB:
@@ -101,7 +120,17 @@ def test_cli_tag_train_and_apply(tmp_path):
     write_jsonl(pool, labeled_rows(3, seed=2))
     with pool.open("a") as fh:
         fh.write('{"id": "x", "messages": "not a list"}\n')
-    applied = runner.invoke(main, ["tag", "apply", str(tmp_path / "t.bin"), str(pool),
-                                   str(tmp_path / "out.arrow"), "--on-bad-row", "skip"])
+    applied = runner.invoke(
+        main,
+        [
+            "tag",
+            "apply",
+            str(tmp_path / "t.bin"),
+            str(pool),
+            str(tmp_path / "out.arrow"),
+            "--on-bad-row",
+            "skip",
+        ],
+    )
     assert applied.exit_code == 0, applied.output
     assert "rows in 13, out 12" in applied.output and "rejected 1" in applied.output

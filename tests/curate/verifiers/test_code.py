@@ -46,8 +46,7 @@ def test_memory_limit():
 
 def test_no_network():
     code = (
-        "import socket\ndef fetch():\n"
-        "    socket.create_connection(('127.0.0.1', 9), timeout=1)\n"
+        "import socket\ndef fetch():\n    socket.create_connection(('127.0.0.1', 9), timeout=1)\n"
     )
     assert run_tests(code, ["fetch()"], FAST) == [False]
     assert run_tests(code, ["\ntry:\n    fetch()\nexcept OSError:\n    pass\n"], FAST) == [True]
