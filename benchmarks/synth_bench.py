@@ -5,7 +5,7 @@ side, against the same local mock server run in its own process.
 1. The server answers after 200 ms; 64 requests in flight: the ideal is 320 requests/s.
 2. The server answers at once: what each client costs per request (its own CPU time).
 
-    python benchmarks/synth_bench.py [--requests 1920] [--repeats 3]
+    python benchmarks/synth_bench.py [--concurrency 64] [--requests 1920] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -162,9 +162,12 @@ def median(values: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1920, help="requests per run")
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="requests in flight")
     parser.add_argument("--repeats", type=int, default=3, help="runs per client (median)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
+    global CONCURRENCY
+    CONCURRENCY = args.concurrency
 
     ideal = CONCURRENCY / 0.2
     load_before = os.getloadavg()[0]
