@@ -175,11 +175,16 @@ def child(name: str, data: Path, out: Path) -> None:
         import datasets  # noqa: F401
     elif name == "polars lazy":
         import polars  # noqa: F401
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), _cpu_seconds()
     rows = CONTENDERS[name](paths, out)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu_start
     peak = peak_rss_mb()
-    print(json.dumps({"seconds": seconds, "peak_mb": peak, "rows": rows}))
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "peak_mb": peak, "rows": rows}))
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads of this process
+    return usage.ru_utime + usage.ru_stime
 
 
 def measure(name: str, data: Path, scratch: Path) -> dict:
@@ -199,6 +204,7 @@ def table(results: dict[str, list[dict]], rows: int, input_mb: float) -> str:
     from _report import machine_line
 
     med = {n: statistics.median(r["seconds"] for r in runs) for n, runs in results.items()}
+    cpu = {n: statistics.median(r["cpu"] for r in runs) for n, runs in results.items()}
     peak = {n: max(r["peak_mb"] for r in runs) for n, runs in results.items()}
     lines = [
         "## Mixing (`benchmarks/mix_bench.py`)",
@@ -209,15 +215,18 @@ def table(results: dict[str, list[dict]], rows: int, input_mb: float) -> str:
         "peak RSS. `skillmix` does the same work as the peers (no dedup);",
         "`+exact dedup` adds normalized-prompt dedup.",
         "",
-        "| contender | rows out | time (s) | peak RSS (MB) | time vs skillmix | vs raw copy |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| contender | rows out | wall (s) | CPU (s) | peak RSS (MB) | wall / skillmix's "
+        "| wall / raw copy's |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name in results:
         out_rows = results[name][0]["rows"]
         lines.append(
-            f"| {name} | {out_rows:,} | {med[name]:.2f} | {peak[name]:.0f} | "
-            f"{med[name] / med['skillmix']:.2f}x | {med[name] / med['raw copy']:.1f}x |")
-    lines += ["", machine_line()]
+            f"| {name} | {out_rows:,} | {med[name]:.2f} | {cpu[name]:.2f} | {peak[name]:.0f} | "
+            f"{med[name] / med['skillmix']:.2f} | {med[name] / med['raw copy']:.1f} |")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines += ["", f"Load average when the run ended: {load} (the machine is shared; CPU "
+              "seconds are the steadier measure).", "", machine_line()]
     return "\n".join(lines)
 
 
