@@ -43,6 +43,8 @@ class AuditState:
 
     rows: Counter = field(default_factory=Counter)  # source -> rows
     flagged: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # Rows, not ids: exact duplicates share a content-hash id and each one is removed.
+    flagged_rows: Counter = field(default_factory=Counter)  # source -> flagged rows
     hits: dict[str, dict[str, set[int]]] = field(  # method -> source -> instances
         default_factory=lambda: defaultdict(lambda: defaultdict(set))
     )
@@ -163,6 +165,7 @@ class Audit:
             self._keep_top(record, inst, row, text)
         if records:
             state.flagged[source].add(row_id)
+            state.flagged_rows[source] += 1
             for method in {r["method"] for r in records}:
                 state.flagged_by_method[method][source] += 1
             state.accounting.remove("contaminated")

@@ -13,22 +13,59 @@ import numpy as np
 from decontam.evalsets import EvalSet
 from decontam.tokenize import TokenBatch
 
-_BITMAP_BITS = 24
+
+@dataclass
+class Bitmap:
+    """A one-hash Bloom filter over uint64 keys, indexed by a key's top bits: one bool a
+    slot up to 2**22 slots (one gather to test), packed bits above that."""
+
+    bits: np.ndarray  # bool, or uint8 packed
+    width: int  # log2 of the number of slots
+
+    @classmethod
+    def build(cls, keys: np.ndarray, bits_per_key: int = 16, min_width: int = 20) -> Bitmap:
+        """At least `bits_per_key` bits a key (a miss passes with p <= 1/bits_per_key) and
+        2**min_width bits (128 KiB: small enough to stay in cache)."""
+        width = min(max(int(len(keys) * bits_per_key).bit_length(), min_width), 30)
+        flags = np.zeros(1 << width, dtype=bool)
+        flags[(keys >> np.uint64(64 - width)).astype(np.intp)] = True
+        return cls(flags if width <= 22 else np.packbits(flags, bitorder="little"), width)
+
+    def maybe(self, hashes: np.ndarray) -> np.ndarray:
+        """False where a hash is certainly not a key."""
+        top = (hashes >> np.uint64(64 - self.width)).astype(np.intp)
+        if self.bits.dtype == bool:
+            return self.bits[top]
+        return (self.bits[top >> 3] & _BIT[top & 7]) > 0
+
+
+_BIT = np.left_shift(1, np.arange(8)).astype(np.uint8)
 
 
 @dataclass
 class HashIndex:
     keys: np.ndarray  # sorted unique uint64
     post_offsets: np.ndarray  # int64, len(keys) + 1
-    post_inst: np.ndarray  # int64 instance of each posting
-    post_mult: np.ndarray  # int64 how often the key occurs in that instance
-    bitmap: np.ndarray  # bool, 2**_BITMAP_BITS
+    post_inst: np.ndarray  # int32 instance of each posting
+    post_mult: np.ndarray  # int32 how often the key occurs in that instance
+    bitmap: Bitmap
+    buckets: np.ndarray  # int32: keys with top `bucket_bits` bits == p are keys[b[p]:b[p+1]]
+    bucket_bits: int
 
     @classmethod
     def build(cls, hashes: np.ndarray, inst: np.ndarray) -> HashIndex:
         """Index pairs (hash, instance); a repeated pair raises the posting's multiplicity."""
+        return cls.build_with_keys(hashes, inst)[0]
+
+    @classmethod
+    def build_with_keys(cls, hashes: np.ndarray, inst: np.ndarray) -> tuple[HashIndex, np.ndarray]:
+        """`build`, also returning the key index of every input hash."""
         order = np.lexsort((inst, hashes))
         hashes, inst = hashes[order], inst[order]
+        key_of_input = np.empty(len(hashes), dtype=np.int64)
+        changed = np.ones(len(hashes), dtype=bool)
+        changed[1:] = hashes[1:] != hashes[:-1]
+        key_of_input[order] = np.cumsum(changed) - 1
         new_pair = np.ones(len(hashes), dtype=bool)
         new_pair[1:] = (hashes[1:] != hashes[:-1]) | (inst[1:] != inst[:-1])
         pair_start = np.flatnonzero(new_pair)
@@ -39,21 +76,34 @@ class HashIndex:
         key_start = np.flatnonzero(new_key)
         keys = pair_hash[key_start]
         offsets = np.append(key_start, len(pair_hash)).astype(np.int64)
-        bitmap = np.zeros(1 << _BITMAP_BITS, dtype=bool)
-        bitmap[keys >> np.uint64(64 - _BITMAP_BITS)] = True
-        return cls(keys, offsets, pair_inst.astype(np.int64), mult, bitmap)
+        # about one key a bucket, so a lookup reads one or two keys instead of a binary search
+        bucket_bits = max(1, min(len(keys).bit_length(), 30))
+        buckets = np.searchsorted(
+            keys >> np.uint64(64 - bucket_bits), np.arange((1 << bucket_bits) + 1, dtype=np.uint64)
+        ).astype(np.int32 if len(keys) < 2**31 else np.int64)
+        index = cls(keys, offsets, pair_inst.astype(np.int32), mult.astype(np.int32),
+                    Bitmap.build(keys), buckets, bucket_bits)
+        return index, key_of_input
 
-    def lookup(self, hashes: np.ndarray) -> np.ndarray:
-        """Key index of each hash, or -1 where the hash is not a key."""
+    def lookup(self, hashes: np.ndarray, prefilter: Bitmap | None = None) -> np.ndarray:
+        """Key index of each hash, or -1 where the hash is not a key. `prefilter`, a
+        smaller bitmap over a subset of the keys, replaces the index's own when given."""
         out = np.full(len(hashes), -1, dtype=np.int64)
         if not len(self.keys):
             return out
-        maybe = np.flatnonzero(self.bitmap[hashes >> np.uint64(64 - _BITMAP_BITS)])
-        if len(maybe):
-            found = np.searchsorted(self.keys, hashes[maybe])
-            found[found == len(self.keys)] = 0
-            hit = self.keys[found] == hashes[maybe]
-            out[maybe[hit]] = found[hit]
+        active = np.flatnonzero((prefilter or self.bitmap).maybe(hashes))
+        needles = hashes[active]
+        bucket = (needles >> np.uint64(64 - self.bucket_bits)).astype(np.intp)
+        position, end = self.buckets[bucket], self.buckets[bucket + 1]
+        while len(active):  # step through the buckets, dropping needles found or exhausted
+            inside = position < end
+            active, needles = active[inside], needles[inside]
+            position, end = position[inside], end[inside]
+            hit = self.keys[position] == needles
+            out[active[hit]] = position[hit]
+            miss = ~hit
+            active, needles = active[miss], needles[miss]
+            position, end = position[miss] + 1, end[miss]
         return out
 
     def postings(self, key_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

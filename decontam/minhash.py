@@ -17,7 +17,7 @@ from rensa import RMinHash
 
 from decontam.index import EvalCorpus, HashIndex
 from decontam.ngram_methods import Pairs
-from decontam.ngrams import ngrams, sequence_ngrams
+from decontam.ngrams import ngrams, whole_hashes
 from decontam.tokenize import TokenBatch, mix64
 
 _BAND_BASE = np.uint64(0xD6E8FEB86659FD93)
@@ -38,14 +38,15 @@ def shingle_sets(batch: TokenBatch, size: int) -> tuple[np.ndarray, np.ndarray]:
     grams = ngrams(batch, size)
     lengths = batch.lengths
     short = np.flatnonzero((lengths > 0) & (lengths < size))
-    hashes, docs = [grams.hashes], [grams.doc]
-    for d in short:
-        seq = batch.hashes[batch.offsets[d] : batch.offsets[d + 1]]
-        hashes.append(sequence_ngrams(seq, len(seq)))
-        docs.append(np.array([d], dtype=np.int64))
+    hashes = [grams.hashes, whole_hashes(batch, short)]
+    docs = [grams.doc, short]
     flat = np.concatenate(hashes)
     doc = np.concatenate(docs)
-    order = np.lexsort((flat, doc))
+    if len(lengths) < 1 << 24:
+        # one sort on (doc, top 40 bits of the hash); equal pairs become adjacent
+        order = np.argsort((doc.astype(np.uint64) << np.uint64(40)) | (flat >> np.uint64(24)))
+    else:
+        order = np.lexsort((flat, doc))
     flat, doc = flat[order], doc[order]
     new = np.ones(len(flat), dtype=bool)
     new[1:] = (flat[1:] != flat[:-1]) | (doc[1:] != doc[:-1])

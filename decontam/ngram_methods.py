@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from decontam.index import EvalCorpus, HashIndex
-from decontam.ngrams import ngrams, sequence_ngrams
+from decontam.index import Bitmap, EvalCorpus, HashIndex
+from decontam.ngrams import ngrams, ngrams_by_size, whole_hashes
 from decontam.tokenize import TokenBatch
 
 
@@ -28,8 +28,16 @@ class Pairs:
         return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
 
 
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """np.unique by sorting (numpy's hash-based unique is slower on large uint64 arrays)."""
+    values = np.sort(values)
+    keep = np.ones(len(values), dtype=bool)
+    keep[1:] = values[1:] != values[:-1]
+    return values[keep]
+
+
 def _unique_pairs(a: np.ndarray, b: np.ndarray, b_size: int) -> tuple[np.ndarray, np.ndarray]:
-    codes = np.unique(a.astype(np.int64) * b_size + b)
+    codes = sorted_unique(a.astype(np.int64) * b_size + b)
     return codes // b_size, codes % b_size
 
 
@@ -41,31 +49,29 @@ class _NGramIndex:
         self.lengths = corpus.tokens.lengths
         grams = ngrams(corpus.tokens, n)
         short = np.flatnonzero((self.lengths > 0) & (self.lengths < n))
-        short_hashes = np.array(
-            [self._whole(corpus.tokens, i)[0] for i in short], dtype=np.uint64
-        ).reshape(-1)
+        short_hashes = whole_hashes(corpus.tokens, short)
         # short instances sit after the full ones; order within an instance is positional
         hashes = np.concatenate((grams.hashes, short_hashes))
         inst = np.concatenate((grams.doc, short))
         order = np.argsort(inst, kind="stable")
         hashes, inst = hashes[order], inst[order]
-        self.index = HashIndex.build(hashes, inst)
-        self.inst_keys = self.index.lookup(hashes)
+        self.index, self.inst_keys = HashIndex.build_with_keys(hashes, inst)
         counts = np.bincount(inst, minlength=len(self.lengths))
         self.inst_offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         self.short_sizes = sorted({int(k) for k in self.lengths[short]})
-
-    @staticmethod
-    def _whole(tokens: TokenBatch, i: int) -> np.ndarray:
-        seq = tokens.hashes[tokens.offsets[i] : tokens.offsets[i + 1]]
-        return sequence_ngrams(seq, len(seq))
+        # one small bitmap per n-gram size, so most lookups stop at a cache-resident test
+        size_of = np.where(self.lengths[inst] < n, self.lengths[inst], n)
+        self.prefilters = {
+            int(k): Bitmap.build(hashes[size_of == k])
+            for k in [n, *self.short_sizes]
+        }
 
     def row_keys(self, batch: TokenBatch) -> tuple[np.ndarray, np.ndarray]:
         """Unique (text in batch, key) pairs: the indexed n-grams each text contains."""
         docs, keys = [], []
-        for size in [self.n, *self.short_sizes]:
-            grams = ngrams(batch, size)
-            found = self.index.lookup(grams.hashes)
+        by_size = ngrams_by_size(batch, [*self.short_sizes, self.n])
+        for size, grams in by_size.items():
+            found = self.index.lookup(grams.hashes, self.prefilters[size])
             hit = found >= 0
             docs.append(grams.doc[hit])
             keys.append(found[hit])
@@ -88,17 +94,29 @@ class CoverageMatcher:
         self.grams = _NGramIndex(corpus, n)
         self.span_size = n
 
-    def coverage(self, inst: int, row_keys: np.ndarray) -> float:
-        """Coverage of instance `inst` by a row that contains the sorted keys `row_keys`."""
-        length = int(self.grams.lengths[inst])
-        start, end = self.grams.inst_offsets[inst], self.grams.inst_offsets[inst + 1]
-        positions = np.flatnonzero(np.isin(self.grams.inst_keys[start:end], row_keys))
-        if length < self.n:
-            return 1.0 if len(positions) else 0.0
-        cover = np.zeros(length + 1, dtype=np.int64)
-        cover[positions] += 1
-        cover[positions + self.n] -= 1
-        return float(np.count_nonzero(np.cumsum(cover[:length]))) / length
+    def coverages(
+        self, pair_doc: np.ndarray, pair_inst: np.ndarray, doc: np.ndarray, key: np.ndarray
+    ) -> np.ndarray:
+        """Coverage of each instance `pair_inst[i]` by text `pair_doc[i]`, given the sorted
+        unique (doc, key) pairs that say which indexed n-grams each text contains."""
+        grams = self.grams
+        num_keys = max(len(grams.index.keys), 1)
+        row_codes = doc * num_keys + key  # sorted, as (doc, key) pairs come sorted
+        starts = grams.inst_offsets[pair_inst]
+        counts = grams.inst_offsets[pair_inst + 1] - starts
+        owner = np.repeat(np.arange(len(pair_inst), dtype=np.int64), counts)
+        pos = np.arange(len(owner), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+        codes = pair_doc[owner] * num_keys + grams.inst_keys[starts[owner] + pos]
+        found = np.minimum(np.searchsorted(row_codes, codes), len(row_codes) - 1)
+        hit = row_codes[found] == codes
+        owner, pos = owner[hit], pos[hit]
+        # union of the intervals [pos, pos + n): each adds up to the next start, at most n
+        span = np.full(len(pos), self.n, dtype=np.int64)
+        same = owner[1:] == owner[:-1]
+        span[:-1][same] = np.minimum(self.n, pos[1:] - pos[:-1])[same]
+        covered = np.bincount(owner, weights=span, minlength=len(pair_inst))
+        lengths = grams.lengths[pair_inst]
+        return np.minimum(covered, lengths) / np.maximum(lengths, 1)
 
     def match(self, batch: TokenBatch) -> Pairs:
         doc, key = self.grams.row_keys(batch)
@@ -112,17 +130,10 @@ class CoverageMatcher:
         lengths = self.grams.lengths[pair_inst]
         # m matched positions cover at most m*n tokens: skip pairs that cannot pass
         possible = (positions * self.n > self.threshold * lengths) | (lengths < self.n)
-        docs, insts, scores = [], [], []
-        doc_bounds = np.searchsorted(doc, np.arange(len(batch.lengths) + 1))
-        for d, i in zip(pair_doc[possible], pair_inst[possible], strict=True):
-            score = self.coverage(int(i), key[doc_bounds[d] : doc_bounds[d + 1]])
-            if score > self.threshold:
-                docs.append(d)
-                insts.append(i)
-                scores.append(score)
-        return Pairs(
-            np.asarray(docs, np.int64), np.asarray(insts, np.int64), np.asarray(scores, float)
-        )
+        pair_doc, pair_inst = pair_doc[possible], pair_inst[possible]
+        scores = self.coverages(pair_doc, pair_inst, doc, key)
+        keep = scores > self.threshold
+        return Pairs(pair_doc[keep], pair_inst[keep], scores[keep])
 
 
 class AnyMatcher:

@@ -56,7 +56,7 @@ def build_report(corpus: EvalCorpus, config: DecontamConfig, state: AuditState) 
         }
     source_report = {}
     for source in sources:
-        flagged = len(state.flagged.get(source, ()))
+        flagged = state.flagged_rows[source]
         source_report[source] = {
             "rows": state.rows[source],
             "flagged": flagged,

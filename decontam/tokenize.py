@@ -18,10 +18,8 @@ every token to a uint64 without a Python loop over tokens.
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -40,20 +38,29 @@ _BYTE_BASE = np.uint64(0x100000001B3)  # odd, so invertible modulo 2**64
 _BYTE_BASE_INV = np.uint64(pow(0x100000001B3, -1, 2**64))
 
 
-@lru_cache(maxsize=1)
-def _unicode_separators() -> dict[int, int]:
-    table = {0x130: ord("i")}
-    for code in range(0x80, sys.maxunicode + 1):
-        if unicodedata.category(chr(code))[0] in "PZ" or unicodedata.category(chr(code)) == "Cc":
-            table[code] = 0x20
-    return table
+class _UnicodeSeparators(dict):
+    """str.translate table, filled as characters are met: non-ASCII punctuation,
+    separators and control characters -> space, U+0130 -> "i", anything else unchanged."""
+
+    def __missing__(self, code: int) -> int:
+        if code == 0x130:
+            value = ord("i")
+        elif unicodedata.category(chr(code))[0] in "PZ" or unicodedata.category(chr(code)) == "Cc":
+            value = 0x20
+        else:
+            value = code
+        self[code] = value
+        return value
+
+
+_SEPARATORS = _UnicodeSeparators()
 
 
 def normalize_for_tokens(text: str) -> str:
     """Steps 1-2 of the rule; the result has exactly as many characters as `text`."""
     if text.isascii():
         return text.lower()
-    return text.translate(_unicode_separators()).lower()
+    return text.translate(_SEPARATORS).lower()
 
 
 def normalize_text(text: str) -> str:
@@ -110,7 +117,18 @@ class TokenBatch:
         return np.diff(self.offsets)
 
     @classmethod
-    def from_texts(cls, texts: list[str]) -> TokenBatch:
+    def from_texts(cls, texts: list[str], chunk: int = 4096) -> TokenBatch:
+        """Tokenize and hash `texts` (in chunks, so temporary arrays stay small)."""
+        if len(texts) <= chunk:
+            return cls._from_chunk(texts)
+        parts = [cls._from_chunk(texts[i : i + chunk]) for i in range(0, len(texts), chunk)]
+        starts = np.cumsum([0] + [len(p.hashes) for p in parts[:-1]])
+        offsets = [p.offsets[:-1] + s for p, s in zip(parts, starts, strict=True)]
+        offsets.append(np.array([starts[-1] + len(parts[-1].hashes)], dtype=np.int64))
+        return cls(np.concatenate([p.hashes for p in parts]), np.concatenate(offsets))
+
+    @classmethod
+    def _from_chunk(cls, texts: list[str]) -> TokenBatch:
         if not texts:
             return cls(np.zeros(0, np.uint64), np.zeros(1, np.int64))
         joined = "\n".join(texts)
