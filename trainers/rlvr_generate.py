@@ -89,10 +89,14 @@ class TransformersGenerator:
         model = self.get_model()
         eos = eos_ids_of(self.tokenizer, model)
         input_ids, attention_mask = self._left_pad(prompts)
-        kwargs: dict = {"do_sample": sampling.temperature > 0}
+        # Every logits processor set explicitly: a checkpoint's generation_config (say
+        # top_k=20, repetition_penalty=1.05) would otherwise change the distribution the
+        # completions come from, and the log-probs would no longer describe it.
+        kwargs: dict = {"do_sample": sampling.temperature > 0, "repetition_penalty": 1.0,
+                        "no_repeat_ngram_size": 0}
         if sampling.temperature > 0:
             kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p,
-                          top_k=sampling.top_k or None)
+                          top_k=sampling.top_k, min_p=0.0, typical_p=1.0)
         was_training = model.training
         model.eval()
         try:

@@ -225,3 +225,24 @@ def test_lora_uses_the_base_model_with_the_adapter_off_as_reference(model_dir, r
     assert log[0]["kl"] == pytest.approx(0.0, abs=1e-7)  # LoRA's B starts at zero
     assert max(r["kl"] for r in log[1:]) > 1e-5
     assert (tmp_path / "final" / "adapter_model.safetensors").exists()
+
+
+def test_sampling_ignores_the_checkpoints_generation_defaults(model_dir, tokenizer):
+    from transformers import AutoModelForCausalLM
+
+    from trainers.rlvr_generate import Sampling, TransformersGenerator
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    model.generation_config.top_k = 1  # would make every sample the greedy one
+    model.generation_config.repetition_penalty = 5.0
+    generator = TransformersGenerator(lambda: model, tokenizer, "cpu")
+    prompt = tokenizer("<|user|>\nthe cat\n<|assistant|>\n")["input_ids"]
+    torch.manual_seed(0)
+    group = generator.generate([prompt], 8, Sampling(temperature=1.0, max_new_tokens=6))[0]
+    assert len({tuple(c.token_ids) for c in group}) > 1
+    greedy = generator.generate([prompt], 2, Sampling(temperature=0.0, max_new_tokens=6))[0]
+    assert greedy[0].token_ids == greedy[1].token_ids
+    with torch.no_grad():  # greedy = argmax of the raw logits, no repetition penalty
+        ids = torch.tensor([prompt + greedy[0].token_ids[:-1]])
+        logits = model(input_ids=ids).logits[0, len(prompt) - 1 :]
+    assert logits.argmax(-1).tolist() == greedy[0].token_ids[: logits.shape[0]]
