@@ -100,3 +100,18 @@ def test_recipe_errors_name_the_key(tmp_path, stages, needle):
     with pytest.raises(StageError) as info:
         load_run_recipe(write_recipe(tmp_path, stages))
     assert needle in str(info.value)
+
+
+def test_duplicate_rows_flagged_twice_are_counted_twice(tmp_path):
+    """Exact duplicates share an id; the report must still count each removed row."""
+    write_sources(tmp_path)
+    with open(tmp_path / "chat.jsonl") as fh:
+        leak = fh.read().splitlines()[-1]
+    with open(tmp_path / "chat.jsonl", "a") as fh:
+        fh.write(leak + "\n")
+    recipe = load_run_recipe(write_recipe(tmp_path, [DECONTAM]))
+    [record] = run_pipeline(recipe, echo=quiet)
+    assert record["per_source"]["chat"] == {"rows_in": 22, "rows_out": 20,
+                                            "removed": {"contaminated": 2}, "rejected": 0}
+    with open(record["sources"][1]["path"]) as fh:
+        assert len(fh.read().splitlines()) == 20
