@@ -99,6 +99,10 @@ class MockOpenAIServer:
             self._note("slow")
             await asyncio.sleep(self.slow_s)
         text = self.answer(body)
+        finish_reason = "stop"
+        limit = body.get("max_tokens")
+        if isinstance(limit, int) and len(text.split()) > limit:  # a word counts as a token
+            text, finish_reason = " ".join(text.split()[:limit]), "length"
         messages = body.get("messages", [])
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
         payload = {
@@ -109,7 +113,7 @@ class MockOpenAIServer:
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": text},
-                    "finish_reason": "stop",
+                    "finish_reason": finish_reason,
                 }
             ],
             "usage": {

@@ -119,6 +119,9 @@ def synthesize_prompts(
         if completion is None:
             acc.remove("backend_failed")
             continue
+        if completion.finish_reason == "length":  # cut off at max_tokens: half a problem
+            acc.remove("truncated")
+            continue
         problem = extract_problem(completion.text)
         if problem is None:
             acc.remove("missing_marker")

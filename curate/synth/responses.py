@@ -140,6 +140,12 @@ def synthesize_responses(
             sft_acc.remove("backend_failed")
             rlvr_acc.remove("backend_failed")
             continue
+        # Answers cut off at max_tokens neither vote nor get kept.
+        completions = [c for c in completions if c.finish_reason != "length"]
+        if not completions:
+            sft_acc.remove("truncated")
+            rlvr_acc.remove("truncated")
+            continue
         sft, rlvr, decision = build_rows(record, completions, backend.model, config)
         reason = decision.reason or "not_verified"
         if sft is not None:

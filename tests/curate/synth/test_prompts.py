@@ -141,3 +141,20 @@ def test_backend_failures_are_counted_not_dropped_silently(tmp_path):
         result = synthesize_prompts(PERSONAS[:5], backend, cache, config)
     assert result.accounting.removed == {"backend_failed": 1}
     assert result.usage.failed == 1 and result.accounting.rows_out == 4
+
+
+def test_problems_cut_off_at_max_tokens_are_removed(tmp_path):
+    from curate.backends import SamplingParams
+
+    def answer(body):
+        persona = persona_of(body)
+        if "number 2 " in persona:
+            return "PROBLEM: " + "and then " * 40
+        return f"PROBLEM: {persona} counts."
+
+    config = PromptConfig(
+        skills=("gsm",), per_skill=4, seed=0, params=SamplingParams(temperature=0.9, max_tokens=30)
+    )
+    result = run_prompts(answer, tmp_path, config, PERSONAS[:4])
+    assert result.accounting.removed == {"truncated": 1}
+    assert result.accounting.rows_out == 3

@@ -129,3 +129,19 @@ def test_samples_vote_and_disagreement_is_removed(tmp_path):
     meta = json.loads(rlvr["metadata"])
     assert meta["response_samples"] == 3 and meta["agreement"] >= 0.6
     assert result.usage.requests == 6
+
+
+def test_answers_cut_off_at_max_tokens_are_not_kept(tmp_path):
+    from curate.backends import SamplingParams
+
+    records = [record("gsm", "Short question", "short"), record("gsm", "Long question", "long")]
+
+    def answer(body):
+        if "Long" in body["messages"][-1]["content"]:
+            return "step " * 50 + "\n#### 3"
+        return "#### 4"
+
+    config = ResponseConfig(params=SamplingParams(temperature=0.7, max_tokens=10))
+    result = run_responses(answer, tmp_path, records, config)
+    assert result.sft_accounting.removed == {"truncated": 1}
+    assert [json.loads(r["metadata"])["prompt_id"] for r in result.sft] == ["short"]
