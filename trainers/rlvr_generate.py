@@ -88,7 +88,9 @@ class TransformersGenerator:
     ) -> list[list[Completion]]:
         model = self.get_model()
         eos = eos_ids_of(self.tokenizer, model)
-        input_ids, attention_mask = self._left_pad(prompts)
+        # Each prompt repeated n times (rather than num_return_sequences, which greedy
+        # decoding refuses), so the p-th group is rows p*n .. p*n+n-1.
+        input_ids, attention_mask = self._left_pad([p for p in prompts for _ in range(n)])
         # Every logits processor set explicitly: a checkpoint's generation_config (say
         # top_k=20, repetition_penalty=1.05) would otherwise change the distribution the
         # completions come from, and the log-probs would no longer describe it.
@@ -102,7 +104,7 @@ class TransformersGenerator:
         try:
             out = model.generate(
                 input_ids=input_ids, attention_mask=attention_mask,
-                max_new_tokens=sampling.max_new_tokens, num_return_sequences=n,
+                max_new_tokens=sampling.max_new_tokens,
                 eos_token_id=sorted(eos), pad_token_id=self.tokenizer.pad_token_id,
                 use_cache=True, **kwargs,
             )
