@@ -9,12 +9,15 @@ connect.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import re
 import resource
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -103,6 +106,11 @@ def _set_limits(limits: CodeLimits):
     return apply
 
 
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 def run_tests(solution: str, tests: list[str], limits: CodeLimits = CodeLimits()) -> list[bool]:
     """Which tests pass when run after `solution` in a limited child process."""
     with tempfile.TemporaryDirectory(prefix="skillmix-code-") as tmp:
@@ -112,20 +120,24 @@ def run_tests(solution: str, tests: list[str], limits: CodeLimits = CodeLimits()
         command = [sys.executable, "-I", "-c", _DRIVER, str(spec)]
         if _network_namespace_works():
             command = ["unshare", "--net", "--map-root-user", *command]
+        child = subprocess.Popen(
+            command,
+            cwd=tmp,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            preexec_fn=_set_limits(limits),
+            start_new_session=True,  # its own process group: children die with it
+            env={"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
+        )
         try:
-            done = subprocess.run(
-                command,
-                cwd=tmp,
-                capture_output=True,
-                text=True,
-                timeout=limits.timeout_s,
-                preexec_fn=_set_limits(limits),
-                env={"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
-            )
-            stdout = done.stdout
-        except subprocess.TimeoutExpired as exc:
-            out = exc.stdout or b""
-            stdout = out.decode(errors="replace") if isinstance(out, bytes) else out
+            stdout, _ = child.communicate(timeout=limits.timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(child.pid)
+            stdout, _ = child.communicate()
+        finally:
+            _kill_group(child.pid)  # whatever the candidate left running in the background
     passed = {int(line.split()[1]) for line in stdout.splitlines() if line.startswith(mark + " ")}
     return [i in passed for i in range(len(tests))]
 

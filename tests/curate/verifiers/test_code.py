@@ -55,3 +55,18 @@ def test_no_network():
 def test_printing_a_fake_pass_line_does_not_count():
     code = "print('PASS 0')\nprint('PASS 1')"
     assert run_tests(code, ["assert False", "assert False"], FAST) == [False, False]
+
+
+def test_stdin_is_closed_and_background_children_are_killed(tmp_path):
+    flag = tmp_path / "child-still-ran"
+    code = (
+        "import subprocess, sys\n"
+        "subprocess.Popen([sys.executable, '-c', "
+        f'\'import time; time.sleep(1.5); open({str(flag)!r}, "w").write("x")\'])\n'
+        "name = input()\n"  # EOF at once: stdin is /dev/null
+    )
+    assert run_tests(code, ["assert True"], FAST) == [False]
+    import time
+
+    time.sleep(2.0)
+    assert not flag.exists()
