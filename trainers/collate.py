@@ -12,43 +12,55 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from trainers.chat import IGNORE_INDEX, Tokenized
 
 
-def _doc_labels(doc: Tokenized) -> list[int]:
-    # The first token of a document has nothing of its own to be predicted from.
-    return [IGNORE_INDEX, *doc.labels[1:]]
+def _doc_labels(doc: Tokenized) -> np.ndarray:
+    labels = np.array(doc.labels, dtype=np.int64)
+    if len(labels):
+        labels[0] = IGNORE_INDEX  # the first token has nothing of its own to be predicted from
+    return labels
 
 
 def pad_batch(docs: Sequence[Tokenized], pad_id: int) -> dict[str, torch.Tensor]:
     width = max(len(d.input_ids) for d in docs)
-    ids, labels, mask, positions, doc_index = [], [], [], [], []
+    shape = (len(docs), width)
+    ids = np.full(shape, pad_id, dtype=np.int64)
+    labels = np.full(shape, IGNORE_INDEX, dtype=np.int64)
+    mask = np.zeros(shape, dtype=np.int64)
+    positions = np.zeros(shape, dtype=np.int64)
+    doc_index = np.full(shape, -1, dtype=np.int64)
     for i, doc in enumerate(docs):
-        n, pad = len(doc.input_ids), width - len(doc.input_ids)
-        ids.append(list(doc.input_ids) + [pad_id] * pad)
-        labels.append(_doc_labels(doc) + [IGNORE_INDEX] * pad)
-        mask.append([1] * n + [0] * pad)
-        positions.append(list(range(n)) + [0] * pad)
-        doc_index.append([i] * n + [-1] * pad)
+        n = len(doc.input_ids)
+        ids[i, :n] = doc.input_ids
+        labels[i, :n] = _doc_labels(doc)
+        mask[i, :n] = 1
+        positions[i, :n] = np.arange(n)
+        doc_index[i, :n] = i
+    arrays = {"input_ids": ids, "labels": labels, "attention_mask": mask,
+              "position_ids": positions, "doc_index": doc_index}
+    return {key: torch.from_numpy(value) for key, value in arrays.items()}
+
+
+def _pack_row(docs: Sequence[Tokenized], indices: Sequence[int], width: int,
+              pad_id: int) -> dict[str, np.ndarray]:
+    """One packed row of `width` tokens; padding at the end restarts its positions at 0, so
+    it is a document of its own that no real token attends to."""
+    lengths = [len(d.input_ids) for d in docs]
+    pad = width - sum(lengths)
     return {
-        "input_ids": torch.tensor(ids),
-        "labels": torch.tensor(labels),
-        "attention_mask": torch.tensor(mask),
-        "position_ids": torch.tensor(positions),
-        "doc_index": torch.tensor(doc_index),
+        "input_ids": np.concatenate([*(np.asarray(d.input_ids) for d in docs),
+                                     np.full(pad, pad_id)]),
+        "labels": np.concatenate([*(_doc_labels(d) for d in docs),
+                                  np.full(pad, IGNORE_INDEX)]),
+        "position_ids": np.concatenate([*(np.arange(n) for n in lengths), np.arange(pad)]),
+        "doc_index": np.concatenate([*(np.full(n, i) for i, n in zip(indices, lengths,
+                                                                      strict=True)),
+                                     np.full(pad, -1)]),
     }
-
-
-def _pack_row(docs: Sequence[Tokenized], first_index: Sequence[int]) -> dict[str, list[int]]:
-    row: dict[str, list[int]] = {"input_ids": [], "labels": [], "position_ids": [], "doc_index": []}
-    for i, doc in zip(first_index, docs, strict=True):
-        row["input_ids"].extend(doc.input_ids)
-        row["labels"].extend(_doc_labels(doc))
-        row["position_ids"].extend(range(len(doc.input_ids)))
-        row["doc_index"].extend([i] * len(doc.input_ids))
-    return row
 
 
 def pack_rows(lengths: Sequence[int], capacity: int | None) -> list[list[int]]:
@@ -78,15 +90,10 @@ def pack_batch(
     whose cost grows with the square of the row length)."""
     lengths = [len(d.input_ids) for d in docs]
     groups = pack_rows(lengths, max(lengths) if capacity == 0 else capacity)
-    rows = [_pack_row([docs[i] for i in g], g) for g in groups]
-    width = max(len(r["input_ids"]) for r in rows)
-    for r in rows:
-        pad = width - len(r["input_ids"])
-        r["input_ids"] += [pad_id] * pad
-        r["labels"] += [IGNORE_INDEX] * pad
-        r["position_ids"] += list(range(pad))  # padding is its own document: nobody sees it
-        r["doc_index"] += [-1] * pad
-    return {key: torch.tensor([r[key] for r in rows]) for key in rows[0]}
+    width = max(sum(lengths[i] for i in g) for g in groups)
+    rows = [_pack_row([docs[i] for i in g], g, width, pad_id) for g in groups]
+    return {key: torch.from_numpy(np.stack([r[key] for r in rows]).astype(np.int64))
+            for key in rows[0]}
 
 
 def collate(
