@@ -14,9 +14,11 @@ class CachedRun:
     results: dict[str, Completion] = field(default_factory=dict)  # key -> answer
     failures: dict[str, str] = field(default_factory=dict)  # key -> why it has no answer
     usage: Usage = field(default_factory=Usage)
+    keys: dict[GenerationRequest, str] = field(default_factory=dict)  # hashed once each
 
     def answer(self, model: str, request: GenerationRequest) -> Completion | None:
-        return self.results.get(request_key(model, request))
+        key = self.keys.get(request) or request_key(model, request)
+        return self.results.get(key)
 
 
 def run_cached(
@@ -30,7 +32,8 @@ def run_cached(
     run = CachedRun()
     todo: dict[str, GenerationRequest] = {}
     for request in requests:
-        key = request_key(backend.model, request)
+        key = run.keys.get(request) or request_key(backend.model, request)
+        run.keys[request] = key
         cached = cache.get(key)
         if cached is not None:
             if key not in run.results:
@@ -40,12 +43,12 @@ def run_cached(
             todo.setdefault(key, request)
 
     def on_result(request: GenerationRequest, completion: Completion) -> None:
-        key = request_key(backend.model, request)
+        key = run.keys[request]
         cache.put(key, completion)
         run.results[key] = completion
 
     def on_failure(request: GenerationRequest, reason: str) -> None:
-        run.failures[request_key(backend.model, request)] = reason
+        run.failures[run.keys[request]] = reason
 
     backend.generate(list(todo.values()), on_result, on_failure, run.usage)
     cache.sync()
