@@ -1,0 +1,1 @@
+"""Package data of curate: personas.jsonl (300 personas written for skillmix)."""
