@@ -67,10 +67,10 @@ def assistant_spans(
     for i, message in enumerate(messages):
         if message["role"] != "assistant":
             continue
-        start = len(render(tokenizer, messages[:i], add_generation_prompt=True))
-        end = len(render(tokenizer, messages[: i + 1]))
-        prefix = render(tokenizer, messages[: i + 1])
-        if not text.startswith(prefix) or start > end:
+        prompt = render(tokenizer, messages[:i], add_generation_prompt=True)
+        prefix = text if i == len(messages) - 1 else render(tokenizer, messages[: i + 1])
+        start, end = len(prompt), len(prefix)
+        if not (text.startswith(prefix) and prefix.startswith(prompt)):
             raise ValueError(
                 "chat template is not prefix-stable (rendering a conversation's first turns "
                 "does not give a prefix of the whole), so assistant tokens cannot be located"
@@ -85,17 +85,37 @@ def tokenize_conversation(
     tokenizer, messages: Sequence[dict], max_length: int, *, last_only: bool = False
 ) -> Tokenized:
     """Token ids and labels: loss only on assistant tokens, truncated to `max_length`."""
-    text, spans = assistant_spans(tokenizer, messages, last_only=last_only)
+    return tokenize_conversations(tokenizer, [messages], max_length, last_only=last_only)[0]
+
+
+def tokenize_conversations(
+    tokenizer, conversations: Sequence[Sequence[dict]], max_length: int, *,
+    last_only: bool = False,
+) -> list[Tokenized]:
+    """Many conversations in one tokenizer call (the fast tokenizer runs them in parallel)."""
+    rendered = [assistant_spans(tokenizer, m, last_only=last_only) for m in conversations]
     enc = tokenizer(
-        text, add_special_tokens=False, return_offsets_mapping=True, truncation=False
+        [text for text, _ in rendered], add_special_tokens=False, return_offsets_mapping=True,
+        truncation=False,
     )
+    return [
+        _label(ids, offsets, spans, max_length)
+        for ids, offsets, (_, spans) in zip(
+            enc["input_ids"], enc["offset_mapping"], rendered, strict=True
+        )
+    ]
+
+
+def _label(
+    ids: list[int], offsets: list[tuple[int, int]], spans: list[tuple[int, int]], max_length: int
+) -> Tokenized:
     # int32 arrays: a large mix held in memory costs 8 bytes per token, not ~70 in lists.
-    ids = np.asarray(enc["input_ids"][:max_length], dtype=np.int32)
-    offsets = np.asarray(enc["offset_mapping"][: len(ids)], dtype=np.int64).reshape(-1, 2)
-    starts, ends = offsets[:, 0], offsets[:, 1]
-    inside = np.zeros(len(ids), dtype=bool)
+    token_ids = np.asarray(ids[:max_length], dtype=np.int32)
+    bounds = np.asarray(offsets[: len(token_ids)], dtype=np.int64).reshape(-1, 2)
+    starts, ends = bounds[:, 0], bounds[:, 1]
+    inside = np.zeros(len(token_ids), dtype=bool)
     for start, end in spans:
         inside |= (starts >= start) & (starts < end)
     inside &= ends > starts  # special tokens added without text have empty offsets
-    labels = np.where(inside, ids, IGNORE_INDEX).astype(np.int32)
-    return Tokenized(input_ids=ids, labels=labels)
+    labels = np.where(inside, token_ids, IGNORE_INDEX).astype(np.int32)
+    return Tokenized(input_ids=token_ids, labels=labels)

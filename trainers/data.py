@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from manifests import Accounting, BadRowError, RejectsWriter, validate_row
-from trainers.chat import Tokenized, tokenize_conversation
+from trainers.chat import Tokenized, tokenize_conversations
 
 
 def read_mix(
@@ -53,16 +53,30 @@ def _removal_reason(messages: list[dict], doc: Tokenized) -> str | None:
     return None
 
 
+def chunked(rows: Iterable[dict], size: int = 512) -> Iterator[list[dict]]:
+    chunk: list[dict] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def tokenize_sft(rows, tokenizer, max_length: int, accounting: Accounting) -> list[Tokenized]:
     docs = []
-    for row in rows:
-        doc = tokenize_conversation(tokenizer, row["messages"], max_length)
-        reason = _removal_reason(row["messages"], doc)
-        if reason:
-            accounting.remove(reason)
-            continue
-        accounting.add_out()
-        docs.append(doc)
+    for chunk in chunked(rows):
+        messages = [row["messages"] for row in chunk]
+        for turns, doc in zip(
+            messages, tokenize_conversations(tokenizer, messages, max_length), strict=True
+        ):
+            reason = _removal_reason(turns, doc)
+            if reason:
+                accounting.remove(reason)
+                continue
+            accounting.add_out()
+            docs.append(doc)
     return docs
 
 
@@ -76,17 +90,19 @@ class Pair:
 
 def tokenize_pairs(rows, tokenizer, max_length: int, accounting: Accounting) -> list[Pair]:
     pairs = []
-    for row in rows:
-        chosen = tokenize_conversation(tokenizer, row["chosen"], max_length, last_only=True)
-        rejected = tokenize_conversation(tokenizer, row["rejected"], max_length, last_only=True)
-        reason = _removal_reason(row["chosen"], chosen) or _removal_reason(
-            row["rejected"], rejected
-        )
-        if reason:
-            accounting.remove(reason)
-            continue
-        accounting.add_out()
-        pairs.append(Pair(chosen, rejected))
+    for chunk in chunked(rows):
+        sides = [row["chosen"] for row in chunk] + [row["rejected"] for row in chunk]
+        docs = tokenize_conversations(tokenizer, sides, max_length, last_only=True)
+        n = len(chunk)
+        for row, chosen, rejected in zip(chunk, docs[:n], docs[n:], strict=True):
+            reason = _removal_reason(row["chosen"], chosen) or _removal_reason(
+                row["rejected"], rejected
+            )
+            if reason:
+                accounting.remove(reason)
+                continue
+            accounting.add_out()
+            pairs.append(Pair(chosen, rejected))
     return pairs
 
 

@@ -1,3 +1,5 @@
+import pytest
+
 from trainers.chat import (
     IGNORE_INDEX,
     TULU_TEMPLATE,
@@ -73,3 +75,17 @@ def test_truncation_keeps_max_length(tokenizer):
     doc = tokenize_conversation(tokenizer, messages, 16)
     assert len(doc.input_ids) == 16
     assert doc.num_labels == 0
+
+
+def test_template_that_is_not_prefix_stable_is_refused(tokenizer):
+    tok = tokenizer.__class__(tokenizer_object=tokenizer.backend_tokenizer,
+                              eos_token="</s>", pad_token="<pad>")
+    # Numbers each turn from the end, so a conversation's start renders differently alone.
+    tok.chat_template = (
+        "{% for m in messages %}{{ (messages|length - loop.index)|string + m['content'] }}"
+        "{% endfor %}"
+    )
+    messages = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}]
+    with pytest.raises(ValueError, match="prefix-stable"):
+        tokenize_conversation(tok, messages, 64)
