@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 STATE_FILE = "trainer_state.json"
@@ -23,12 +24,28 @@ def save_checkpoint(accelerator, output: str | Path, step: int, extra: dict) -> 
     return path
 
 
-def latest_checkpoint(output: str | Path) -> Path | None:
+def checkpoints(output: str | Path) -> list[Path]:
+    """Complete checkpoints in `output`, oldest first."""
     found = [
         p for p in Path(output).glob("checkpoint-*")
         if re.fullmatch(r"checkpoint-\d+", p.name) and (p / STATE_FILE).exists()
     ]
-    return max(found, key=lambda p: int(p.name.split("-")[1]), default=None)
+    return sorted(found, key=lambda p: int(p.name.split("-")[1]))
+
+
+def latest_checkpoint(output: str | Path) -> Path | None:
+    found = checkpoints(output)
+    return found[-1] if found else None
+
+
+def prune_checkpoints(output: str | Path, keep: int | None) -> list[Path]:
+    """Delete all but the newest `keep` checkpoints; returns the deleted folders."""
+    if not keep:
+        return []
+    old = checkpoints(output)[:-keep]
+    for path in old:
+        shutil.rmtree(path)
+    return old
 
 
 def resolve_resume(resume: str | None, output: str | Path) -> Path | None:

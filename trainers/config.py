@@ -45,6 +45,7 @@ class TrainConfig:
     lora_dropout: float = 0.0
     lora_target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
     save_every: int | None = None  # steps between checkpoints (and one at the end)
+    keep_checkpoints: int | None = None  # keep only the newest N checkpoints
     resume: str | None = None  # a checkpoint folder, or "latest" in `output`
     log_every: int = 1
     tensorboard: bool = True

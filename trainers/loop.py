@@ -15,7 +15,12 @@ from pathlib import Path
 
 import torch
 
-from trainers.checkpoint import load_checkpoint, resolve_resume, save_checkpoint
+from trainers.checkpoint import (
+    load_checkpoint,
+    prune_checkpoints,
+    resolve_resume,
+    save_checkpoint,
+)
 from trainers.config import TrainConfig
 from trainers.data import StepPlan
 from trainers.optim import build_optimizer, build_scheduler
@@ -108,6 +113,8 @@ def train(run: Run, plan: StepPlan, step_fn: StepFn, *, extra_state: dict) -> li
             save_checkpoint(
                 accelerator, config.output, step, {"total_steps": total, **extra_state}
             )
+            if accelerator.is_main_process:
+                prune_checkpoints(config.output, config.keep_checkpoints)
     run.log.close()
     return history
 

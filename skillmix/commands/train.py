@@ -59,6 +59,8 @@ common_options = _options(
     click.option("--lora-alpha", type=int, help="LoRA alpha."),
     click.option("--lora-dropout", type=float, help="LoRA dropout."),
     click.option("--save-every", type=int, help="Checkpoint every N steps (and at the end)."),
+    click.option("--keep-checkpoints", type=int,
+                 help="Keep only the newest N checkpoints (default: all)."),
     click.option("--resume", help="Checkpoint folder to resume from, or 'latest' in --output."),
     click.option("--log-every", type=int, help="Write metrics every N steps."),
     click.option("--tensorboard/--no-tensorboard", default=None,

@@ -31,8 +31,11 @@ def test_overfit_20_rows_loss_falls_90_percent(model_dir, sft_mix, tmp_path):
 
 def test_resume_mid_run_gives_the_same_curve(model_dir, sft_mix, tmp_path):
     full = tmp_path / "full"
-    run_sft(config(model_dir, sft_mix, full, save_every=4, schedule="cosine"))
+    run_sft(config(model_dir, sft_mix, full, save_every=2, keep_checkpoints=3,
+                   schedule="cosine"))
     straight = read_log(full)
+    kept = sorted(p.name for p in full.glob("checkpoint-*"))
+    assert kept == ["checkpoint-000004", "checkpoint-000006", "checkpoint-000008"]
     ckpt = full / "checkpoint-000004"
     state = json.loads((ckpt / "trainer_state.json").read_text())
     assert state["step"] == 4 and state["total_steps"] == 8
@@ -43,8 +46,8 @@ def test_resume_mid_run_gives_the_same_curve(model_dir, sft_mix, tmp_path):
     (resumed / "metrics.jsonl").write_text(
         "".join(json.dumps(r) + "\n" for r in straight[:4]) + '{"step": 5, "loss": 99}\n'
     )
-    run_sft(config(model_dir, sft_mix, resumed, save_every=4, schedule="cosine",
-                   resume="latest"))
+    run_sft(config(model_dir, sft_mix, resumed, save_every=2, keep_checkpoints=3,
+                   schedule="cosine", resume="latest"))
     again = read_log(resumed)
     assert [r["step"] for r in again] == list(range(1, 9))
     for a, b in zip(straight, again, strict=True):
