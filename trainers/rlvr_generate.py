@@ -7,9 +7,10 @@ including the first end-of-sequence token, the decoded text and whether it stopp
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -148,27 +149,32 @@ class VLLMGenerator:
             dtype="bfloat16" if bf16 else "auto",
         )
 
-    def _policy_weights(self):
+    @contextlib.contextmanager
+    def policy_weights(self) -> Iterator[dict[str, torch.Tensor]]:
+        """The policy's weights under Hugging Face names. With peft, LoRA is merged in for
+        the duration: the tensors share storage with the model, so they must be used
+        before the adapter is unmerged again."""
         model = self.get_model()
-        if hasattr(model, "merge_adapter"):  # peft: push base weights with LoRA folded in
-            model.merge_adapter()
-            try:
-                state = {
-                    k.replace("base_model.model.", "").replace(".base_layer", ""): v
-                    for k, v in model.state_dict().items() if "lora_" not in k
-                }
-            finally:
-                model.unmerge_adapter()
-            return state
-        return model.state_dict()
+        if not hasattr(model, "merge_adapter"):
+            yield model.state_dict()
+            return
+        model.merge_adapter()
+        try:
+            yield {
+                k.replace("base_model.model.", "").replace(".base_layer", ""): v
+                for k, v in model.state_dict().items() if "lora_" not in k
+            }
+        finally:
+            model.unmerge_adapter()
 
     def sync_weights(self) -> None:
-        weights = list(self._policy_weights().items())
-        if hasattr(self.llm, "apply_model"):
-            self.llm.apply_model(lambda engine_model: engine_model.load_weights(weights))
-        else:  # older vLLM
-            executor = self.llm.llm_engine.model_executor
-            executor.driver_worker.model_runner.model.load_weights(weights)
+        with self.policy_weights() as state:
+            weights = list(state.items())
+            if hasattr(self.llm, "apply_model"):
+                self.llm.apply_model(lambda engine_model: engine_model.load_weights(weights))
+            else:  # older vLLM
+                executor = self.llm.llm_engine.model_executor
+                executor.driver_worker.model_runner.model.load_weights(weights)
         self.llm.reset_prefix_cache()
 
     def generate(

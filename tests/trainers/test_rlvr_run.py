@@ -246,3 +246,31 @@ def test_sampling_ignores_the_checkpoints_generation_defaults(model_dir, tokeniz
         ids = torch.tensor([prompt + greedy[0].token_ids[:-1]])
         logits = model(input_ids=ids).logits[0, len(prompt) - 1 :]
     assert logits.argmax(-1).tolist() == greedy[0].token_ids[: logits.shape[0]]
+
+
+def test_weights_pushed_to_vllm_carry_hf_names_with_lora_merged(model_dir):
+    """The vLLM path itself needs a GPU; the state it would push is checked here."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from trainers.rlvr_generate import VLLMGenerator
+
+    base = AutoModelForCausalLM.from_pretrained(model_dir)
+    names = set(base.state_dict())
+    policy = get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir),
+                            LoraConfig(r=2, target_modules=["q_proj"], init_lora_weights=False))
+    generator = object.__new__(VLLMGenerator)  # no engine: only the weight export
+    generator.get_model = lambda: policy
+    with generator.policy_weights() as pushed:
+        assert set(pushed) == names
+        base.load_state_dict(pushed)  # copies, as vLLM's load_weights does
+    ids = torch.tensor([[5, 6, 7]])
+    with torch.no_grad():
+        torch.testing.assert_close(base(input_ids=ids).logits, policy(input_ids=ids).logits)
+        fresh = AutoModelForCausalLM.from_pretrained(model_dir)
+        assert not torch.allclose(fresh(input_ids=ids).logits, policy(input_ids=ids).logits)
+    assert not policy.base_model.model.model.layers[0].self_attn.q_proj.merged  # unmerged
+    plain = object.__new__(VLLMGenerator)
+    plain.get_model = lambda: fresh
+    with plain.policy_weights() as pushed:
+        assert set(pushed) == names
