@@ -45,8 +45,11 @@ from skillmix.commands.train import common_options, train
 @click.option("--eval-batch-size", type=int,
               help="Prompts per generate call in the evaluation pass (default 16).")
 def rlvr(config_file: str | None, **options) -> None:
-    """GRPO with verifiable rewards on an rlvr mix; prompts count as rows for
-    --batch-size and --micro-batch-size."""
+    """GRPO with verifiable rewards on an rlvr mix.
+
+    Prompts count as rows for --batch-size and --micro-batch-size; --max-length caps
+    prompt plus completion (longer prompts are removed and counted).
+    """
     from trainers.rlvr_launch import rlvr_summary_lines, train_rlvr_from_options
 
     try:
