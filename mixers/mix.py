@@ -30,13 +30,14 @@ from manifests.shards import ShardWriter, build_manifest, prepare_out_dir, write
 from mixers.dedup import exact_duplicates, near_duplicates
 from mixers.errors import MixError
 from mixers.keys import tokenizer_counter
-from mixers.stage import StagedSource, stage_source
+from mixers.stage import ResidentBudget, StagedSource, stage_source
 from mixers.takes import draw, resolve_counts
 
 WORK_DIR = ".skillmix-work"
 REJECTS_NAME = "rejects.jsonl"
 DECONTAM_DIR = "decontamination"
 GATHER_ROWS = 16384
+RESIDENT_BUDGET = 256 << 20  # bytes of staged pages mapped at once while gathering
 
 
 @dataclass
@@ -137,13 +138,14 @@ def _gathered(staged: list[StagedSource], sources: np.ndarray,
               rows: np.ndarray) -> Iterator[pa.Table]:
     """Rows in the given global order, a chunk at a time, from the staged files."""
     opened = [s.open() for s in staged]
+    budget = ResidentBudget(RESIDENT_BUDGET)
     for start in range(0, len(rows), GATHER_ROWS):
         chunk_sources = sources[start : start + GATHER_ROWS]
         chunk_rows = rows[start : start + GATHER_ROWS]
         pieces, positions = [], []
         for s in np.unique(chunk_sources):
             at = np.flatnonzero(chunk_sources == s)
-            table, order = staged[s].gather(chunk_rows[at], opened[s])
+            table, order = staged[s].gather(chunk_rows[at], opened[s], budget)
             pieces.append(table)
             positions.append(at[order])
         table = pa.concat_tables(pieces)

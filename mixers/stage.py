@@ -37,6 +37,7 @@ from mixers.errors import MixError
 from mixers.keys import prompt_keys, token_counts
 
 STAGE_BATCH_ROWS = 16384
+RELEASE_EVERY = 8  # staged batches between allocator releases
 
 
 @dataclass
@@ -74,15 +75,9 @@ class StagedSource:
         for mapped in self._maps:
             mapped.madvise(mmap.MADV_DONTNEED)
 
-    def _drop_batch(self, batch: pa.RecordBatch) -> None:
-        # Random reads fault in whole runs of pages around each row; dropping a batch's pages
-        # once its rows are taken keeps resident memory near one batch, whatever the size.
-        span = self._spans.get(id(batch))
-        if span is not None and span[2] > 0:
-            span[0].madvise(mmap.MADV_DONTNEED, span[1], span[2])
-
     def gather(
-        self, rows: np.ndarray, batches: list[pa.RecordBatch]
+        self, rows: np.ndarray, batches: list[pa.RecordBatch],
+        budget: ResidentBudget | None = None,
     ) -> tuple[pa.Table, np.ndarray]:
         """Rows by index, as (table, order): table row j is `rows[order[j]]`."""
         order = np.argsort(rows, kind="stable")
@@ -96,8 +91,41 @@ class StagedSource:
             b = int(which[part[0]])
             local = wanted[part] - self.offsets[b]
             pieces.append(batches[b].take(pa.array(local)))
-            self._drop_batch(batches[b])
+            span = self._spans.get(id(batches[b]))
+            if budget is not None and span is not None:
+                budget.touch(span)
         return pa.Table.from_batches(pieces, schema=batches[0].schema), order
+
+
+class ResidentBudget:
+    """A cap on the staged pages mapped into this process while rows are gathered.
+
+    Random reads fault in whole runs of pages around each row, so gathering from a large
+    staged file would make most of it resident. When the batches touched since the last
+    release pass `limit` bytes, their pages are handed back to the page cache (and read
+    again from it if needed): resident memory stays near `limit` whatever the data size,
+    and data smaller than `limit` is faulted in only once.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.touched: dict[tuple[int, int], tuple[mmap.mmap, int, int]] = {}
+
+    def touch(self, span: tuple[mmap.mmap, int, int]) -> None:
+        key = (id(span[0]), span[1])
+        if key not in self.touched:
+            self.touched[key] = span
+            self.size += span[2]
+            if self.size > self.limit:
+                self.release()
+
+    def release(self) -> None:
+        for mapped, start, length in self.touched.values():
+            if length:
+                mapped.madvise(mmap.MADV_DONTNEED, start, length)
+        self.touched.clear()
+        self.size = 0
 
 
 def _page_span(batch: pa.RecordBatch, base: int, size: int) -> tuple[int, int]:
@@ -134,6 +162,7 @@ class _Stager:
         self.keys: list[np.ndarray] = []
         self.tokens: list[np.ndarray] = []
         self.offsets = [0]
+        self.batches = 0
 
     def add(self, table: pa.Table) -> None:
         for start in range(0, table.num_rows, STAGE_BATCH_ROWS):
@@ -148,9 +177,11 @@ class _Stager:
                 self.tokens.append(token_counts(part, self.kind, self.count_tokens))
             self.writer.write_table(part)
             self.offsets.append(self.offsets[-1] + part.num_rows)
-        # The allocator keeps freed batches for reuse; give them back, or resident memory
-        # grows to several batches per reading thread.
-        pa.default_memory_pool().release_unused()
+            self.batches += 1
+            if self.batches % RELEASE_EVERY == 0:
+                # The allocator keeps freed batches for reuse, several per reading thread;
+                # hand them back now and then (each release costs page faults later).
+                pa.default_memory_pool().release_unused()
 
     def close(self) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
         self.writer.close()
