@@ -34,6 +34,12 @@ def rlvr_summary_lines(summary: dict) -> list[str]:
     if summary.get("final_reward") is not None:
         lines.insert(-1, f"train reward: first step {summary['first_reward']:.3f}, "
                          f"last step {summary['final_reward']:.3f}")
+    eval_acc = summary.get("eval_accounting")
+    if eval_acc:
+        removed = ", ".join(f"{k}={v}" for k, v in sorted(eval_acc["removed"].items())) or "none"
+        lines.insert(-1, f"eval rows in {eval_acc['rows_in']}, out {eval_acc['rows_out']}, "
+                         f"removed {sum(eval_acc['removed'].values())} ({removed}), "
+                         f"rejected {eval_acc['rejected']}")
     if summary["eval_prompts"]:
         lines.insert(-1, _eval_line("before", summary["eval"]["before"]))
         lines.insert(-1, _eval_line("after", summary["eval"]["after"]))

@@ -18,6 +18,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from manifests.shards import write_shards
 from trainers.rlvr import run_rlvr
 from trainers.rlvr_config import RLVRConfig
+from trainers.rlvr_launch import rlvr_summary_lines
 from trainers.runlog import read_log
 
 SPECIAL = ["<s>", "</s>", "<pad>", "<|user|>", "<|assistant|>", "<|system|>"]
@@ -74,6 +75,10 @@ def test_mean_reward_rises_clearly_within_40_steps(toy_task, tmp_path):
     assert len(rewards) == 40
     first, last = statistics.fmean(rewards[:8]), statistics.fmean(rewards[-8:])
     assert last >= first + 3.0, (first, last, rewards)
+    assert summary["eval_accounting"] == {"rows_in": 20, "rows_out": 20, "removed": {},
+                                           "rejected": 0}
+    lines = rlvr_summary_lines(summary)
+    assert "eval rows in 20, out 20, removed 0 (none), rejected 0" in lines
     before, after = summary["eval"]["before"], summary["eval"]["after"]
     assert before["rows"] == after["rows"] == 20
     assert after["pass@1"] >= before["pass@1"] + 0.3, (before, after)
