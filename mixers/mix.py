@@ -30,7 +30,7 @@ from manifests.shards import ShardWriter, build_manifest, prepare_out_dir, write
 from mixers.dedup import exact_duplicates, near_duplicates
 from mixers.errors import MixError
 from mixers.keys import tokenizer_counter
-from mixers.stage import ResidentBudget, StagedSource, stage_source
+from mixers.stage import MemoryBudget, ResidentBudget, StagedSource, stage_source
 from mixers.takes import draw, resolve_counts
 
 WORK_DIR = ".skillmix-work"
@@ -58,7 +58,7 @@ class _Cleaning:
 
 def _stage_all(recipe: Recipe, work: Path, on_bad_row: str,
                count_tokens: Callable[[list[str]], list[int]] | None, threads: int | None,
-               say: Callable[[str], None]) -> list[StagedSource]:
+               memory: MemoryBudget, say: Callable[[str], None]) -> list[StagedSource]:
     """Read every source once, `threads` at a time; the first failing source (in recipe
     order) decides the error, so errors do not depend on timing."""
 
@@ -69,7 +69,7 @@ def _stage_all(recipe: Recipe, work: Path, on_bad_row: str,
             return stage_source(i, spec.name, recipe.source_path(spec), recipe.kind, work,
                                 skill=spec.skill, mapping=spec.mapping, on_bad_row=on_bad_row,
                                 rejects=rejects, count_tokens=count_tokens,
-                                keys=recipe.dedup.exact)
+                                keys=recipe.dedup.exact, memory=memory)
 
     count = threads or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=max(1, count)) as pool:
@@ -242,12 +242,14 @@ def mix(
     on_bad_row: str = "error",
     workers: int = 1,
     threads: int | None = None,
+    memory_mb: float = 512,
     log: Callable[[str], None] | None = None,
 ) -> MixResult:
     """Make the mix a recipe describes in `out_dir`; returns its manifest and accounting.
 
     `threads` sources are read at once (default: up to 4, one per core); `workers` is the
-    process count of the decontamination step.
+    process count of the decontamination step. Staged rows are kept in memory up to
+    `memory_mb` MiB, and in local files beyond that.
     """
     say = log or (lambda message: None)
     if recipe.tokens is not None and tokenizer is None:
@@ -261,7 +263,8 @@ def mix(
     count_tokens = tokenizer_counter(tokenizer) if tokenizer else None
     rejected = 0
     try:
-        staged = _stage_all(recipe, work, on_bad_row, count_tokens, threads, say)
+        staged = _stage_all(recipe, work, on_bad_row, count_tokens, threads,
+                            MemoryBudget(int(memory_mb * 2**20)), say)
         rejected = _merge_rejects(work, len(recipe.sources), out / REJECTS_NAME)
         pa.default_memory_pool().release_unused()  # pass one's buffers, before pass two
         cleaning = _clean(recipe, staged, out, workers, say)

@@ -10,6 +10,7 @@ is written.
 from __future__ import annotations
 
 import mmap
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ class StagedSource:
     keys: np.ndarray | None  # prompt keys for exact dedup (when asked for)
     tokens: np.ndarray | None
     offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    memory: list[pa.RecordBatch] | None = None  # the batches, when kept in memory
     _maps: list[mmap.mmap] = field(default_factory=list, repr=False)
     _spans: dict = field(default_factory=dict, repr=False)
 
@@ -60,7 +62,9 @@ class StagedSource:
         return int(self.offsets[-1])
 
     def open(self) -> list[pa.RecordBatch]:
-        """The staged record batches, memory mapped (zero copy)."""
+        """The staged record batches: in memory, or memory mapped from the file."""
+        if self.memory is not None:
+            return list(self.memory)
         with open(self.file, "rb") as fh:
             mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         self._maps.append(mapped)
@@ -149,15 +153,43 @@ def _rows_kind(row: dict) -> str:
     return "sft"
 
 
+class MemoryBudget:
+    """Bytes of staged rows the mixer may keep in memory, shared by the reading threads.
+
+    A source is kept in memory while the budget lasts; the first batch that does not fit
+    sends that source's batches to its staged file, and the rest of it follows them there.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self, nbytes: int) -> bool:
+        with self._lock:
+            if self.used + nbytes > self.limit:
+                return False
+            self.used += nbytes
+            return True
+
+    def give(self, nbytes: int) -> None:
+        with self._lock:
+            self.used -= nbytes
+
+
 class _Stager:
-    """Writes contract tables to the staged file and computes their per-row values."""
+    """Keeps contract batches (in memory or in the staged file) and their per-row values."""
 
     def __init__(self, file: Path, kind: str, with_keys: bool,
-                 count_tokens: Callable[[list[str]], list[int]] | None) -> None:
+                 count_tokens: Callable[[list[str]], list[int]] | None,
+                 memory: MemoryBudget | None) -> None:
+        self.file = file
         self.kind = kind
         self.with_keys = with_keys
         self.schema = schema_for(kind)
-        self.writer = pa.ipc.new_file(str(file), self.schema)
+        self.memory = memory
+        self.in_memory: list[pa.RecordBatch] = []
+        self.writer: pa.ipc.RecordBatchFileWriter | None = None
         self.count_tokens = count_tokens
         self.keys: list[np.ndarray] = []
         self.tokens: list[np.ndarray] = []
@@ -169,22 +201,38 @@ class _Stager:
             part = table.slice(start, STAGE_BATCH_ROWS)
             if part.num_rows == 0:
                 continue
-            if any(column.num_chunks > 1 for column in part.columns):
-                part = part.combine_chunks()
+            batch = (part.to_batches()[0] if all(c.num_chunks == 1 for c in part.columns)
+                     else part.combine_chunks().to_batches()[0])
             if self.with_keys:
                 self.keys.append(prompt_keys(part, self.kind))
             if self.count_tokens is not None:
                 self.tokens.append(token_counts(part, self.kind, self.count_tokens))
-            self.writer.write_table(part)
-            self.offsets.append(self.offsets[-1] + part.num_rows)
+            self._keep(batch)
+            self.offsets.append(self.offsets[-1] + batch.num_rows)
             self.batches += 1
             if self.batches % RELEASE_EVERY == 0:
                 # The allocator keeps freed batches for reuse, several per reading thread;
                 # hand them back now and then (each release costs page faults later).
                 pa.default_memory_pool().release_unused()
 
+    def _keep(self, batch: pa.RecordBatch) -> None:
+        if self.writer is None and self.memory is not None and self.memory.take(batch.nbytes):
+            self.in_memory.append(batch)
+            return
+        if self.writer is None:
+            self.writer = pa.ipc.new_file(str(self.file), self.schema)
+            for kept in self.in_memory:
+                self.writer.write_batch(kept)
+            if self.memory is not None:
+                self.memory.give(sum(b.nbytes for b in self.in_memory))
+            self.in_memory = []
+        self.writer.write_batch(batch)
+
     def close(self) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
+        elif self.memory is None:
+            pa.ipc.new_file(str(self.file), self.schema).close()  # an empty staged file
         keys = None
         if self.with_keys:
             keys = np.concatenate(self.keys) if self.keys else np.zeros(0, dtype=np.uint64)
@@ -192,6 +240,11 @@ class _Stager:
         if self.count_tokens is not None:
             tokens = np.concatenate(self.tokens) if self.tokens else np.zeros(0, dtype=np.int64)
         return keys, tokens, np.asarray(self.offsets, dtype=np.int64)
+
+    @property
+    def memory_batches(self) -> list[pa.RecordBatch] | None:
+        """The batches, when the whole source stayed in memory."""
+        return self.in_memory if self.writer is None and self.memory is not None else None
 
 
 def _bad_row(on_bad_row: str, rejects: RejectsWriter | None, acc: Accounting, file: str,
@@ -265,6 +318,7 @@ def stage_source(
     mapping: dict[str, str] | None = None, on_bad_row: str = "error",
     rejects: RejectsWriter | None = None,
     count_tokens: Callable[[list[str]], list[int]] | None = None, keys: bool = True,
+    memory: MemoryBudget | None = None,
 ) -> StagedSource:
     """Read source `index` once into `work_dir`; errors name `sources[index]`."""
     where = f"sources[{index}].path"
@@ -282,7 +336,7 @@ def stage_source(
         tables = _record_tables(path, kind, where=where, name=name, skill=skill, mapping=mapping,
                                 on_bad_row=on_bad_row, rejects=rejects, acc=acc)
     file = work_dir / f"{index:04d}.arrow"
-    stager = _Stager(file, kind, keys, count_tokens)
+    stager = _Stager(file, kind, keys, count_tokens, memory)
     try:
         for table in tables:
             stager.add(table)
@@ -291,4 +345,5 @@ def stage_source(
     acc.rows_out = int(offsets[-1])
     acc.check()
     return StagedSource(index=index, name=name, path=path, file=file, accounting=acc,
-                        keys=prompt_keys_or_none, tokens=tokens, offsets=offsets)
+                        keys=prompt_keys_or_none, tokens=tokens, offsets=offsets,
+                        memory=stager.memory_batches)

@@ -27,13 +27,20 @@ from skillmix.commands._options import echo_accounting, fail_on_bad_row, on_bad_
                    "and enables a recipe's `tokens:` budget.")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Processes for the decontamination step.")
+@click.option("--threads", type=int, default=None,
+              help="Sources read at once (default: one per core, at most 4).")
+@click.option("--memory-mb", type=float, default=512, show_default=True,
+              help="Rows read from the sources stay in memory up to this many MiB; beyond "
+                   "it they are staged in files under --out and memory mapped.")
 @on_bad_row_option
-def mix_command(recipe, out_dir, fmt, tokenizer, workers, on_bad_row) -> None:
+def mix_command(recipe, out_dir, fmt, tokenizer, workers, threads, memory_mb,
+                on_bad_row) -> None:
     """Make the mix RECIPE describes: shuffled shards plus manifest.json in --out."""
     try:
         parsed = load_recipe(recipe)
         result = mix(parsed, out_dir, fmt=fmt, tokenizer=tokenizer, on_bad_row=on_bad_row,
-                     workers=workers, log=lambda message: click.echo(message, err=True))
+                     workers=workers, threads=threads, memory_mb=memory_mb,
+                     log=lambda message: click.echo(message, err=True))
     except (RecipeError, MixError) as exc:
         raise click.ClickException(str(exc)) from None
     except BadRowError as exc:

@@ -267,3 +267,13 @@ def test_memory_stays_per_row_small(ws, tmp_path):
     staged = stage_source(0, "m", str(ws.root / "m.jsonl"), "sft", tmp_path)
     assert staged.keys.dtype == np.uint64 and staged.keys.nbytes == 50 * 8
     assert staged.rows == 50 and staged.file.exists()
+
+
+@pytest.mark.parametrize("memory_mb", [0, 0.004])
+def test_spilling_to_disk_gives_the_same_bytes(ws, tmp_path, memory_mb):
+    # 0: every source staged on disk; 0.004 MiB: the first batches fit, the rest spill.
+    recipe = load_recipe(ws.standard())
+    kept = mix(recipe, tmp_path / "memory").manifest
+    spilled = mix(recipe, tmp_path / "disk", memory_mb=memory_mb, threads=1).manifest
+    assert [s["sha256"] for s in spilled["shards"]] == [s["sha256"] for s in kept["shards"]]
+    assert without_time(spilled) == without_time(kept)
