@@ -44,6 +44,9 @@ def finished_run(tmp_path_factory):
         {"mix": {"name": "rlvr_mix", "kind": "rlvr"}},
         {"train": {"method": "sft", "model": "tiny",
                    "settings": {"max_steps": 3, "batch_size": 4, "max_length": 256}}},
+        {"train": {"name": "train_rlvr", "method": "rlvr", "model": "tiny",
+                   "settings": {"max_steps": 2, "batch_size": 4, "num_generations": 2,
+                                "max_new_tokens": 8}}},
     ]
     recipe = write_recipe(folder, stages, total=60)
     records = run_pipeline(load_run_recipe(recipe), echo=quiet)
@@ -89,6 +92,9 @@ def test_mix_and_train_stages(finished_run):
     assert train["summary"]["steps"] == 3
     assert (run_dir / "04-train" / "model" / "final" / "config.json").exists()
     assert (run_dir / "04-train" / "tiny-model" / "tokenizer.json").exists()
+    rlvr = records[5]
+    assert rlvr["summary"]["steps"] == 2 and rlvr["accounting"]["rows_in"] == 40
+    assert (run_dir / "05-train_rlvr" / "model" / "final" / "config.json").exists()
     html = (run_dir / "report.html").read_text()
     assert "Mix: mix" in html and "Mix: rlvr_mix" in html
 
