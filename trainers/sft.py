@@ -43,7 +43,8 @@ def sft_step_fn(run: Run, docs: list[Tokenized]):
         ]
         batches = [{k: v.to(accelerator.device) for k, v in b.items()} for b in batches]
         global_labels = reduce_sum(run, sum(label_count(b) for b in batches))
-        scale = accelerator.num_processes / (global_labels if config.reduction == "mean" else 1)
+        divisor = max(global_labels, 1) if config.reduction == "mean" else 1
+        scale = accelerator.num_processes / divisor
         loss_sum = tokens = padding = 0.0
         for index, batch in enumerate(batches):
             with no_sync_unless_last(run, index, len(batches)):
