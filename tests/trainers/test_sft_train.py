@@ -130,3 +130,16 @@ def test_bad_rows_stop_the_run_or_go_to_rejects(model_dir, sft_mix, tmp_path, mo
     rejects = [json.loads(x) for x in (tmp_path / "lenient" / "rejects.jsonl").read_text()
                .splitlines()]
     assert len(rejects) == 1 and rejects[0]["row"] == 3 and rejects[0]["raw"]["id"] == "r3"
+
+
+def test_bf16_mixed_precision_runs(model_dir, sft_mix, tmp_path):
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)  # other tests set "no"
+    try:
+        summary = run_sft(config(model_dir, sft_mix, tmp_path / "out", bf16=True, max_steps=2))
+    finally:
+        AcceleratorState._reset_state(reset_partial_state=True)
+    losses = [r["loss"] for r in read_log(tmp_path / "out")]
+    assert len(losses) == 2 and all(0 < x < 10 for x in losses)
+    assert summary["final_loss"] == losses[-1]
