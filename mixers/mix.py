@@ -36,7 +36,7 @@ from mixers.takes import draw, resolve_counts
 WORK_DIR = ".skillmix-work"
 REJECTS_NAME = "rejects.jsonl"
 DECONTAM_DIR = "decontamination"
-GATHER_ROWS = 16384
+GATHER_ROWS = 8192
 RESIDENT_BUDGET = 256 << 20  # bytes of staged pages mapped at once while gathering
 
 
@@ -155,7 +155,7 @@ def _gathered(staged: list[StagedSource], sources: np.ndarray,
 def _write(staged: list[StagedSource], sources: np.ndarray, rows: np.ndarray,
            writer: ShardWriter) -> None:
     """Gather in this thread while another writes and hashes the previous chunk."""
-    chunks: queue.Queue = queue.Queue(maxsize=2)
+    chunks: queue.Queue = queue.Queue(maxsize=1)
     failure: list[BaseException] = []
 
     def consume() -> None:
@@ -242,14 +242,14 @@ def mix(
     on_bad_row: str = "error",
     workers: int = 1,
     threads: int | None = None,
-    memory_mb: float = 512,
+    memory_mb: float = 0,
     log: Callable[[str], None] | None = None,
 ) -> MixResult:
     """Make the mix a recipe describes in `out_dir`; returns its manifest and accounting.
 
     `threads` sources are read at once (default: up to 4, one per core); `workers` is the
-    process count of the decontamination step. Staged rows are kept in memory up to
-    `memory_mb` MiB, and in local files beyond that.
+    process count of the decontamination step. Up to `memory_mb` MiB of the rows read are
+    kept in memory; the rest (by default, all) is staged in local files.
     """
     say = log or (lambda message: None)
     if recipe.tokens is not None and tokenizer is None:

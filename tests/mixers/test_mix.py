@@ -273,7 +273,7 @@ def test_memory_stays_per_row_small(ws, tmp_path):
 def test_spilling_to_disk_gives_the_same_bytes(ws, tmp_path, memory_mb):
     # 0: every source staged on disk; 0.004 MiB: the first batches fit, the rest spill.
     recipe = load_recipe(ws.standard())
-    kept = mix(recipe, tmp_path / "memory").manifest
+    kept = mix(recipe, tmp_path / "memory", memory_mb=64).manifest
     spilled = mix(recipe, tmp_path / "disk", memory_mb=memory_mb, threads=1).manifest
     assert [s["sha256"] for s in spilled["shards"]] == [s["sha256"] for s in kept["shards"]]
     assert without_time(spilled) == without_time(kept)
