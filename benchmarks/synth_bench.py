@@ -160,13 +160,13 @@ def median(values: list[float]) -> float:
 
 
 def main() -> None:
+    global CONCURRENCY  # the request-running helpers read it
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1920, help="requests per run")
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="requests in flight")
     parser.add_argument("--repeats", type=int, default=3, help="runs per client (median)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
-    global CONCURRENCY
     CONCURRENCY = args.concurrency
 
     ideal = CONCURRENCY / 0.2
@@ -192,7 +192,7 @@ def main() -> None:
     for name, runs in slow.items():
         rate = median([r for r, _ in runs])
         lines.append(
-            f"| {name} | {rate:.0f} | {rate / ideal:.0%} | "
+            f"| {name} | {rate:.0f} | {rate / ideal:.1%} | "
             f"{', '.join(f'{r:.0f}' for r, _ in runs)} |"
         )
     lines += [
