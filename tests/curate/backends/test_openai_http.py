@@ -182,3 +182,24 @@ def test_timeout_bounds_the_whole_request_not_each_read():
     )
     _, failed, usage = collect(backend, requests(1))
     assert usage.errors == {"timeout": 2} and len(failed) == 1
+
+
+def test_proxy_variables_switch_to_a_client_that_honors_them(monkeypatch):
+    from curate.backends.openai_http import _ClientChannel, _TransportChannel
+
+    for name in ("http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    with MockOpenAIServer() as srv:
+        backend = OpenAIBackend(srv.url, "m")
+        assert isinstance(backend._channel(), _TransportChannel)
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        assert isinstance(backend._channel(), _ClientChannel)
+        out, failed, _ = collect(backend, requests(3))
+        assert len(out) == 3 and not failed  # NO_PROXY honored: straight to the server
+        monkeypatch.delenv("NO_PROXY")
+        _, failed, usage = collect(
+            OpenAIBackend(srv.url, "m", retry=RetryPolicy(1, 0.001, 0.01)), requests(1)
+        )
+        assert len(failed) == 1 and usage.errors == {"connection_error": 2}  # via the proxy
