@@ -50,6 +50,8 @@ class TrainConfig:
     log_every: int = 1
     tensorboard: bool = True
     on_bad_row: str = "error"  # or "skip": bad rows go to output/rejects.jsonl
+    token_cache: bool = True  # keep the tokenized mix on disk for resumed/repeated runs
+    token_cache_dir: str | None = None  # default: <output>/token_cache
 
     def validate(self) -> None:
         for name in ("data", "model", "output"):

@@ -106,6 +106,55 @@ def tokenize_pairs(rows, tokenizer, max_length: int, accounting: Accounting) -> 
     return pairs
 
 
+def load_tokenized(
+    config, tokenizer, kind: str, *, is_main_process: bool = True
+) -> tuple[list, Accounting, str]:
+    """The mix's rows tokenized for `kind` ("sft": documents, "preference": pairs), with
+    their accounting, through the token cache. Returns (items, accounting, "computed" or
+    "cache_hit" or "off")."""
+    from manifests.shards import verify_shards
+    from trainers.token_cache import cached_parts, token_cache_key
+
+    rejects_path = Path(config.output) / "rejects.jsonl"
+
+    def build(accounting: Accounting) -> dict[str, list[Tokenized]]:
+        with RejectsWriter(rejects_path) as rejects:
+            rows = read_mix(
+                config.data, kind, accounting, on_bad_row=config.on_bad_row, rejects=rejects
+            )
+            if kind == "sft":
+                return {"docs": tokenize_sft(rows, tokenizer, config.max_length, accounting)}
+            pairs = tokenize_pairs(rows, tokenizer, config.max_length, accounting)
+            return {"chosen": [p.chosen for p in pairs], "rejected": [p.rejected for p in pairs]}
+
+    cache_dir = None
+    if config.token_cache:
+        cache_dir = config.token_cache_dir or str(Path(config.output) / "token_cache")
+    key = token_cache_key(mix_fingerprint(config.data), tokenizer, kind, config.max_length)
+    parts, accounting, hit = cached_parts(
+        cache_dir, key, build, rejects_path=rejects_path, is_main_process=is_main_process
+    )
+    if hit:  # the rows were not read this time: check the shards still match their manifest
+        _check_kind(config.data, kind)
+        problems = verify_shards(config.data)
+        if problems:
+            raise ValueError(f"{config.data}: shards do not match manifest.json: "
+                             + "; ".join(problems))
+    accounting.check()
+    items = parts["docs"] if kind == "sft" else [
+        Pair(c, r) for c, r in zip(parts["chosen"], parts["rejected"], strict=True)
+    ]
+    return items, accounting, "off" if cache_dir is None else ("cache_hit" if hit else "computed")
+
+
+def _check_kind(data_dir: str | Path, kind: str) -> None:
+    from manifests.shards import load_manifest
+
+    found = load_manifest(data_dir)["kind"]
+    if found != kind:
+        raise ValueError(f"{data_dir}: shards hold {found!r} rows, expected {kind!r}")
+
+
 @dataclass(frozen=True)
 class StepPlan:
     """Which rows every optimizer step uses: steps[s][p] is the list of micro-batches

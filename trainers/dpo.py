@@ -7,9 +7,8 @@ from pathlib import Path
 
 import torch
 
-from manifests import Accounting, RejectsWriter
 from trainers.config import DPOConfig
-from trainers.data import Pair, mix_fingerprint, plan_steps, read_mix, tokenize_pairs
+from trainers.data import Pair, load_tokenized, mix_fingerprint, plan_steps
 from trainers.dpo_loss import needs_reference, preference_loss
 from trainers.loop import (
     Run,
@@ -108,13 +107,9 @@ def dpo_step_fn(run: Run, pairs: list[Pair], ref: dict[str, torch.Tensor] | None
 def run_dpo(config: DPOConfig) -> dict:
     """Train; returns a summary (rows accounting, steps, reference source, final loss)."""
     run = start_run(config)
-    accounting = Accounting()
-    with RejectsWriter(Path(config.output) / "rejects.jsonl") as rejects:
-        rows = read_mix(
-            config.data, "preference", accounting, on_bad_row=config.on_bad_row, rejects=rejects
-        )
-        pairs = tokenize_pairs(rows, run.tokenizer, config.max_length, accounting)
-    accounting.check()
+    pairs, accounting, tokenized = load_tokenized(
+        config, run.tokenizer, "preference", is_main_process=run.accelerator.is_main_process
+    )
     plan = plan_steps(
         len(pairs), batch_size=config.batch_size, micro_batch_size=config.micro_batch_size,
         num_processes=run.accelerator.num_processes, epochs=config.epochs, seed=config.seed,
@@ -128,6 +123,7 @@ def run_dpo(config: DPOConfig) -> dict:
     final = save_final(run)
     summary = {
         "accounting": accounting.to_dict(),
+        "tokenized": tokenized,
         "steps": len(plan.steps),
         "rows_dropped_per_epoch": plan.dropped_per_epoch,
         "reference": ref_source,

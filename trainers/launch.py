@@ -29,6 +29,8 @@ def summary_lines(summary: dict) -> list[str]:
         f"steps {summary['steps']}; rows left out of each epoch's last partial batch: "
         f"{summary['rows_dropped_per_epoch']}",
     ]
+    if "tokenized" in summary:
+        lines.append(f"tokenized mix: {summary['tokenized']}")
     if "reference" in summary:
         lines.append(f"reference log-probs: {summary['reference']}")
     if summary.get("final_loss") is not None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from manifests import Accounting, RejectsWriter
 from trainers.chat import Tokenized
 from trainers.collate import collate, padding_tokens
 from trainers.config import SFTConfig
-from trainers.data import mix_fingerprint, plan_steps, read_mix, tokenize_sft
+from trainers.data import load_tokenized, mix_fingerprint, plan_steps
 from trainers.loop import (
     Run,
     config_record,
@@ -68,13 +67,9 @@ def sft_step_fn(run: Run, docs: list[Tokenized]):
 def run_sft(config: SFTConfig) -> dict:
     """Train; returns a summary (rows accounting, steps, final loss, output paths)."""
     run = start_run(config)
-    accounting = Accounting()
-    with RejectsWriter(Path(config.output) / "rejects.jsonl") as rejects:
-        rows = read_mix(
-            config.data, "sft", accounting, on_bad_row=config.on_bad_row, rejects=rejects
-        )
-        docs = tokenize_sft(rows, run.tokenizer, config.max_length, accounting)
-    accounting.check()
+    docs, accounting, tokenized = load_tokenized(
+        config, run.tokenizer, "sft", is_main_process=run.accelerator.is_main_process
+    )
     plan = plan_steps(
         len(docs), batch_size=config.batch_size, micro_batch_size=config.micro_batch_size,
         num_processes=run.accelerator.num_processes, epochs=config.epochs, seed=config.seed,
@@ -86,6 +81,7 @@ def run_sft(config: SFTConfig) -> dict:
     final = save_final(run)
     summary = {
         "accounting": accounting.to_dict(),
+        "tokenized": tokenized,
         "steps": len(plan.steps),
         "rows_dropped_per_epoch": plan.dropped_per_epoch,
         "final_loss": history[-1]["loss"] if history else None,

@@ -65,6 +65,10 @@ common_options = _options(
     click.option("--log-every", type=int, help="Write metrics every N steps."),
     click.option("--tensorboard/--no-tensorboard", default=None,
                  help="Also write TensorBoard events under output/tensorboard."),
+    click.option("--token-cache/--no-token-cache", default=None,
+                 help="Keep the tokenized mix on disk and reuse it (default on)."),
+    click.option("--token-cache-dir",
+                 help="Folder of the token cache (default output/token_cache)."),
     click.option("--on-bad-row", type=click.Choice(["error", "skip"]),
                  help="Stop on a row that breaks its contract, or skip it to rejects.jsonl."),
 )
