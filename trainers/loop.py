@@ -132,9 +132,12 @@ def _check_same_run(path: Path, state: dict, total: int, extra_state: dict) -> N
 
 def _clip(run: Run) -> float:
     max_norm = run.config.max_grad_norm
-    params = [p for p in run.model.parameters() if p.requires_grad]
-    norm = run.accelerator.clip_grad_norm_(params, max_norm if max_norm else float("inf"))
-    return float(norm)
+    # All parameters (frozen ones have no gradient): under FSDP, accelerate recognizes the
+    # model's full parameter list and clips with the sharded norm.
+    norm = run.accelerator.clip_grad_norm_(
+        run.model.parameters(), max_norm if max_norm else float("inf")
+    )
+    return float("nan") if norm is None else float(norm)
 
 
 def save_final(run: Run) -> Path:
