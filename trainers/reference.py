@@ -83,14 +83,22 @@ def compute_reference(
 
     was_training = model.training
     model.eval()
-    mine = list(range(accelerator.process_index, len(pairs), accelerator.num_processes))
+    world = accelerator.num_processes
+    mine = list(range(accelerator.process_index, len(pairs), world))
+    # Every process runs the same number of forward passes (FSDP gathers weights in each),
+    # topping its share up with pair 0, whose repeated results are dropped (index -1).
+    mine += [-1] * (-(-len(pairs) // world) - len(mine))
     results: list[tuple[int, float, float]] = []
     for start in range(0, len(mine), micro_batch_size):
         index = mine[start : start + micro_batch_size]
         out = pair_logps(
-            model, [pairs[i] for i in index], pad_id, packing=packing, device=accelerator.device
+            model, [pairs[max(i, 0)] for i in index], pad_id, packing=packing,
+            device=accelerator.device,
         )
-        results.extend(zip(index, out.chosen.tolist(), out.rejected.tolist(), strict=True))
+        results.extend(
+            row for row in zip(index, out.chosen.tolist(), out.rejected.tolist(), strict=True)
+            if row[0] >= 0
+        )
     model.train(was_training)
     gathered = gather_object(results) if accelerator.num_processes > 1 else results
     table = torch.zeros(len(pairs), 2, dtype=torch.float64)
