@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import random
 import ssl
@@ -16,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import certifi
 import httpx
 
 from curate.backends.base import (
@@ -27,8 +25,6 @@ from curate.backends.base import (
     Usage,
 )
 from curate.backends.ratelimit import TokenBucket
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -256,7 +252,7 @@ class OpenAIBackend:
 
     def _channel(self) -> _Channel:
         if self._ssl is None:  # built once: loading the CA bundle costs ~30 ms each time
-            self._ssl = ssl.create_default_context(cafile=certifi.where())
+            self._ssl = httpx.create_ssl_context()
         timeout = httpx.Timeout(self.timeout_s)
         if proxy_variables():  # AsyncClient honors HTTP(S)_PROXY / ALL_PROXY / NO_PROXY
             return _ClientChannel(self._endpoint, self._headers, timeout, self._ssl)
