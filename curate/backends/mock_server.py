@@ -35,6 +35,29 @@ def echo_answer(body: dict) -> str:
     return f"answer {body_key(body)}"
 
 
+def template_answer(body: dict) -> str:
+    """Answers in the shape skillmix's synthesis templates ask for, for offline demos:
+    a 'PROBLEM:' reply to a persona prompt, '####' / 'Final answer:' solutions, a code
+    block with its asserts. Deterministic in the request."""
+    messages = body.get("messages") or [{"role": "user", "content": ""}]
+    text = str(messages[-1].get("content", ""))
+    system = str(messages[0].get("content", "")) if messages[0].get("role") == "system" else ""
+    n = int(body_key(body)[:6], 16)
+    if "Here is a persona:" in text:
+        persona = text.split("\n")[1] if "\n" in text else "someone"
+        return f"PROBLEM: {persona} needs {n % 90 + 10} boxes of {n % 7 + 2} items. How many?"
+    if "####" in system:
+        return f"Multiply the boxes by the items.\n#### {n % 500}"
+    if "Final answer" in system:
+        return f"Work it out.\nFinal answer: \\frac{{{n % 9 + 1}}}{{{n % 5 + 2}}}"
+    if "```python" in system:
+        return (
+            "```python\ndef add_one(x):\n    return x + 1\n```\n"
+            "```python\nassert add_one(1) == 2\nassert add_one(-1) == 0\n```"
+        )
+    return f"here is a short answer number {n % 1000} in lowercase words"
+
+
 @dataclass
 class RequestLog:
     received: list[str] = field(default_factory=list)  # body keys, in arrival order
@@ -200,8 +223,15 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind")
     parser.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument(
+        "--answers",
+        choices=("echo", "templates"),
+        default="echo",
+        help="echo: 'answer <hash>'; templates: replies shaped like skillmix's templates",
+    )
     args = parser.parse_args()
-    server = MockOpenAIServer(delay_s=args.delay, host=args.host, port=args.port)
+    answer = template_answer if args.answers == "templates" else echo_answer
+    server = MockOpenAIServer(answer, delay_s=args.delay, host=args.host, port=args.port)
 
     async def announce_and_serve() -> None:
         task = asyncio.create_task(server.serve())

@@ -203,3 +203,26 @@ def test_proxy_variables_switch_to_a_client_that_honors_them(monkeypatch):
             OpenAIBackend(srv.url, "m", retry=RetryPolicy(1, 0.001, 0.01)), requests(1)
         )
         assert len(failed) == 1 and usage.errors == {"connection_error": 2}  # via the proxy
+
+
+def test_template_answers_follow_the_synthesis_formats():
+    from curate.backends.mock_server import template_answer
+    from curate.synth import SKILLS, extract_problem
+    from curate.synth.answers import answer_of, code_parts
+
+    persona = {"messages": [{"role": "user", "content": SKILLS["gsm"].prompt_for("A cook.")}]}
+    assert extract_problem(template_answer(persona)).startswith("A cook.")
+
+    def solve(skill):
+        return template_answer(
+            {
+                "messages": [
+                    {"role": "system", "content": SKILLS[skill].solution_template},
+                    {"role": "user", "content": "a problem"},
+                ]
+            }
+        )
+
+    assert answer_of("gsm8k", solve("gsm")) is not None
+    assert answer_of("math", solve("math")) is not None
+    assert code_parts(solve("code")) is not None
