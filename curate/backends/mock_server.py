@@ -203,11 +203,18 @@ class MockOpenAIServer:
         self._ready.wait(10)
         return self
 
+    def _shutdown(self) -> None:
+        # Runs inside the server's loop: close the socket, cancel every task (serve_forever
+        # and hung handlers alike); asyncio.run then returns in the server thread.
+        if self._server is not None:
+            self._server.close()
+        for task in asyncio.all_tasks():
+            task.cancel()
+
     def stop(self) -> None:
-        if self._loop is not None and self._server is not None:
-            self._loop.call_soon_threadsafe(self._server.close)
-            for task in asyncio.all_tasks(self._loop):
-                self._loop.call_soon_threadsafe(task.cancel)
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop may have ended already
+                self._loop.call_soon_threadsafe(self._shutdown)
         if self._thread is not None:
             self._thread.join(5)
 
