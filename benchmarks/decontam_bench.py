@@ -330,10 +330,8 @@ def audit(evals: list[EvalSet], maker: TextMaker, rows: int, bank_size: int,
 
     expected = {f"r{i}" for i in range(rows) if i % bank_size in planted_bank}
     start = time.perf_counter()
-    corpus_start = time.perf_counter()
     result = find_contamination(stream(), evals, method="all", workers=2)
     wall = time.perf_counter() - start
-    del corpus_start
     flagged = set().union(*result.flagged.values())
     peak_parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

@@ -11,7 +11,7 @@ import multiprocessing as mp
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -72,29 +72,26 @@ class BatchResult:
     any_hits: dict[int, np.ndarray] = field(default_factory=dict)  # doc -> n-gram keys
 
 
+def build_matcher(corpus: EvalCorpus, config: DecontamConfig, method: str) -> Any:
+    if method == "ngram":
+        return CoverageMatcher(corpus, config.ngram_size, config.threshold)
+    if method == "ngram-any":
+        return AnyMatcher(corpus, config.any_ngram_size, config.max_ngram_rows)
+    return MinHashMatcher(
+        corpus, config.minhash_threshold, config.num_perm, config.shingle_size, config.seed
+    )
+
+
 class Matchers:
     """The matchers of the configured methods over one evaluation corpus."""
 
     def __init__(self, corpus: EvalCorpus, config: DecontamConfig) -> None:
         self.corpus = corpus
         self.config = config
-        self.coverage = (
-            CoverageMatcher(corpus, config.ngram_size, config.threshold)
-            if "ngram" in config.methods
-            else None
-        )
-        self.any = (
-            AnyMatcher(corpus, config.any_ngram_size, config.max_ngram_rows)
-            if "ngram-any" in config.methods
-            else None
-        )
-        self.minhash = (
-            MinHashMatcher(
-                corpus, config.minhash_threshold, config.num_perm, config.shingle_size, config.seed
-            )
-            if "minhash" in config.methods
-            else None
-        )
+        built = {m: build_matcher(corpus, config, m) for m in METHODS if m in config.methods}
+        self.coverage = built.get("ngram")
+        self.any = built.get("ngram-any")
+        self.minhash = built.get("minhash")
 
     def match_texts(self, texts: list[str]) -> BatchResult:
         batch = TokenBatch.from_texts(texts)

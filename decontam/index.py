@@ -58,6 +58,26 @@ class HashIndex:
         return cls.build_with_keys(hashes, inst)[0]
 
     @classmethod
+    def key_set(cls, hashes: np.ndarray) -> HashIndex:
+        """Membership only (`lookup`), no postings: one sort instead of an argsort."""
+        keys = np.sort(hashes)
+        keep = np.ones(len(keys), dtype=bool)
+        keep[1:] = keys[1:] != keys[:-1]
+        keys = keys[keep]
+        empty = np.zeros(0, np.int32)
+        return cls(keys, np.zeros(1, np.int64), empty, empty, Bitmap.build(keys),
+                   *cls._buckets(keys))
+
+    @staticmethod
+    def _buckets(keys: np.ndarray) -> tuple[np.ndarray, int]:
+        # about one key a bucket, so a lookup reads one or two keys instead of a binary search
+        bucket_bits = max(1, min(len(keys).bit_length(), 30))
+        buckets = np.searchsorted(
+            keys >> np.uint64(64 - bucket_bits), np.arange((1 << bucket_bits) + 1, dtype=np.uint64)
+        ).astype(np.int32 if len(keys) < 2**31 else np.int64)
+        return buckets, bucket_bits
+
+    @classmethod
     def build_with_keys(cls, hashes: np.ndarray, inst: np.ndarray) -> tuple[HashIndex, np.ndarray]:
         """`build`, also returning the key index of every input hash."""
         order = np.lexsort((inst, hashes))

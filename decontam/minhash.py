@@ -104,8 +104,7 @@ class MinHashMatcher:
         self.span_size = shingle_size
         self.bands, self.rows = choose_bands(threshold, num_perm)
         self.inst_flat, self.inst_offsets = shingle_sets(corpus.tokens, shingle_size)
-        inst_of = np.repeat(np.arange(len(corpus), dtype=np.int64), np.diff(self.inst_offsets))
-        self.union = HashIndex.build(self.inst_flat, inst_of)
+        self.union = HashIndex.key_set(self.inst_flat)
         sigs = signatures(self.inst_flat, self.inst_offsets, num_perm, seed)
         keys = band_keys(sigs, self.bands, self.rows)
         nonempty = np.diff(self.inst_offsets) > 0
