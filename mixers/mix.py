@@ -17,7 +17,7 @@ import queue
 import shutil
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,8 +59,8 @@ class _Cleaning:
 def _stage_all(recipe: Recipe, work: Path, on_bad_row: str,
                count_tokens: Callable[[list[str]], list[int]] | None, threads: int | None,
                memory: MemoryBudget, say: Callable[[str], None]) -> list[StagedSource]:
-    """Read every source once, `threads` at a time; the first failing source (in recipe
-    order) decides the error, so errors do not depend on timing."""
+    """Read every source once, `threads` at a time. A failure stops the sources not yet
+    started; of the sources that failed, the first in recipe order gives the error."""
 
     def one(i: int) -> StagedSource:
         spec = recipe.sources[i]
@@ -74,11 +74,13 @@ def _stage_all(recipe: Recipe, work: Path, on_bad_row: str,
     count = threads or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=max(1, count)) as pool:
         futures = [pool.submit(one, i) for i in range(len(recipe.sources))]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        for future in futures:
+            future.cancel()
         wait(futures)
     for future in futures:
-        error = future.exception()
-        if error is not None:
-            raise error
+        if not future.cancelled() and future.exception() is not None:
+            raise future.exception()
     return [f.result() for f in futures]
 
 
