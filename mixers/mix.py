@@ -244,14 +244,14 @@ def mix(
     on_bad_row: str = "error",
     workers: int = 1,
     threads: int | None = None,
-    memory_mb: float = 0,
+    memory_mb: float = 512,
     log: Callable[[str], None] | None = None,
 ) -> MixResult:
     """Make the mix a recipe describes in `out_dir`; returns its manifest and accounting.
 
     `threads` sources are read at once (default: up to 4, one per core); `workers` is the
     process count of the decontamination step. Up to `memory_mb` MiB of the rows read are
-    kept in memory; the rest (by default, all) is staged in local files.
+    kept in memory; the rest is staged in local files and memory mapped.
     """
     say = log or (lambda message: None)
     if recipe.tokens is not None and tokenizer is None:

@@ -29,10 +29,10 @@ from skillmix.commands._options import echo_accounting, fail_on_bad_row, on_bad_
               help="Processes for the decontamination step.")
 @click.option("--threads", type=int, default=None,
               help="Sources read at once (default: one per core, at most 4).")
-@click.option("--memory-mb", type=float, default=0, show_default=True,
+@click.option("--memory-mb", type=float, default=512, show_default=True,
               help="Keep up to this many MiB of the rows read from the sources in memory; "
-                   "the rest is staged in files under --out and memory mapped (the "
-                   "default, 0, stages everything: lowest memory).")
+                   "the rest is staged in files under --out and memory mapped (0 stages "
+                   "everything: lowest memory, more disk traffic).")
 @on_bad_row_option
 def mix_command(recipe, out_dir, fmt, tokenizer, workers, threads, memory_mb,
                 on_bad_row) -> None:
