@@ -55,14 +55,19 @@ def shingle_sets(batch: TokenBatch, size: int) -> tuple[np.ndarray, np.ndarray]:
     return flat, np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
 
 
-def signatures(flat: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
-    """MinHash signatures (texts x num_perm, uint32) from CSR shingle hashes (rensa)."""
-    if len(offsets) <= 1:
-        return np.zeros((0, num_perm), dtype=np.uint32)
-    matrix = RMinHash.digest_matrix_from_flat_token_hashes(
-        flat, offsets.astype(np.uint64), num_perm, seed
-    )
-    return np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(-1, num_perm)
+def signatures(
+    flat: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int, chunk: int = 4096
+) -> np.ndarray:
+    """MinHash signatures (texts x num_perm, uint32) from CSR shingle hashes (rensa),
+    `chunk` texts at a time (rensa hands rows back as Python lists)."""
+    out = np.zeros((len(offsets) - 1, num_perm), dtype=np.uint32)
+    for start in range(0, len(offsets) - 1, chunk):
+        bounds = offsets[start : start + chunk + 1]
+        matrix = RMinHash.digest_matrix_from_flat_token_hashes(
+            flat[bounds[0] : bounds[-1]], (bounds - bounds[0]).astype(np.uint64), num_perm, seed
+        )
+        out[start : start + len(bounds) - 1] = matrix.to_rows()
+    return out
 
 
 def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
