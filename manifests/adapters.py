@@ -86,11 +86,22 @@ def to_messages(value: Any, field: str) -> list[dict]:
     return messages
 
 
+def _looks_like_messages(value: Any) -> bool:
+    return (isinstance(value, list) and bool(value)
+            and all(isinstance(m, dict) and ("role" in m or "from" in m) for m in value))
+
+
 def _turns(value: Any, role: str, field: str) -> list[dict]:
-    """A string becomes one turn of `role`; a list is read as messages."""
-    value = _maybe_json(value)
+    """A string becomes one turn of `role`; a list is read as messages.
+
+    A string is read as JSON only when it holds a message list (CSV cells); an answer
+    that merely starts with `{` or `[` (a JSON reply, a code snippet) stays text.
+    """
     if isinstance(value, str):
-        return [{"role": role, "content": value}]
+        parsed = _maybe_json(value)
+        if not _looks_like_messages(parsed):
+            return [{"role": role, "content": value}]
+        value = parsed
     return to_messages(value, field)
 
 

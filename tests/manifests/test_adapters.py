@@ -107,3 +107,16 @@ def test_validate_row_rejects_extra_and_missing_fields(sft_row):
         validate_row(bad, "sft")
     with pytest.raises(ValueError, match="metadata"):
         validate_row({**sft_row, "metadata": "{not json"}, "sft")
+
+
+def test_string_answers_that_look_like_json_stay_text():
+    answer = '{"name": "Ada", "born": 1815}'
+    row = convert({"prompt": "[1, 2] as JSON?", "completion": answer}, "sft")
+    assert row["messages"] == [{"role": "user", "content": "[1, 2] as JSON?"},
+                               {"role": "assistant", "content": answer}]
+    pref = convert({"prompt": "q", "chosen": "[x]", "rejected": "{}"}, "preference")
+    assert pref["chosen"][-1]["content"] == "[x]" and pref["rejected"][-1]["content"] == "{}"
+    # A CSV-style cell that holds a message list is still read as messages.
+    cell = '[{"role": "assistant", "content": "hi"}]'
+    assert convert({"prompt": "p", "completion": cell}, "sft")["messages"][1] == {
+        "role": "assistant", "content": "hi"}

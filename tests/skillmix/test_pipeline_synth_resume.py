@@ -11,8 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from curate.backends.mock_server import MockOpenAIServer
-from tests.curate.conftest import fake_model
+from curate.backends.mock_server import MockOpenAIServer, template_answer
 from tests.skillmix.pipeline_helpers import write_recipe, write_sources
 
 ANSWERED_BEFORE_KILL = 8
@@ -42,7 +41,7 @@ def wait_for_lines(path: Path, n: int, timeout: float = 120) -> None:
 
 def test_kill_during_synthesis_then_resume(tmp_path):
     write_sources(tmp_path, n=40)
-    with MockOpenAIServer(fake_model) as server:
+    with MockOpenAIServer(template_answer) as server:
         recipe = recipe_for(tmp_path, server.url)
         done = subprocess.run(run_cmd(recipe, tmp_path / "uninterrupted"), capture_output=True,
                               text=True, timeout=300)
@@ -51,7 +50,7 @@ def test_kill_during_synthesis_then_resume(tmp_path):
         stage = json.loads((tmp_path / "uninterrupted" / "00-synth" / "stage.json").read_text())
         assert {s["name"] for s in stage["sources"]} >= {"alpaca", "chat", "persona"}
 
-    with MockOpenAIServer(fake_model) as server:
+    with MockOpenAIServer(template_answer) as server:
         recipe = recipe_for(tmp_path, server.url)
         server.fault = lambda srv, body: ("hang" if len(srv.log.answered)
                                           >= ANSWERED_BEFORE_KILL else None)
