@@ -316,6 +316,16 @@ def labeled_minhash(maker: TextMaker, pairs: int = 600, threshold: float = 0.7) 
 
 # --- the Tülu-3-sized audit ---------------------------------------------------------------
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec,
+    so a process started by a big one would report its parent's peak."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def audit(evals: list[EvalSet], maker: TextMaker, rows: int, bank_size: int,
           planted: int) -> dict:
     """Stream `rows` chat rows (cycling a bank of generated texts) through all methods."""
@@ -337,7 +347,7 @@ def audit(evals: list[EvalSet], maker: TextMaker, rows: int, bank_size: int,
     result = find_contamination(stream(), evals, method="all", workers=2)
     wall = time.perf_counter() - start
     flagged = set().union(*result.flagged.values())
-    peak_parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_parent = peak_rss_mb()
     peak_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {
         "rows": rows, "wall": wall, "flagged": len(flagged),
