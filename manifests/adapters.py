@@ -171,7 +171,10 @@ def _verifier(record: dict) -> str:
 
 
 def _metadata(record: dict, file: str, row: int) -> str:
-    value = _maybe_json(record.get("metadata"))
+    given = record.get("metadata")
+    value = _maybe_json(given)
+    if isinstance(given, str) and isinstance(value, dict) and "file" in value and "row" in value:
+        return given  # lineage already set where the row entered skillmix: keep it as written
     if value is None or value == "":
         meta: dict = {}
     elif isinstance(value, dict):

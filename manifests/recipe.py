@@ -343,13 +343,17 @@ def parse_recipe(data: Any, *, origin: str = "recipe", base_dir: str | Path = ".
     )
 
 
-def load_recipe(path: str | Path) -> Recipe:
-    """Read and check a recipe file; relative source paths are taken from its folder."""
-    path = Path(path)
+def read_recipe_yaml(path: Path) -> Any:
+    """The parsed YAML of a recipe file; RecipeError when it is missing or not YAML."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RecipeError(f"{path}: no such recipe file") from None
     except yaml.YAMLError as exc:
         raise RecipeError(f"{path}: not valid YAML ({exc})") from None
-    return parse_recipe(data, origin=str(path), base_dir=path.resolve().parent)
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and check a recipe file; relative source paths are taken from its folder."""
+    path = Path(path)
+    return parse_recipe(read_recipe_yaml(path), origin=str(path), base_dir=path.resolve().parent)

@@ -23,9 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from manifests.recipe import Recipe, RecipeError, parse_recipe
+from manifests.recipe import Recipe, RecipeError, parse_recipe, read_recipe_yaml
 from skillmix.pipeline.sources import SourceRef, Sources
 from skillmix.pipeline.stage import StageError
 from skillmix.pipeline.stages import STAGES
@@ -113,10 +111,5 @@ def parse_run_recipe(data: Any, *, origin: str, base_dir: Path) -> RunRecipe:
 
 def load_run_recipe(path: str | Path) -> RunRecipe:
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RecipeError(f"{path}: no such recipe file") from None
-    except yaml.YAMLError as exc:
-        raise RecipeError(f"{path}: not valid YAML ({exc})") from None
-    return parse_run_recipe(data, origin=str(path), base_dir=path.resolve().parent)
+    return parse_run_recipe(read_recipe_yaml(path), origin=str(path),
+                            base_dir=path.resolve().parent)
