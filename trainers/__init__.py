@@ -11,8 +11,11 @@ from trainers.collate import collate, pack_batch, pad_batch
 from trainers.config import DPOConfig, SFTConfig, TrainConfig, load_config
 from trainers.dpo import run_dpo
 from trainers.dpo_loss import PreferenceLoss, preference_loss
+from trainers.grpo_loss import group_advantages, grpo_loss, grpo_token_terms, k3_kl
 from trainers.launch import summary_lines, train_from_options
 from trainers.loss import forward_logits, per_document_sums, sft_loss_sum, token_logps
+from trainers.rlvr import run_rlvr
+from trainers.rlvr_config import RLVRConfig
 from trainers.runlog import read_log
 from trainers.sft import run_sft
 
@@ -21,11 +24,16 @@ __all__ = [
     "TULU_TEMPLATE",
     "DPOConfig",
     "PreferenceLoss",
+    "RLVRConfig",
     "SFTConfig",
     "Tokenized",
     "TrainConfig",
     "collate",
     "forward_logits",
+    "group_advantages",
+    "grpo_loss",
+    "grpo_token_terms",
+    "k3_kl",
     "load_config",
     "pack_batch",
     "pad_batch",
@@ -33,6 +41,7 @@ __all__ = [
     "preference_loss",
     "read_log",
     "run_dpo",
+    "run_rlvr",
     "run_sft",
     "sft_loss_sum",
     "summary_lines",

@@ -17,6 +17,10 @@ def train_from_options(kind: str, config_file: str | None, options: dict[str, An
         from trainers.dpo import run_dpo
 
         return run_dpo(load_config(DPOConfig, config_file, options))
+    if kind == "rlvr":
+        from trainers.rlvr_launch import train_rlvr_from_options
+
+        return train_rlvr_from_options(config_file, options)
     raise ValueError(f"unknown training recipe {kind!r}")
 
 

@@ -87,7 +87,7 @@ def _run(kind: str, config_file: str | None, options: dict) -> None:
 
 @click.group()
 def train() -> None:
-    """Train on a mix: supervised fine-tuning or preference optimization."""
+    """Train on a mix: SFT, preference optimization (DPO and kin) or RLVR (GRPO)."""
 
 
 @train.command("sft")

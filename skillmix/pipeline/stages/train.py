@@ -20,14 +20,9 @@ class TrainTask(Task):
     def run(self) -> None:
         import json
 
-        if self.method == "rlvr":
-            from trainers.rlvr_launch import train_rlvr_from_options
+        from trainers import train_from_options
 
-            summary = train_rlvr_from_options(self.config_file, self.settings)
-        else:
-            from trainers import train_from_options
-
-            summary = train_from_options(self.method, self.config_file, self.settings)
+        summary = train_from_options(self.method, self.config_file, self.settings)
         self.summary_path.write_text(json.dumps(summary, sort_keys=True, default=str))
 
 
