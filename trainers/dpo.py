@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
 from trainers.config import DPOConfig
-from trainers.data import Pair, load_tokenized, mix_fingerprint, plan_steps
+from trainers.data import Pair, mix_fingerprint
 from trainers.dpo_loss import needs_reference, preference_loss
 from trainers.loop import (
     Run,
-    config_record,
     no_sync_unless_last,
-    prepare_optimization,
     reduce_sum,
-    save_final,
-    start_run,
     train,
 )
 from trainers.reference import cache_key, cached_reference, compute_reference, pair_logps
+from trainers.tokenized_run import finish_tokenized_run, start_tokenized_run
 
 
 def reference_table(run: Run, pairs: list[Pair]) -> tuple[dict[str, torch.Tensor] | None, str]:
@@ -106,31 +102,9 @@ def dpo_step_fn(run: Run, pairs: list[Pair], ref: dict[str, torch.Tensor] | None
 
 def run_dpo(config: DPOConfig) -> dict:
     """Train; returns a summary (rows accounting, steps, reference source, final loss)."""
-    run = start_run(config)
-    pairs, accounting, tokenized = load_tokenized(
-        config, run.tokenizer, "preference", is_main_process=run.accelerator.is_main_process
-    )
-    plan = plan_steps(
-        len(pairs), batch_size=config.batch_size, micro_batch_size=config.micro_batch_size,
-        num_processes=run.accelerator.num_processes, epochs=config.epochs, seed=config.seed,
-        max_steps=config.max_steps,
-    )
-    prepare_optimization(run, len(plan.steps))
+    t = start_tokenized_run(config, "preference")
     # Before a resumed checkpoint is loaded, the model still holds the starting weights.
-    ref, ref_source = reference_table(run, pairs)
-    extra = {"data": mix_fingerprint(config.data), **config_record(config)}
-    history = train(run, plan, dpo_step_fn(run, pairs, ref), extra_state=extra)
-    final = save_final(run)
-    summary = {
-        "accounting": accounting.to_dict(),
-        "tokenized": tokenized,
-        "steps": len(plan.steps),
-        "rows_dropped_per_epoch": plan.dropped_per_epoch,
-        "reference": ref_source,
-        "first_loss": history[0]["loss"] if history else None,
-        "final_loss": history[-1]["loss"] if history else None,
-        "output": str(final),
-    }
-    if run.accelerator.is_main_process:
-        (Path(config.output) / "summary.json").write_text(json.dumps(summary, indent=2))
-    return summary
+    ref, ref_source = reference_table(t.run, t.items)
+    history = train(t.run, t.plan, dpo_step_fn(t.run, t.items, ref), extra_state=t.extra_state)
+    return finish_tokenized_run(config, t, history, reference=ref_source,
+                                first_loss=history[0]["loss"] if history else None)

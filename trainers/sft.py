@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from trainers.chat import Tokenized
 from trainers.collate import collate, padding_tokens
 from trainers.config import SFTConfig
-from trainers.data import load_tokenized, mix_fingerprint, plan_steps
 from trainers.loop import (
     Run,
-    config_record,
     no_sync_unless_last,
-    prepare_optimization,
     reduce_sum,
-    save_final,
-    start_run,
     train,
 )
 from trainers.loss import label_count, sft_loss_sum
+from trainers.tokenized_run import finish_tokenized_run, start_tokenized_run
 
 
 def sft_step_fn(run: Run, docs: list[Tokenized]):
@@ -66,27 +59,6 @@ def sft_step_fn(run: Run, docs: list[Tokenized]):
 
 def run_sft(config: SFTConfig) -> dict:
     """Train; returns a summary (rows accounting, steps, final loss, output paths)."""
-    run = start_run(config)
-    docs, accounting, tokenized = load_tokenized(
-        config, run.tokenizer, "sft", is_main_process=run.accelerator.is_main_process
-    )
-    plan = plan_steps(
-        len(docs), batch_size=config.batch_size, micro_batch_size=config.micro_batch_size,
-        num_processes=run.accelerator.num_processes, epochs=config.epochs, seed=config.seed,
-        max_steps=config.max_steps,
-    )
-    prepare_optimization(run, len(plan.steps))
-    extra = {"data": mix_fingerprint(config.data), **config_record(config)}
-    history = train(run, plan, sft_step_fn(run, docs), extra_state=extra)
-    final = save_final(run)
-    summary = {
-        "accounting": accounting.to_dict(),
-        "tokenized": tokenized,
-        "steps": len(plan.steps),
-        "rows_dropped_per_epoch": plan.dropped_per_epoch,
-        "final_loss": history[-1]["loss"] if history else None,
-        "output": str(final),
-    }
-    if run.accelerator.is_main_process:
-        (Path(config.output) / "summary.json").write_text(json.dumps(summary, indent=2))
-    return summary
+    t = start_tokenized_run(config, "sft")
+    history = train(t.run, t.plan, sft_step_fn(t.run, t.items), extra_state=t.extra_state)
+    return finish_tokenized_run(config, t, history)
