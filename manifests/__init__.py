@@ -1,7 +1,7 @@
 """The contracts: row schemas, readers and writers of rows, accounting, rejects."""
 
 from manifests.accounting import Accounting
-from manifests.adapters import detect_kind, to_contract
+from manifests.adapters import detect_kind, prompt_row, prompt_turns, to_contract
 from manifests.errors import BadRowError
 from manifests.ids import canonical_json, stable_id
 from manifests.readers import read_records
@@ -21,6 +21,8 @@ __all__ = [
     "RowWriter",
     "canonical_json",
     "detect_kind",
+    "prompt_row",
+    "prompt_turns",
     "read_records",
     "read_rows",
     "row_messages",

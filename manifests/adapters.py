@@ -5,7 +5,11 @@ Recognized shapes, by the fields a record has:
 - Alpaca `instruction` (+ `input`) / `output`;
 - `prompt` / `completion` (strings or message lists);
 - preference: `chosen` / `rejected` as message lists, or strings with a `prompt` (TRL);
-- rlvr: `messages` or `prompt`, with `ground_truth` and `verifier` (or Tülu's `dataset`).
+- rlvr: `messages` or `prompt`, with `ground_truth` and `verifier` (or Tülu's `dataset`);
+- prompt: any of the chat shapes above without an answer (the last turn is the user's), an
+  Alpaca `instruction` without `output`, or a lone `prompt`. Read as kind `prompt`, a row
+  with an answer gives its turns up to the last user turn, and an rlvr row's check moves
+  into `metadata` (`ground_truth`, `verifier`): the prompt carries it as lineage.
 A field mapping (`{"messages": "dialog"}`) renames input fields first, for anything else.
 """
 
@@ -35,11 +39,33 @@ DEFAULT_SKILL = "general"
 
 
 def detect_kind(record: dict) -> str:
+    """The contract a record (raw or already a contract row) reads as, from its fields."""
     if "chosen" in record and "rejected" in record:
         return "preference"
     if "ground_truth" in record:
         return "rlvr"
-    return "sft"
+    return "prompt" if _is_prompt_only(record) else "sft"
+
+
+def _last_role(value: Any) -> str | None:
+    value = _maybe_json(value)
+    if not isinstance(value, list) or not value or not isinstance(value[-1], dict):
+        return None
+    last = value[-1]
+    role = last.get("role", last.get("from"))
+    return SHAREGPT_ROLES.get(str(role).lower(), str(role)) if role is not None else None
+
+
+def _is_prompt_only(record: dict) -> bool:
+    """A chat row that ends in a user turn, an instruction without output, a lone prompt."""
+    for field in ("messages", "conversations"):
+        if record.get(field) is not None:
+            return _last_role(record[field]) == "user"
+    if record.get("instruction") is not None:
+        return record.get("output") is None
+    if record.get("prompt") is not None:
+        return record.get("completion") is None and record.get("response") is None
+    return False
 
 
 def apply_mapping(record: dict, mapping: dict[str, str] | None) -> dict:
@@ -158,6 +184,52 @@ def rlvr_prompt(record: dict) -> list[dict]:
     raise ValueError("no prompt: expected 'messages' or 'prompt'")
 
 
+def prompt_turns(messages: list[dict], field: str = "messages") -> list[dict]:
+    """The turns up to and including the last user turn: what the next answer answers."""
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    if last_user < 0:
+        raise ValueError(f"field {field!r}: no user turn (the prompt)")
+    return [dict(m) for m in messages[: last_user + 1]]
+
+
+def prompt_messages(record: dict) -> list[dict]:
+    """The prompt of any recognized shape (an answer, if there is one, is left out)."""
+    for field in ("messages", "conversations"):
+        if field in record:
+            return prompt_turns(to_messages(_require(record, field), field), field)
+    if "instruction" in record:
+        prompt = str(_require(record, "instruction"))
+        extra = record.get("input")
+        return [{"role": "user", "content": f"{prompt}\n\n{extra}" if extra else prompt}]
+    if "prompt" in record:
+        return prompt_turns(_turns(_require(record, "prompt"), "user", "prompt"), "prompt")
+    if "chosen" in record:
+        return prompt_turns(_turns(_require(record, "chosen"), "assistant", "chosen"), "chosen")
+    raise ValueError(
+        "no prompt: expected 'messages', 'conversations', 'instruction' or 'prompt' "
+        "(use a field mapping for other names)"
+    )
+
+
+def prompt_row(row: dict) -> dict:
+    """A contract row of any kind as a `prompt` row, keeping its id and lineage.
+
+    An rlvr row's check is kept in metadata; the number of turns left out is recorded.
+    """
+    messages = row.get("messages") if "messages" in row else row["chosen"]
+    turns = prompt_turns(messages, "messages" if "messages" in row else "chosen")
+    meta = json.loads(row.get("metadata") or "{}")
+    if "ground_truth" in row:
+        meta.update(ground_truth=row["ground_truth"], verifier=row["verifier"])
+    if len(turns) < len(messages):
+        meta["prompt_of"] = detect_kind(row)
+        meta["turns_left_out"] = len(messages) - len(turns)
+    out = {"id": row["id"], "source": row["source"], "skill": row["skill"],
+           "messages": turns, "metadata": canonical_json(meta)}
+    validate_row(out, "prompt")
+    return out
+
+
 def _ground_truth(record: dict) -> str:
     value = _require(record, "ground_truth")
     return value if isinstance(value, str) else canonical_json(value)
@@ -211,20 +283,44 @@ def to_contract(
             "ground_truth": _ground_truth(record),
             "verifier": _verifier(record),
         }
+    elif kind == "prompt":
+        content = {"messages": prompt_messages(record)}
     else:
         raise ValueError(f"unknown kind {kind!r}")
     src = source or record.get("source") or _stem(file)
     row_id = record.get("id")
     row_id = stable_id(str(src), content) if row_id in (None, "") else str(row_id)
+    metadata = _metadata(record, file, row)
+    if kind == "prompt":
+        metadata = _prompt_lineage(record, content["messages"], metadata)
     out = {
         "id": row_id,
         "source": str(src),
         "skill": str(skill or record.get("skill") or DEFAULT_SKILL),
         **content,
-        "metadata": _metadata(record, file, row),
+        "metadata": metadata,
     }
     validate_row(out, kind)
     return out
+
+
+def _prompt_lineage(record: dict, turns: list[dict], metadata: str) -> str:
+    """A prompt read from a richer row says what it kept: the check, the turns left out."""
+    extra: dict[str, Any] = {}
+    if "ground_truth" in record:
+        extra.update(ground_truth=_ground_truth(record), verifier=_verifier(record))
+    for field in ("messages", "conversations"):
+        if field in record:
+            left_out = len(to_messages(record[field], field)) - len(turns)
+            if left_out:
+                extra["turns_left_out"] = left_out
+            break
+    else:
+        if any(record.get(f) is not None for f in ("output", "completion", "response", "chosen")):
+            extra["turns_left_out"] = 1
+    if not extra:
+        return metadata
+    return canonical_json({**json.loads(metadata), **extra})
 
 
 def _stem(file: str) -> str:

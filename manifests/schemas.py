@@ -1,10 +1,14 @@
-"""Arrow schemas of the three row contracts (field names follow the public Tülu 3 datasets)."""
+"""Arrow schemas of the four row contracts (field names follow the public Tülu 3 datasets).
+
+`prompt` rows are what a step that asks for an answer reads: the turns up to and
+including the last user turn, with no answer and no ground truth.
+"""
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-KINDS: tuple[str, ...] = ("sft", "preference", "rlvr")
+KINDS: tuple[str, ...] = ("sft", "preference", "rlvr", "prompt")
 
 MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES_TYPE = pa.list_(MESSAGE_TYPE)
@@ -26,6 +30,7 @@ _SCHEMAS: dict[str, pa.Schema] = {
             _METADATA,
         ]
     ),
+    "prompt": pa.schema([*_COMMON_HEAD, ("messages", MESSAGES_TYPE), _METADATA]),
 }
 
 # Fields of each kind that hold a list of chat messages.
@@ -33,6 +38,7 @@ MESSAGE_FIELDS: dict[str, tuple[str, ...]] = {
     "sft": ("messages",),
     "preference": ("chosen", "rejected"),
     "rlvr": ("messages",),
+    "prompt": ("messages",),
 }
 
 ROLES: frozenset[str] = frozenset({"system", "user", "assistant", "tool"})

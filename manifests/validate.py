@@ -61,6 +61,8 @@ def validate_row(row: dict, kind: str) -> None:
         for field in ("chosen", "rejected"):
             if row[field][-1]["role"] != "assistant":
                 raise ValueError(f"field {field!r}: the last message must be the assistant's")
+    if kind == "prompt" and row["messages"][-1]["role"] != "user":
+        raise ValueError("field 'messages': a prompt ends with a user turn (no answer)")
     if kind == "rlvr":
         if "user" not in _roles(row["messages"]):
             raise ValueError("field 'messages': no user turn (the prompt)")

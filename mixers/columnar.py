@@ -66,7 +66,9 @@ def kind_of_columns(path: str) -> str | None:
         return None
     if fmt not in ("parquet", "arrow"):
         return None
-    return detect_kind(dict.fromkeys(file_schema(path, fmt).names))
+    kind = detect_kind(dict.fromkeys(file_schema(path, fmt).names))
+    # A bare `messages` column holds sft rows or prompts: the rows decide, not the columns.
+    return None if kind == "sft" else kind
 
 
 def columnar_source(path: str, kind: str) -> ColumnarSource | None:
@@ -85,6 +87,8 @@ def columnar_source(path: str, kind: str) -> ColumnarSource | None:
         return None
     if kind == "preference" and "prompt" in names:
         return None  # to_contract prepends the prompt turns: leave that to it
+    if kind == "prompt" and names & {"ground_truth", "chosen", "completion", "output"}:
+        return None  # to_contract moves the check into metadata and counts dropped turns
     columns = []
     for name in schema_for(kind).names:
         if name not in names:
@@ -145,6 +149,12 @@ def _messages_ok(messages: pa.Array, kind: str, field: str) -> np.ndarray:
         ok &= np.bincount(parents[role_values == "assistant"], minlength=n) > 0
     elif kind == "rlvr":
         ok &= np.bincount(parents[role_values == "user"], minlength=n) > 0
+    elif kind == "prompt":
+        ends = np.cumsum(lengths) - 1
+        last_is_user = np.zeros(n, dtype=bool)
+        has = lengths > 0
+        last_is_user[has] = role_values[ends[has]] == "user"
+        ok &= last_is_user
     elif kind == "preference":
         ends = np.cumsum(lengths) - 1
         last_is_assistant = np.zeros(n, dtype=bool)

@@ -22,6 +22,7 @@ from manifests import (
     Accounting,
     BadRowError,
     RejectsWriter,
+    detect_kind,
     read_rows,
     schema_for,
     to_contract,
@@ -143,14 +144,6 @@ def _page_span(batch: pa.RecordBatch, base: int, size: int) -> tuple[int, int]:
     start = max(0, start - start % mmap.PAGESIZE)
     end = min(size, end)
     return start, max(0, end - start)
-
-
-def _rows_kind(row: dict) -> str:
-    if "chosen" in row:
-        return "preference"
-    if "ground_truth" in row:
-        return "rlvr"
-    return "sft"
 
 
 class MemoryBudget:
@@ -302,8 +295,8 @@ def _record_tables(
                      on_bad_row=on_bad_row, rejects=rejects, accounting=acc)
     buffer: list[dict] = []
     for row in rows:
-        if not buffer and _rows_kind(row) != kind:
-            raise MixError(f"{where}: {path} holds {_rows_kind(row)} rows, but the recipe's "
+        if not buffer and detect_kind(row) != kind:
+            raise MixError(f"{where}: {path} holds {detect_kind(row)} rows, but the recipe's "
                            f"kind is {kind}")
         buffer.append(row)
         if len(buffer) >= STAGE_BATCH_ROWS:
@@ -326,7 +319,8 @@ def stage_source(
     if not path.startswith("hf://") and not Path(path).exists():
         raise MixError(f"{where}: {path}: no such file or folder")
     detected = kind_of_columns(path)
-    if detected is not None and detected != kind and not mapping:
+    # Any row holds a prompt, so a prompt mix reads every kind (as read_rows does).
+    if detected is not None and detected != kind and kind != "prompt" and not mapping:
         raise MixError(f"{where}: {path} holds {detected} rows, but the recipe's kind is {kind}")
     columnar = None if mapping else columnar_source(path, kind)
     if columnar is not None:

@@ -15,7 +15,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from manifests import Accounting, RejectsWriter, canonical_json, read_rows, row_text, write_rows
+from manifests import (
+    Accounting,
+    RejectsWriter,
+    canonical_json,
+    detect_kind,
+    read_rows,
+    row_text,
+    write_rows,
+)
 
 LABEL = "__label__"
 
@@ -208,7 +216,7 @@ def apply_tagger(
         if first is None:
             write_rows([], out_path, kind or "sft")
         else:
-            out_kind = _kind_of(first)
+            out_kind = detect_kind(first)
             rows_all = _chain_first(first, rows)
             write_rows(
                 tag_rows(rows_all, model, Path(model_path).name, min_confidence, acc),
@@ -218,12 +226,6 @@ def apply_tagger(
     total = Accounting(read_acc.rows_in, acc.rows_out, dict(acc.removed), read_acc.rejected)
     total.check()
     return total
-
-
-def _kind_of(row: dict) -> str:
-    if "chosen" in row:
-        return "preference"
-    return "rlvr" if "ground_truth" in row else "sft"
 
 
 def _chain_first(first: dict, rest: Iterator[dict]) -> Iterator[dict]:
