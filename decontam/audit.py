@@ -22,6 +22,7 @@ import numpy as np
 
 from decontam.engine import DecontamConfig, Match, Matchers, run_batches
 from decontam.index import EvalCorpus
+from decontam.spans import KINDS
 from manifests import Accounting, RowWriter, detect_kind, row_text
 
 TOP_PAIRS = 40
@@ -50,6 +51,10 @@ class AuditState:
     )
     flagged_by_method: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     match_count: int = 0
+    # instance -> rows holding it, by source and by the row's best kind of match
+    inst_sources: dict[int, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    inst_kinds: dict[int, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    rows_by_kind: Counter = field(default_factory=Counter)  # flagged rows by best kind
     top: list = field(default_factory=list)  # heap of (score, seq, pair for the HTML page)
     accounting: Accounting = field(default_factory=Accounting)
 
@@ -115,11 +120,23 @@ class Audit:
             if keys is not None:
                 assert self._any_counts is not None
                 self._any_counts[keys] += 1
+                text = row_text(row, self.config.fields)
                 if cap is None or (self._any_counts[keys] <= cap).any():
-                    text = row_text(row, self.config.fields)
                     self.pending.append(_Pending(source, row_id, row, text, keys, records))
                     continue
+                # every n-gram is already common: only a mass copy can flag the row
+                records.extend(self._mass_records(source, row_id, keys, text))
             self._settle(source, row_id, row, records, None)
+
+    def _mass_records(self, source: str, row_id: str, keys: np.ndarray, text: str) -> list[dict]:
+        assert self.matchers.any is not None
+        insts, scores = self.matchers.any.pairs_for(keys)
+        out = []
+        for inst, score in zip(insts, scores, strict=True):
+            if score > self.config.threshold:
+                match = self.matchers.describe(0, int(inst), "ngram-any", float(score), text)
+                out.append(self._record(source, row_id, match))
+        return out
 
     def _record(self, source: str, row_id: str, match: Match, text: str | None = None) -> dict:
         record = {
@@ -129,6 +146,8 @@ class Audit:
             "eval_id": self.corpus.ids[match.inst],
             "method": match.method,
             "score": round(match.score, 6),
+            "kind": match.kind,
+            "coverage": match.coverage,
             "train_spans": [list(s) for s in match.train_spans],
             "eval_spans": [list(s) for s in match.eval_spans],
         }
@@ -143,9 +162,19 @@ class Audit:
             self._any_counts > cap if cap is not None else np.zeros(len(self._any_counts), bool)
         )
         assert self.matchers.any is not None
+        mass = self.config.threshold
         for item in self.pending:
             allowed = item.keys[~common[item.keys]]
             insts, scores = self.matchers.any.pairs_for(allowed)
+            if len(allowed) < len(item.keys):
+                # Mass copies vs boilerplate: n-grams in more than `max_ngram_rows` rows
+                # count only where they hold most of an instance (share of its distinct
+                # n-grams above `threshold`): an eval prompt pasted into many rows is
+                # flagged in each of them, a licence header shared with one is not.
+                every, every_scores = self.matchers.any.pairs_for(item.keys)
+                extra = (every_scores > mass) & ~np.isin(every, insts)
+                insts = np.concatenate((insts, every[extra]))
+                scores = np.concatenate((scores, every_scores[extra]))
             for inst, score in zip(insts, scores, strict=True):
                 match = self.matchers.describe(0, int(inst), "ngram-any", float(score), item.text)
                 item.matches.append(self._record(item.source, item.row_id, match))
@@ -156,13 +185,20 @@ class Audit:
         self, source: str, row_id: str, row: dict, records: list[dict], text: str | None
     ) -> None:
         state = self.state
+        best: dict[int, int] = {}  # instance -> rank in KINDS of the row's best match
         for record in records:
             inst = record.pop("_inst")
+            best[inst] = min(best.get(inst, len(KINDS) - 1), KINDS.index(record["kind"]))
             state.hits[record["method"]][source].add(inst)
             state.match_count += 1
             if self._matches_out is not None:
                 self._matches_out.write(json.dumps(record, ensure_ascii=False) + "\n")
             self._keep_top(record, inst, row, text)
+        for inst, rank in best.items():
+            state.inst_sources[inst][source] += 1
+            state.inst_kinds[inst][KINDS[rank]] += 1
+        if best:
+            state.rows_by_kind[KINDS[min(best.values())]] += 1
         if records:
             state.flagged[source].add(row_id)
             state.flagged_rows[source] += 1

@@ -18,7 +18,7 @@ import numpy as np
 from decontam.index import EvalCorpus
 from decontam.minhash import MinHashMatcher
 from decontam.ngram_methods import AnyMatcher, CoverageMatcher
-from decontam.spans import Span, shared_spans
+from decontam.spans import Span, match_kind, shared_spans
 from decontam.tokenize import TokenBatch
 
 METHODS = ("ngram", "ngram-any", "minhash")
@@ -64,6 +64,8 @@ class Match:
     score: float
     train_spans: list[Span]
     eval_spans: list[Span]
+    kind: str = "partial"  # exact / near-verbatim / partial (decontam.spans.match_kind)
+    coverage: float = 0.0  # share of the instance's tokens inside shared spans
 
 
 @dataclass
@@ -117,7 +119,8 @@ class Matchers:
             "minhash": self.config.shingle_size,
         }[method]
         train_spans, eval_spans = shared_spans(text, self.corpus.texts[inst], size)
-        return Match(doc, inst, method, score, train_spans, eval_spans)
+        kind, coverage = match_kind(self.corpus.texts[inst], eval_spans)
+        return Match(doc, inst, method, score, train_spans, eval_spans, kind, coverage)
 
 
 _WORKER_MATCHERS: Matchers | None = None

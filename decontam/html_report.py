@@ -5,6 +5,8 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
+from decontam.spans import KINDS
+
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
 h1{font-size:22px}h2{font-size:18px;margin-top:28px}
@@ -17,6 +19,9 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}
 .meta{font-size:13px;color:#555;margin-top:14px}
 mark{background:#ffd54a}
 .cfg{font-size:12px;color:#555}
+.k-exact{background:#c62828;color:#fff}.k-near-verbatim{background:#ef6c00;color:#fff}
+.k-partial{background:#fff3c4}
+.tag{border-radius:3px;padding:1px 6px;font-size:12px}
 """
 
 
@@ -56,7 +61,9 @@ def _matrix_table(report: dict) -> str:
 def _counts(report: dict) -> str:
     evals = "".join(
         f'<tr><td class="l">{escape(name)}</td><td>{e["instances"]}</td>'
-        f'<td>{e["contaminated"]}</td><td>{100 * e["contaminated_share"]:.1f}%</td></tr>'
+        f'<td>{e["contaminated"]}</td><td>{100 * e["contaminated_share"]:.1f}%</td>'
+        + "".join(f"<td>{e.get('by_kind', {}).get(k, 0)}</td>" for k in KINDS)
+        + f"<td>{e.get('mass_copied', 0)}</td></tr>"
         for name, e in report["evals"].items()
     )
     sources = "".join(
@@ -66,10 +73,30 @@ def _counts(report: dict) -> str:
     )
     return (
         '<h2>Evaluation sets</h2><table><tr><th class="l">eval</th><th>instances</th>'
-        f"<th>contaminated</th><th>share</th></tr>{evals}</table>"
+        "<th>contaminated</th><th>share</th>"
+        + "".join(f'<th><span class="tag k-{k}">{k}</span></th>' for k in KINDS)
+        + f"<th>mass-copied</th></tr>{evals}</table>"
         '<h2>Training sources</h2><table><tr><th class="l">source</th><th>rows</th>'
         f'<th>flagged</th><th>kept</th><th class="l">contaminated evals</th></tr>{sources}</table>'
     )
+
+
+def _instances(report: dict, limit: int = 50) -> str:
+    entries = report.get("instances", [])
+    if not entries:
+        return "<p>No evaluation instance was found in the training data.</p>"
+    rows = []
+    for e in entries[:limit]:
+        kinds = "".join(f"<td>{e['by_kind'][k] or ''}</td>" for k in KINDS)
+        sources = ", ".join(f"{s} ({n})" for s, n in e["sources"].items())
+        mass = ' <span class="tag k-exact">mass-copied</span>' if e["mass_copied"] else ""
+        rows.append(f'<tr><td class="l">{escape(e["eval"])}</td><td class="l">'
+                    f'{escape(e["eval_id"])}{mass}</td><td>{e["rows"]}</td>{kinds}'
+                    f'<td class="l">{escape(sources)}</td></tr>')
+    more = f"<p>{len(entries) - limit} more in report.json.</p>" if len(entries) > limit else ""
+    head = "".join(f'<th><span class="tag k-{k}">{k}</span></th>' for k in KINDS)
+    return ('<table><tr><th class="l">eval</th><th class="l">instance</th><th>rows</th>'
+            f'{head}<th class="l">sources (rows)</th></tr>{"".join(rows)}</table>{more}')
 
 
 def _group(pairs: list[dict]) -> list[tuple[dict, list[str]]]:
@@ -82,13 +109,26 @@ def _group(pairs: list[dict]) -> list[tuple[dict, list[str]]]:
     return list(groups.values())
 
 
+def _pairs_by_kind(pairs: list[dict]) -> str:
+    out = []
+    for kind in KINDS:
+        of_kind = [p for p in pairs if p.get("kind", "partial") == kind]
+        if of_kind:
+            out.append(f'<h3><span class="tag k-{kind}">{kind}</span> {len(of_kind)} of the top '
+                       f"pairs</h3>{_pairs(of_kind)}")
+    return "".join(out) or "<p>No matches.</p>"
+
+
 def _pairs(pairs: list[dict]) -> str:
     if not pairs:
         return "<p>No matches.</p>"
     out = []
     for pair, methods in _group(pairs):
+        kind = pair.get("kind", "partial")
         out.append(
-            f'<div class="meta"><b>{escape(pair["eval"])}</b> {escape(pair["eval_id"])} &larr; '
+            f'<div class="meta"><span class="tag k-{kind}">{kind} '
+            f'{100 * pair.get("coverage", 0):.0f}%</span> '
+            f'<b>{escape(pair["eval"])}</b> {escape(pair["eval_id"])} &larr; '
             f'<b>{escape(pair["source"])}</b> {escape(pair["train_id"])} &middot; '
             f'{escape(" · ".join(methods))}</div><div class="pair">'
             f'<div class="box">{highlight(pair["train_text"], pair["train_spans"])}</div>'
@@ -102,19 +142,24 @@ def render_html(report: dict, top_pairs: list[dict]) -> str:
     cfg = ", ".join(
         f"{k}={v}" for k, v in config.items() if k not in ("batch_size", "workers")
     )
+    kinds = report.get("flagged_rows_by_kind", {})
+    by_kind = ", ".join(f"{kinds.get(k, 0)} {k}" for k in KINDS)
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>skillmix contamination "
         f"report</title><style>{_CSS}</style></head><body>"
         "<h1>Contamination report</h1>"
         f'<p class="cfg">{escape(cfg)}</p>'
         f"<p>{sum(s['rows'] for s in report['sources'].values())} training rows, "
-        f"{sum(s['flagged'] for s in report['sources'].values())} flagged, "
+        f"{sum(s['flagged'] for s in report['sources'].values())} flagged ({by_kind}), "
+        f"{len(report.get('instances', []))} evaluation instances found, "
         f"{report['matches']} matched pairs. Cells give the share of an evaluation set's "
         f"instances found in a source; bold above {100 * config['source_threshold']:.0f}%.</p>"
         f"<h2>Source &times; evaluation set</h2>{_matrix_table(report)}"
         f"{_counts(report)}"
+        f"<h2>Contaminated instances (rows holding each, by kind of match)</h2>"
+        f"{_instances(report)}"
         f"<h2>Top matched pairs (training text left, evaluation instance right)</h2>"
-        f"{_pairs(top_pairs)}</body></html>"
+        f"{_pairs_by_kind(top_pairs)}</body></html>"
     )
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from decontam.audit import AuditState
 from decontam.engine import DecontamConfig
 from decontam.index import EvalCorpus
+from decontam.spans import KINDS
 
 
 def _per_eval(corpus: EvalCorpus, instances: set[int]) -> np.ndarray:
@@ -31,6 +32,35 @@ def _matrix(corpus: EvalCorpus, by_source: dict[str, set[int]], sources: list[st
     return out
 
 
+def _instances(corpus: EvalCorpus, config: DecontamConfig, state: AuditState) -> list[dict]:
+    """One entry per contaminated instance: rows holding it, by source and by kind."""
+    cap = config.max_ngram_rows
+    out = []
+    for inst, sources in state.inst_sources.items():
+        rows = sum(sources.values())
+        kinds = state.inst_kinds[inst]
+        out.append({
+            "eval": corpus.names[corpus.eval_of[inst]],
+            "eval_id": corpus.ids[inst],
+            "rows": rows,
+            "by_kind": {k: kinds.get(k, 0) for k in KINDS},
+            "sources": dict(sources.most_common()),
+            # pasted into more rows than ngram-any's commonness cap: still flagged, named
+            "mass_copied": cap is not None and rows > cap,
+        })
+    out.sort(key=lambda e: (-e["rows"], e["eval"], e["eval_id"]))
+    return out
+
+
+def _kind_counts(instances: list[dict], names: list[str]) -> dict[str, dict[str, int]]:
+    """Per eval set: instances whose best match anywhere is of each kind."""
+    out = {name: dict.fromkeys(KINDS, 0) for name in names}
+    for entry in instances:
+        best = next(k for k in KINDS if entry["by_kind"][k])
+        out[entry["eval"]][best] += 1
+    return out
+
+
 def build_report(corpus: EvalCorpus, config: DecontamConfig, state: AuditState) -> dict:
     sources = sorted(state.rows)
     union: dict[str, set[int]] = {s: set() for s in sources}
@@ -40,6 +70,8 @@ def build_report(corpus: EvalCorpus, config: DecontamConfig, state: AuditState) 
     matrix = _matrix(corpus, union, sources)
     everywhere = set().union(*union.values()) if union else set()
     contaminated_evals = _per_eval(corpus, everywhere)
+    instances = _instances(corpus, config, state)
+    kinds = _kind_counts(instances, corpus.names)
     evals = {}
     for index, (name, size) in enumerate(corpus.sizes().items()):
         by_method = {
@@ -53,6 +85,10 @@ def build_report(corpus: EvalCorpus, config: DecontamConfig, state: AuditState) 
             "contaminated": int(contaminated_evals[index]),
             "contaminated_share": round(int(contaminated_evals[index]) / max(size, 1), 6),
             "by_method": by_method,
+            "by_kind": kinds[name],  # instances by their best kind of match
+            "mass_copied": sum(
+                1 for e in instances if e["eval"] == name and e["mass_copied"]
+            ),
         }
     source_report = {}
     for source in sources:
@@ -84,17 +120,28 @@ def build_report(corpus: EvalCorpus, config: DecontamConfig, state: AuditState) 
             if share > config.source_threshold
         ],
         "matches": state.match_count,
+        "flagged_rows_by_kind": {k: state.rows_by_kind.get(k, 0) for k in KINDS},
+        "instances": instances,
         "accounting": state.accounting.to_dict(),
     }
 
 
 def write_tsv(report: dict, path: Path) -> None:
-    """The source x eval matrix: one row per source, one column per evaluation set."""
+    """The source x eval matrix: one row per source, one column per evaluation set; and
+    beside it `instances.tsv`: one line per contaminated instance with rows by kind."""
     evals = list(report["evals"])
     lines = ["source\t" + "\t".join(evals)]
     for source, shares in report["matrix"].items():
         lines.append(source + "\t" + "\t".join(f"{shares[e]:.4f}" for e in evals))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    head = ["eval", "eval_id", "rows", *KINDS, "mass_copied", "sources"]
+    out = ["\t".join(head)]
+    for e in report.get("instances", []):
+        sources = ",".join(f"{s}:{n}" for s, n in e["sources"].items())
+        cells = [e["eval"], e["eval_id"], str(e["rows"]),
+                 *(str(e["by_kind"][k]) for k in KINDS), str(e["mass_copied"]).lower(), sources]
+        out.append("\t".join(c.replace("\t", " ").replace("\n", " ") for c in cells))
+    (path.parent / "instances.tsv").write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
 def write_json(report: dict, path: Path) -> None:

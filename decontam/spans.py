@@ -46,3 +46,21 @@ def merge_runs(spans: list[tuple[str, int, int]], starts: list[int], n: int) -> 
             out.append((begin, end))
         previous = hit
     return out
+
+
+KINDS = ("exact", "near-verbatim", "partial")
+NEAR_VERBATIM = 0.8  # share of the instance's tokens covered
+
+
+def match_kind(eval_text: str, eval_spans: list[Span]) -> tuple[str, float]:
+    """(kind, coverage) of a match from the instance's covered spans: `exact` when one
+    span covers every token (the instance appears whole, after normalization),
+    `near-verbatim` when at least 80% of its tokens are covered, else `partial`."""
+    words = token_spans(eval_text)
+    if not words:
+        return "partial", 0.0
+    covered = sum(any(a <= s and e <= b for a, b in eval_spans) for _, s, e in words)
+    coverage = covered / len(words)
+    if covered == len(words) and len(eval_spans) == 1:
+        return "exact", 1.0
+    return ("near-verbatim" if coverage >= NEAR_VERBATIM else "partial"), round(coverage, 6)

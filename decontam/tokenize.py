@@ -1,18 +1,27 @@
-"""The one tokenization rule that every matching method shares.
+"""The one normalization and tokenization rule that every matching method shares.
 
-Rule (also in docs/decontam.md):
-1. Lowercase with `str.lower()`; U+0130 (capital I with dot) becomes "i" so that every
-   character stays one character and offsets keep pointing into the original text.
-2. Non-ASCII punctuation, separators and control characters (Unicode categories P*, Z*,
-   Cc) become spaces.
+Rule (also in docs/decontam.md), applied identically to evaluation and training text:
+1. ASCII characters are only lowercased; they are never remapped, so the ASCII part of
+   a text tokenizes the same whatever else the text holds.
+2. Every non-ASCII character is NFKC-normalized (full-width forms, ligatures and
+   compatibility digits become their plain forms) and case-folded, then:
+   - format characters (Unicode category Cf: zero-width space/joiners, BOM, soft hyphen,
+     bidi marks) are dropped;
+   - Unicode dashes become "-", quotes and apostrophes "'", other punctuation, symbols
+     and symbols (categories P*, S*: emoji, arrows, math signs), separators (NBSP,
+     ideographic space, ...) and controls a space;
+   - characters of scripts written without spaces (Han, Hiragana, Katakana, Thai, Lao,
+     Khmer, Myanmar, Tibetan, Yi, Bopomofo) become one token each, so coverage counts
+     characters there.
 3. A token is either a maximal run of word characters (ASCII letters, digits, "_", and
    any other non-ASCII character) or one of the math operators `+ - * / = < > ^ %`,
    each a token on its own. Everything else (white space, other ASCII punctuation)
    separates tokens and is dropped. Numbers are kept exactly as written.
 
-`token_spans` applies the rule with a regular expression (used for reports and as the
-reference in tests); `TokenBatch` applies it to many texts at once with numpy, hashing
-every token to a uint64 without a Python loop over tokens.
+`token_spans` applies the rule one character at a time, keeping offsets into the
+original text (for reports); `TokenBatch` applies it to many texts at once with numpy,
+hashing every token to a uint64 without a Python loop over tokens. ASCII texts (the
+common case) take a fast path: `str.lower` and a byte-class table.
 """
 
 from __future__ import annotations
@@ -37,40 +46,97 @@ for _c in OPERATORS.encode():
 _BYTE_BASE = np.uint64(0x100000001B3)  # odd, so invertible modulo 2**64
 _BYTE_BASE_INV = np.uint64(pow(0x100000001B3, -1, 2**64))
 
+# scripts written without spaces between words: one token a character
+_NO_SPACE_RANGES = (
+    (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x0F00, 0x0FFF),  # Tibetan
+    (0x1000, 0x109F),  # Myanmar
+    (0x1780, 0x17FF),  # Khmer
+    (0x2E80, 0x2FDF),  # CJK radicals, Kangxi
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x3100, 0x312F),  # Bopomofo
+    (0x31A0, 0x31FF),  # Bopomofo ext, CJK strokes, Katakana ext
+    (0x3400, 0x4DBF),  # CJK ext A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xA000, 0xA4CF),  # Yi
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0x20000, 0x3FFFF),  # CJK ext B and beyond
+)
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d\u2e3a\u2e3b"
+_QUOTES = "\u2018\u2019\u201a\u201b\u2032\u0060\u00b4\u201c\u201d\u201e\u201f\u2033"
 
-class _UnicodeSeparators(dict):
-    """str.translate table, filled as characters are met: non-ASCII punctuation,
-    separators and control characters -> space, U+0130 -> "i", anything else unchanged."""
 
-    def __missing__(self, code: int) -> int:
-        if code == 0x130:
-            value = ord("i")
-        elif unicodedata.category(chr(code))[0] in "PZ" or unicodedata.category(chr(code)) == "Cc":
-            value = 0x20
-        else:
-            value = code
+def _no_space(code: int) -> bool:
+    return any(lo <= code <= hi for lo, hi in _NO_SPACE_RANGES)
+
+
+def _map_char(ch: str) -> str:
+    """Step 2 of the rule for one already NFKC-normalized, case-folded character."""
+    if ch.isascii():
+        return ch
+    if ch in _DASHES:
+        return "-"
+    if ch in _QUOTES:
+        return "'"
+    category = unicodedata.category(ch)
+    if category == "Cf":
+        return ""
+    if category[0] in "PZS" or category == "Cc":
+        return " "
+    if _no_space(ord(ch)):
+        return f" {ch} "
+    return ch
+
+
+class _UnicodeTable(dict):
+    """str.translate table for non-ASCII characters, filled as characters are met."""
+
+    def __missing__(self, code: int) -> str:
+        if code == 0x130:  # capital I with dot: "i", not "i" + combining dot
+            self[code] = "i"
+            return "i"
+        ch = chr(code)
+        folded = unicodedata.normalize("NFKC", ch).casefold()
+        value = "".join(_map_char(c) for c in unicodedata.normalize("NFKC", folded))
         self[code] = value
         return value
 
 
-_SEPARATORS = _UnicodeSeparators()
+_TABLE = _UnicodeTable()
+for _code in range(128):  # ASCII: lowercase only (dict.get in C, no __missing__ call)
+    _TABLE[_code] = chr(_code).lower()
 
 
 def normalize_for_tokens(text: str) -> str:
-    """Steps 1-2 of the rule; the result has exactly as many characters as `text`."""
+    """Steps 1-2 of the rule (the text the tokens are read from)."""
     if text.isascii():
         return text.lower()
-    return text.translate(_SEPARATORS).lower()
+    # NFC first so that decomposed accents compose the way NFKC composes them
+    return unicodedata.normalize("NFC", text).translate(_TABLE)
 
 
 def normalize_text(text: str) -> str:
-    """Normalization for exact deduplication: lowercase, white space collapsed to one space."""
-    return " ".join(text.lower().split())
+    """Normalization for exact deduplication: the token rule's text, white space collapsed."""
+    return " ".join(normalize_for_tokens(text).split())
 
 
 def token_spans(text: str) -> list[tuple[str, int, int]]:
     """Tokens of `text` with their character spans `(token, start, end)` in `text`."""
-    return [(m.group(), m.start(), m.end()) for m in _TOKEN_RE.finditer(normalize_for_tokens(text))]
+    if text.isascii():
+        return [(m.group(), m.start(), m.end()) for m in _TOKEN_RE.finditer(text.lower())]
+    # normalize one character at a time, remembering where each output character came from
+    pieces: list[str] = []
+    origin: list[int] = []
+    for index, ch in enumerate(text):
+        mapped = ch.lower() if ch.isascii() else _TABLE[ord(ch)]
+        pieces.append(mapped)
+        origin.extend([index] * len(mapped))
+    origin.append(len(text))
+    normalized = "".join(pieces)
+    out = []
+    for m in _TOKEN_RE.finditer(normalized):
+        out.append((m.group(), origin[m.start()], origin[m.end() - 1] + 1))
+    return out
 
 
 def tokens(text: str) -> list[str]:
@@ -132,11 +198,10 @@ class TokenBatch:
         if not texts:
             return cls(np.zeros(0, np.uint64), np.zeros(1, np.int64))
         joined = "\n".join(texts)
-        ascii_only = joined.isascii()
-        if ascii_only:
+        if joined.isascii():
             data = joined.lower().encode()
             doc_bytes = np.fromiter((len(t) + 1 for t in texts), np.int64, len(texts))
-        else:
+        else:  # only the non-ASCII texts pay for the Unicode rule
             normalized = [normalize_for_tokens(t).encode() for t in texts]
             data = b"\n".join(normalized)
             doc_bytes = np.fromiter((len(t) + 1 for t in normalized), np.int64, len(texts))

@@ -25,13 +25,17 @@ def test_decontam_humaneval_writes_four_outputs(tmp_path, make_row, pool_texts):
                "--out", str(out)],
     )
     assert result.exit_code == 0, result.output
-    for name in ("matches.jsonl", "report.json", "contamination.tsv", "report.html"):
+    for name in ("matches.jsonl", "report.json", "contamination.tsv", "instances.tsv",
+                 "report.html"):
         assert (out / name).exists()
     report = json.loads((out / "report.json").read_text())
     assert report["evals"]["humaneval"] == {
         "instances": 164, "contaminated": 5, "contaminated_share": round(5 / 164, 6),
         "by_method": {"ngram": 5},
+        "by_kind": {"exact": 5, "near-verbatim": 0, "partial": 0}, "mass_copied": 0,
     }
+    assert [e["rows"] for e in report["instances"]] == [1] * 5
+    assert all(e["sources"] == {"code": 1} for e in report["instances"])
     assert report["sources"]["code"]["flagged"] == 5
     assert report["sources"]["web"]["flagged"] == 0
     assert report["matrix"]["code"]["humaneval"] == round(5 / 164, 6)

@@ -8,8 +8,8 @@ def test_rule():
     assert tokens("a<=b^2 % 5 - 1 / 2 * 3") == [
         "a", "<", "=", "b", "^", "2", "%", "5", "-", "1", "/", "2", "*", "3"
     ]
-    # non-ASCII punctuation separates, non-ASCII letters stay in words
-    assert tokens("“École” — naïve…İ") == ["école", "naïve", "i"]
+    # non-ASCII punctuation separates (dashes become "-"), non-ASCII letters stay in words
+    assert tokens("“École” — naïve…İ") == ["école", "-", "naïve", "i"]
     assert tokens("3.14 and 1,000") == ["3", "14", "and", "1", "000"]
 
 
