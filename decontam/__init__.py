@@ -7,7 +7,7 @@ from decontam.api import (
     load_evals,
 )
 from decontam.engine import METHODS, DecontamConfig
-from decontam.evalsets import REGISTRY, EvalSet, EvalSpec, load_eval
+from decontam.evalsets import REGISTRY, EvalFileError, EvalSet, EvalSpec, load_eval
 from decontam.minhash import choose_bands, minhash_duplicates
 from decontam.tokenize import normalize_text, token_spans, tokens
 
@@ -16,6 +16,7 @@ __all__ = [
     "REGISTRY",
     "ContaminationResult",
     "DecontamConfig",
+    "EvalFileError",
     "EvalSet",
     "EvalSpec",
     "choose_bands",

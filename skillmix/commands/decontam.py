@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from decontam import METHODS, decontaminate_files
+from decontam import METHODS, EvalFileError, decontaminate_files
 from manifests import BadRowError
 from skillmix.commands._options import echo_accounting, fail_on_bad_row, on_bad_row_option
 
@@ -53,10 +53,13 @@ def _summary(report: dict) -> str:
               help="Processes that match batches in parallel.")
 @click.option("--batch-size", default=2048, show_default=True, type=click.IntRange(1),
               help="Training rows per batch.")
+@click.option("--allow-bad-evals", is_flag=True,
+              help="Drop evaluation instances with an empty text or a repeated id, counted in "
+                   "report.json, instead of stopping.")
 @on_bad_row_option
 def decontam(train, evals, method, ngram_size, threshold, any_ngram_size, max_ngram_rows,
              minhash_threshold, num_perm, fields, source_threshold, out_dir, remove, workers,
-             batch_size, on_bad_row) -> None:
+             batch_size, allow_bad_evals, on_bad_row) -> None:
     """Find evaluation instances that leak into training data; report and clean.
 
     Example: skillmix decontam --train pool.jsonl --eval humaneval --method ngram --out out/
@@ -68,7 +71,10 @@ def decontam(train, evals, method, ngram_size, threshold, any_ngram_size, max_ng
             workers=workers, any_ngram_size=any_ngram_size,
             max_ngram_rows=max_ngram_rows or None, minhash_threshold=minhash_threshold,
             num_perm=num_perm, source_threshold=source_threshold, batch_size=batch_size,
+            allow_bad_evals=allow_bad_evals,
         )
+    except EvalFileError as exc:  # --on-bad-row does not apply to evaluation files
+        raise click.ClickException(f"evaluation file: {exc}") from None
     except BadRowError as exc:
         raise fail_on_bad_row(exc) from None
     except (RuntimeError, ValueError, FileNotFoundError) as exc:
