@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from curate.ifaug.constraints import INSTRUCTION_IDS, Constraint, sample_constraints
-from manifests import Accounting, canonical_json, row_messages, stable_id
+from manifests import Accounting, canonical_json, prompt_turns, row_messages, stable_id
 
 
 @dataclass(frozen=True)
@@ -27,16 +27,6 @@ class AugmentConfig:
             raise ValueError(f"unknown instruction ids: {unknown}")
 
 
-def prompt_turns(row: dict) -> list[dict]:
-    """The turns before the first assistant reply: the prompt an augmented row asks."""
-    turns = []
-    for message in row_messages(row):
-        if message["role"] == "assistant":
-            break
-        turns.append(dict(message))
-    return turns
-
-
 def ground_truth(constraints: list[Constraint]) -> str:
     """IFEval's public layout: instruction ids and their kwargs, in the same order."""
     return canonical_json(
@@ -53,12 +43,14 @@ def constrained_prompt(prompt: str, constraints: list[Constraint]) -> str:
 
 def augment_row(row: dict, config: AugmentConfig) -> dict | None:
     """An rlvr row asking `row`'s prompt with 1-3 constraints; None when it has no prompt."""
-    turns = prompt_turns(row)
-    users = [i for i, m in enumerate(turns) if m["role"] == "user"]
-    if not users or not turns[users[-1]]["content"].strip():
+    try:
+        turns = prompt_turns(row_messages(row))
+    except ValueError:
         return None
-    last = users[-1]
+    last = len(turns) - 1
     prompt = turns[last]["content"]
+    if not prompt.strip():
+        return None
     rng = random.Random(f"{config.seed}:{row['id']}")  # per row: order does not matter
     count = rng.randint(config.min_constraints, config.max_constraints)
     constraints = sample_constraints(rng, prompt, count, config.instruction_ids)
@@ -66,6 +58,10 @@ def augment_row(row: dict, config: AugmentConfig) -> dict | None:
     truth = ground_truth(constraints)
     content = {"messages": turns, "ground_truth": truth, "verifier": "ifeval"}
     meta = json.loads(row.get("metadata") or "{}")
+    # A check the prompt carried (an rlvr row read as a prompt) is the original's, not this one.
+    for key in ("ground_truth", "verifier"):
+        if key in meta:
+            meta[f"original_{key}"] = meta.pop(key)
     meta.update(
         augmented_from=row["id"],
         original_skill=row.get("skill"),

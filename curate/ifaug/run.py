@@ -13,19 +13,23 @@ def augment_file(
     out_path: str | Path,
     config: AugmentConfig,
     *,
-    kind: str | None = None,
     source: str | None = None,
     on_bad_row: str = "error",
     rejects_path: str | Path | None = None,
 ) -> Accounting:
     """Write one IFEval-constrained `rlvr` row per input prompt; returns the accounting
-    (in = out + removed + rejected, over every input row)."""
+    (in = out + removed + rejected, over every input row).
+
+    Input rows of any shape are read as `prompt` rows (rows with answers give the turns up
+    to their last user turn; an rlvr row's check moves into metadata); a row with no user
+    turn is a bad row.
+    """
     read_acc, stage_acc = Accounting(), Accounting()
     rejects_file = rejects_path or Path(out_path).parent / "rejects.jsonl"
     with RejectsWriter(rejects_file) as rejects:
         rows = read_rows(
             in_path,
-            kind,
+            "prompt",
             source=source,
             on_bad_row=on_bad_row,
             rejects=rejects,

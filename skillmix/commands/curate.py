@@ -329,18 +329,15 @@ def synth(
     type=int,
     help="Seeds the draw (per row, from its id: row order does not matter).",
 )
-@click.option(
-    "--kind",
-    type=click.Choice(["sft", "preference", "rlvr"]),
-    default=None,
-    help="Kind of the input rows (default: detected from the first record).",
-)
 @click.option("--source", default=None, help="Override the rows' `source`.")
 @on_bad_row_option
 def augment_if(
-    in_path, out_path, min_constraints, max_constraints, types, seed, kind, source, on_bad_row
+    in_path, out_path, min_constraints, max_constraints, types, seed, source, on_bad_row
 ) -> None:
     """Add 1-3 verifiable IFEval constraints to each prompt of IN; write rlvr rows to OUT.
+
+    IN holds prompts (prompt-only chat rows, `skillmix synth` stage-1 files) or any rows
+    whose prompt is taken.
 
     The rows' ground_truth lists instruction ids and kwargs in the public IFEval layout;
     the `ifeval` verifier scores answers against it.
@@ -352,7 +349,7 @@ def augment_if(
             seed, min_constraints, max_constraints, _csv(types) or INSTRUCTION_IDS
         )
         accounting = augment_file(
-            in_path, out_path, config, kind=kind, source=source, on_bad_row=on_bad_row
+            in_path, out_path, config, source=source, on_bad_row=on_bad_row
         )
     except BadRowError as exc:
         raise fail_on_bad_row(exc) from None

@@ -33,7 +33,7 @@ class AugmentTask(Task):
         from curate.ifaug import augment_file
 
         tmp = atomic_target(self.out)
-        acc = augment_file(self.ref.path, tmp, self.config, kind=self.ref.kind,
+        acc = augment_file(self.ref.path, tmp, self.config,
                            source=self.new_name, on_bad_row=self.on_bad_row,
                            rejects_path=self.out.with_suffix(".rejects.jsonl"))
         self.out.with_suffix(".accounting.json").write_text(_json(acc.to_dict()))

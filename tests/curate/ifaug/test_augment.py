@@ -137,9 +137,11 @@ def test_augment_file_accounts_for_every_row(tmp_path):
     write_input(src, rows, bad_line='{"messages": 5}')
     out = tmp_path / "out.jsonl"
     acc = augment_file(src, out, AugmentConfig(seed=1), on_bad_row="skip")
-    assert (acc.rows_in, acc.rows_out, acc.removed, acc.rejected) == (7, 5, {"no_prompt": 1}, 1)
-    reject = json.loads((tmp_path / "rejects.jsonl").read_text())
-    assert reject["row"] == 3 and "messages" in reject["reason"]
+    # A row without a user turn has no prompt: a named reject, like the malformed line.
+    assert (acc.rows_in, acc.rows_out, acc.removed, acc.rejected) == (7, 5, {}, 2)
+    rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
+    assert rejects[0]["row"] == 3 and "messages" in rejects[0]["reason"]
+    assert rejects[1]["row"] == 7 and "no user turn" in rejects[1]["reason"]
     assert len(out.read_text().splitlines()) == 5
 
 
