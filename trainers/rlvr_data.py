@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from curate.verifiers import truth_problem
 from manifests import Accounting, BadRowError, RejectsWriter
 from trainers.chat import render
 from trainers.rlvr_rewards import known_verifier
@@ -40,15 +41,16 @@ def tokenize_prompts(
 ) -> list[Prompt]:
     """Prompt ids end with the template's generation prompt (the assistant header).
 
-    A row naming a verifier that does not exist is a bad row (error, or rejected with
+    A row naming a verifier that does not exist, or a ground truth its verifier cannot
+    read (e.g. an IFEval truth in no known layout), is a bad row (error, or rejected with
     `on_bad_row="skip"`); prompts that cannot be used are removed with a reason.
     """
     prompts = []
     for row in rows:
         index = accounting.rows_in - 1  # read_mix counts each row in before yielding it
         verifier = known_verifier(row["verifier"])
-        if verifier is None:
-            problem = f"field 'verifier': unknown verifier {row['verifier']!r}"
+        problem = truth_problem(row["verifier"], str(row["ground_truth"]))
+        if problem is not None:
             if on_bad_row != "skip":
                 raise BadRowError(source, index, problem)
             accounting.reject()

@@ -48,6 +48,28 @@ def get_verifier(name: str) -> Verifier:
         raise ValueError(f"unknown verifier {name!r}; known: {sorted(VERIFIERS)}") from None
 
 
+# Verifiers whose ground truth has a structure that can be checked before scoring.
+_TRUTH_CHECKS = {"ifeval": ("curate.verifiers.ifeval", "check_ground_truth")}
+
+
+def truth_problem(name: str, ground_truth: str) -> str | None:
+    """What makes `ground_truth` unusable for verifier `name`, or None when it can be scored.
+
+    Readers of rlvr rows call this so a malformed truth is a named bad row when the row is
+    read, never a silent reward of 0 later.
+    """
+    key = name.strip().lower()
+    if key not in VERIFIERS:
+        return f"field 'verifier': unknown verifier {name!r}; known: {sorted(VERIFIERS)}"
+    if key in _TRUTH_CHECKS:
+        module, function = _TRUTH_CHECKS[key]
+        try:
+            getattr(importlib.import_module(module), function)(ground_truth)
+        except ValueError as exc:
+            return f"field 'ground_truth': {exc}"
+    return None
+
+
 def verify(name: str, completion: str, ground_truth: str) -> float:
     """Score `completion` against `ground_truth` with the verifier `name`, in [0, 1]."""
     return float(get_verifier(name)(completion, ground_truth))
@@ -75,4 +97,4 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["VERIFIERS", "Verifier", "get_verifier", "verify", *sorted(_EXPORTS)]
+__all__ = ["VERIFIERS", "Verifier", "get_verifier", "truth_problem", "verify", *sorted(_EXPORTS)]
