@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from curate.verifiers import VERIFIERS, get_verifier
+from curate.verifiers import canonical_name, get_verifier
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,7 @@ class Scored:
 
 def known_verifier(name: str) -> str | None:
     """The canonical name of a verifier, or None when there is no such verifier."""
-    key = (name or "").strip().lower()
-    return key if key in VERIFIERS else None
+    return canonical_name(name)
 
 
 def verifier_score(verifier: str, completion: str, ground_truth: str) -> tuple[float, bool]:

@@ -3,7 +3,8 @@
     from curate.verifiers import VERIFIERS, verify
     verify("gsm8k", "... so she pays $1,000.", "1000")  # -> 1.0
 
-Names are matched case-insensitively ("MATH", "gsm8k", "ifeval" as in Tülu 3's data).
+Names are matched case-insensitively ("MATH", "gsm8k", "ifeval" as in Tülu 3's data), and
+open-instruct's `ifeval_old` means `ifeval`.
 Each verifier's module (math-verify's sympy, IFEval's NLTK) loads on its first call.
 """
 
@@ -38,14 +39,24 @@ def _lazy(name: str) -> Verifier:
 
 
 VERIFIERS: dict[str, Verifier] = {name: _lazy(name) for name in _MODULES}
+# Other names for the same verifiers in public data: open-instruct calls its verifier for
+# the func_name IFEval layout `ifeval_old`; the ifeval verifier reads every layout.
+ALIASES = {"ifeval_old": "ifeval"}
+
+
+def canonical_name(name: str) -> str | None:
+    """The verifier a name (any case, or an alias) means, or None when there is none."""
+    key = (name or "").strip().lower()
+    key = ALIASES.get(key, key)
+    return key if key in _MODULES else None
 
 
 def get_verifier(name: str) -> Verifier:
-    """The verifier called `name` (any case); ValueError naming the known ones otherwise."""
-    try:
-        return VERIFIERS[name.strip().lower()]
-    except KeyError:
-        raise ValueError(f"unknown verifier {name!r}; known: {sorted(VERIFIERS)}") from None
+    """The verifier called `name` (any case, or an alias); ValueError naming the known ones."""
+    key = canonical_name(name)
+    if key is None:
+        raise ValueError(f"unknown verifier {name!r}; known: {sorted(VERIFIERS)}")
+    return VERIFIERS[key]
 
 
 # Verifiers whose ground truth has a structure that can be checked before scoring.
@@ -58,8 +69,8 @@ def truth_problem(name: str, ground_truth: str) -> str | None:
     Readers of rlvr rows call this so a malformed truth is a named bad row when the row is
     read, never a silent reward of 0 later.
     """
-    key = name.strip().lower()
-    if key not in VERIFIERS:
+    key = canonical_name(name)
+    if key is None:
         return f"field 'verifier': unknown verifier {name!r}; known: {sorted(VERIFIERS)}"
     if key in _TRUTH_CHECKS:
         module, function = _TRUTH_CHECKS[key]
@@ -97,4 +108,13 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["VERIFIERS", "Verifier", "get_verifier", "truth_problem", "verify", *sorted(_EXPORTS)]
+__all__ = [
+    "ALIASES",
+    "VERIFIERS",
+    "Verifier",
+    "canonical_name",
+    "get_verifier",
+    "truth_problem",
+    "verify",
+    *sorted(_EXPORTS),
+]

@@ -224,8 +224,17 @@ def check_instruction(text: str, instruction_id: str, kwargs: dict[str, Any]) ->
     return bool(results) and results[0].strict_pass
 
 
+def answer_part(completion: str) -> str:
+    """What the checks read: the text after a reasoning model's `</think>`, without
+    `<answer>` tags (as open-instruct's verifiers read completions)."""
+    answer = completion.rsplit("</think>", 1)[-1]
+    return answer.replace("<answer>", "").replace("</answer>", "").strip()
+
+
 def instruction_results(completion: str, ground_truth: Any) -> list[bool]:
     """Strict pass/fail of each instruction, in ground-truth order."""
+    if "</think>" in completion or "<answer>" in completion:
+        completion = answer_part(completion)
     out = []
     for c in parse_ground_truth(ground_truth):
         if not completion.strip():  # an empty response meets nothing

@@ -142,3 +142,20 @@ def test_func_name_works_on_non_latin_text():
     gt = func_truth("validate_lowercase")
     assert verify("ifeval", "ελληνικά και русский", gt) == 1.0
     assert verify("ifeval", "Ελληνικά", gt) == 0.0
+
+
+def test_open_instruct_names_and_reasoning_completions():
+    gt = func_truth("validate_lowercase")
+    assert verify("ifeval_old", "all lower", gt) == 1.0  # open-instruct's name for this layout
+    # The checks read the answer after a reasoning block, as open-instruct's verifiers do.
+    assert verify("ifeval", "<think>Thinking In Capitals</think>\nall lower", gt) == 1.0
+    assert verify("ifeval", "<think>fine</think>\nNot Lower", gt) == 0.0
+
+
+def test_truth_problem_names_bad_truths_for_readers():
+    from curate.verifiers import truth_problem
+
+    assert truth_problem("IFEval", func_truth("validate_lowercase")) is None
+    assert "no known layout" in truth_problem("ifeval", '{"answer": 4}')
+    assert "unknown verifier" in truth_problem("chess", "e4")
+    assert truth_problem("gsm8k", "72") is None
