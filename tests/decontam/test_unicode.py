@@ -111,3 +111,17 @@ def test_mass_copies_flagged_every_time_boilerplate_never(tmp_path):
     assert report["evals"]["code"]["mass_copied"] == 1
     lines = (tmp_path / "out" / "instances.tsv").read_text().splitlines()
     assert lines[1].split("\t")[:4] == ["code", "h0", "1100", "1100"]
+
+
+def test_html_separates_kinds_and_lists_instances(tmp_path):
+    prompts = load_eval("humaneval").texts
+    words = prompts[1].split(" ")
+    words[len(words) // 2] = "zzqx"  # one word changed: near-verbatim, not exact
+    rows = _rows([f"Q: {prompts[0]}", " ".join(words), prompts[2][: len(prompts[2]) * 6 // 10]])
+    find_contamination(rows, ["humaneval"], method="ngram", out_dir=tmp_path / "o")
+    page = (tmp_path / "o" / "report.html").read_text()
+    assert "Contaminated instances" in page and "HumanEval/0" in page
+    assert "3 flagged (1 exact, 1 near-verbatim, 1 partial)" in page
+    sections = [page.index(f'<h3><span class="tag k-{k}">') for k in
+                ("exact", "near-verbatim", "partial")]
+    assert sections == sorted(sections)
