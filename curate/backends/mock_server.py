@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 Answer = Callable[[dict], str]
 ROUTES = ("/v1/chat/completions", "/chat/completions")
 # Given the server and the request body, the fault to inject, or None to answer normally:
-# "429", "500", "malformed", "slow" (answer after `slow_s`), "hang" (never answer).
+# "429", "500", "malformed", "bad_gzip", "slow" (answer after `slow_s`), "hang" (never answer).
 Fault = Callable[["MockOpenAIServer", dict], str | None]
 
 
@@ -118,6 +118,9 @@ class MockOpenAIServer:
         if fault == "malformed":
             self._note("malformed")
             return 200, b'{"choices": [{"message": ', {}
+        if fault == "bad_gzip":  # claims gzip, sends bytes that do not inflate
+            self._note("bad_gzip")
+            return 200, b"not gzip at all", {"Content-Encoding": "gzip"}
         if fault == "slow":
             self._note("slow")
             await asyncio.sleep(self.slow_s)

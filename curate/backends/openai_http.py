@@ -293,6 +293,8 @@ class OpenAIBackend:
                 response = await channel.post(body)
         except (httpx.TimeoutException, TimeoutError):
             raise RetryableError("timeout") from None
+        except httpx.DecodingError:  # e.g. a bad gzip body: retried like a 500
+            raise RetryableError("decode_error") from None
         except httpx.TransportError:
             raise RetryableError("connection_error") from None
         status = response.status_code
