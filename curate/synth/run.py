@@ -9,6 +9,7 @@ from pathlib import Path
 from curate.backends import RequestCache
 from curate.backends.factory import BackendOptions, make_backend
 from curate.synth.personas import load_personas
+from curate.synth.preferences import PreferenceConfig, synthesize_preferences
 from curate.synth.prompts import PromptConfig, synthesize_prompts
 from curate.synth.records import read_prompt_records, write_prompt_records
 from curate.synth.responses import ResponseConfig, synthesize_responses
@@ -97,4 +98,49 @@ def run_response_stage(
         "usage": result.usage.to_dict(),
     }
     _write_summary(summary_path_for(out), summary)
+    return summary
+
+
+def run_preference_stage(
+    prompts: str | Path,
+    out: str | Path,
+    config: PreferenceConfig,
+    pool: list[BackendOptions],
+    judge: BackendOptions | None,
+    cache: str | Path | None = None,
+    on_bad_row: str = "error",
+) -> dict:
+    """Stage 3: prompt rows (any file read_rows takes as kind 'prompt') -> preference rows.
+
+    Every record is read and validated before the first request. A run that writes no
+    pair raises ValueError with the removal reasons."""
+    from manifests import read_rows
+
+    read_acc = Accounting()
+    with RejectsWriter(Path(out).parent / "rejects.jsonl") as rejects:
+        records = list(
+            read_rows(
+                prompts, "prompt", on_bad_row=on_bad_row, rejects=rejects, accounting=read_acc
+            )
+        )
+    engines = [make_backend(member) for member in pool]
+    judge_engine = make_backend(judge) if judge is not None else None
+    with RequestCache(cache or cache_path_for(out)) as request_cache:
+        result = synthesize_preferences(records, engines, judge_engine, request_cache, config)
+    summary = {
+        "stage": "preferences",
+        "prompts": str(prompts),
+        "output": str(out),
+        "config": asdict(config),
+        "pool": [member.describe() for member in pool],
+        "judge": judge.describe() if judge is not None else None,
+        "accounting": result.accounting.to_dict(),
+        "read_rejected": read_acc.rejected,
+        "usage": {name: usage.to_dict() for name, usage in result.usage.items()},
+        "notes": result.notes,
+    }
+    _write_summary(summary_path_for(out), summary)
+    if not result.rows:
+        raise ValueError(f"no preference pairs written; removed: {result.accounting.removed}")
+    write_rows(result.rows, out, "preference")
     return summary

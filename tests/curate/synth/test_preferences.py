@@ -140,3 +140,22 @@ def test_verifier_pairs_make_no_judge_call(tmp_path):
     assert len(result.rows) == 1
     assert result.rows[0]["chosen"][-1]["content"].endswith("#### 7")
     assert json.loads(result.rows[0]["metadata"])["pair_method"] == "verifier"
+
+
+def test_file_stage_reads_prompt_rows_and_fails_on_zero_pairs(tmp_path):
+    from curate.backends.factory import BackendOptions
+    from curate.synth.run import run_preference_stage
+
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text("".join(json.dumps(r) + "\n" for r in _records(20)))
+    with MockOpenAIServer(_judge_answer) as server:
+        pool = [BackendOptions(model=m, base_url=server.url) for m in ("m1", "m2")]
+        judge = BackendOptions(model="j", base_url=server.url)
+        out = tmp_path / "pairs.jsonl"
+        summary = run_preference_stage(prompts, out, PreferenceConfig(), pool, judge)
+        written = [json.loads(line) for line in out.read_text().splitlines()]
+        assert summary["accounting"]["rows_out"] == len(written) > 0
+        with pytest.raises(ValueError, match="no preference pairs"):  # one model, one sample
+            run_preference_stage(
+                prompts, tmp_path / "none.jsonl", PreferenceConfig(), pool[:1], judge
+            )
