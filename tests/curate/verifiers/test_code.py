@@ -34,9 +34,10 @@ def test_code_runs_outside_the_calling_process():
     assert run_tests("import os\nos._exit(0)", ["assert True"], FAST) == [False]
 
 
-def test_infinite_loop_is_stopped_and_earlier_passes_kept():
+def test_infinite_loop_is_stopped_and_other_tests_kept():
+    # Each test runs in its own process: a loop stopped by its CPU limit fails alone.
     tests = ["assert True", "while True: pass", "assert True"]
-    assert run_tests("x = 1", tests, FAST) == [True, False, False]
+    assert run_tests("x = 1", tests, FAST) == [True, False, True]
 
 
 def test_memory_limit():
