@@ -164,13 +164,13 @@ def sft_messages(record: dict) -> list[dict]:
 
 def preference_pair(record: dict) -> tuple[list[dict], list[dict]]:
     prompt = record.get("prompt")
-    prompt_turns = _turns(prompt, "user", "prompt") if prompt is not None else []
+    prompt_part = _turns(prompt, "user", "prompt") if prompt is not None else []
     pair = []
     for field in ("chosen", "rejected"):
         turns = _turns(_require(record, field), "assistant", field)
-        if prompt_turns and turns[0]["role"] == "assistant":
-            turns = prompt_turns + turns
-        elif not prompt_turns and len(turns) == 1:
+        if prompt_part and turns[0]["role"] == "assistant":
+            turns = prompt_part + turns
+        elif not prompt_part and len(turns) == 1:
             raise ValueError(f"field {field!r} is a lone answer and there is no 'prompt'")
         pair.append(turns)
     return pair[0], pair[1]

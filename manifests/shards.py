@@ -268,9 +268,44 @@ def build_manifest(
     return manifest
 
 
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_datasets_side_files(out_dir: Path, manifest: dict) -> None:
+    """`state.json` and `dataset_info.json`, so `datasets.load_from_disk(out_dir)` opens
+    Arrow shards as a `save_to_disk` folder would (Parquet shards have no such layout)."""
+    if manifest["format"] != "arrow":
+        return
+    from datasets import Features
+
+    fingerprint = hashlib.sha256(
+        "".join(s["sha256"] for s in manifest["shards"]).encode()).hexdigest()[:16]
+    _write_json(out_dir / "dataset_info.json", {
+        "description": f"skillmix {manifest['kind']} mix (see manifest.json)",
+        "features": Features.from_arrow_schema(schema_for(manifest["kind"])).to_dict(),
+    })
+    _write_json(out_dir / "state.json", {
+        "_data_files": [{"filename": s["file"]} for s in manifest["shards"]],
+        "_fingerprint": fingerprint,
+        "_format_columns": None,
+        "_format_kwargs": {},
+        "_format_type": None,
+        "_output_all_columns": False,
+        "_split": None,
+    })
+
+
 def write_manifest(out_dir: str | Path, manifest: dict) -> Path:
-    """Write manifest.json through a temporary name, so it appears whole or not at all."""
+    """Write manifest.json through a temporary name, so it appears whole or not at all;
+    the `datasets` side files are written just before it."""
     out = Path(out_dir)
+    write_datasets_side_files(out, manifest)
     tmp = out / f".{MANIFEST_NAME}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

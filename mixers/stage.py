@@ -291,7 +291,9 @@ def _record_tables(
     acc: Accounting,
 ) -> Iterator[pa.Table]:
     schema = schema_for(kind)
-    rows = read_rows(path, kind if mapping else None, source=name, skill=skill, mapping=mapping,
+    # A prompt mix takes the prompt of any row; other kinds must match what the file holds.
+    read_kind = kind if mapping or kind == "prompt" else None
+    rows = read_rows(path, read_kind, source=name, skill=skill, mapping=mapping,
                      on_bad_row=on_bad_row, rejects=rejects, accounting=acc)
     buffer: list[dict] = []
     for row in rows:
