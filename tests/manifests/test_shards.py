@@ -159,8 +159,9 @@ def test_leftovers_of_a_killed_write_are_reported_then_cleaned(tmp_path):
     with pytest.raises(ValueError, match="did not finish"):
         load_manifest(tmp_path)
     write_shards(rows(10), tmp_path, "sft", max_rows=10)
+    # Only the new shard, its manifest and the `datasets` side files remain.
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "manifest.json", "shard-00000-of-00001.arrow"]
+        "dataset_info.json", "manifest.json", "shard-00000-of-00001.arrow", "state.json"]
 
 
 def test_no_rows_gives_one_empty_shard(tmp_path):
