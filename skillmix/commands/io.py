@@ -16,6 +16,7 @@ from manifests import (
     detect_kind,
     read_rows,
 )
+from manifests.exports import EXPORT_LAYOUTS, export_rows
 from manifests.stats import RowStats, token_counter
 from skillmix.commands._options import (
     KIND_CHOICE,
@@ -82,14 +83,21 @@ def inspect(paths, kind, tokenizer, as_json, rejects, mapping, on_bad_row) -> No
 @click.option("--kind", type=KIND_CHOICE, help="Row contract of OUT; detected if omitted.")
 @click.option("--source", help="Source name for every row (default: the input's, or its name).")
 @click.option("--skill", help="Skill for every row (default: the input's, or 'general').")
+@click.option("--layout", type=click.Choice(["contract", *EXPORT_LAYOUTS]), default="contract",
+              show_default=True,
+              help="rlvr rows only: write them as TRL's GRPOTrainer reads them ('trl': a "
+              "`prompt` column) or in open-instruct's RLVR layout (messages, ground_truth, "
+              "dataset); OUT is .jsonl or .parquet.")
 @mapping_option
 @on_bad_row_option
-def convert(input_path, output_path, kind, source, skill, mapping, on_bad_row) -> None:
+def convert(input_path, output_path, kind, source, skill, layout, mapping, on_bad_row) -> None:
     """Convert IN (any supported shape and format) into OUT in a row contract.
 
     OUT's extension picks the format: .jsonl[.gz|.zst], .parquet, .arrow, .csv, or a
     folder name for a `datasets` save_to_disk folder.
     """
+    if layout != "contract":
+        return _export(input_path, output_path, layout, source, skill, mapping, on_bad_row)
     acc = Accounting()
     rejects = RejectsWriter(rejects_path_for(output_path))
     rows = read_rows(input_path, kind, source=source, skill=skill,
@@ -110,6 +118,38 @@ def convert(input_path, output_path, kind, source, skill, mapping, on_bad_row) -
         rejects.close()
     acc.check()
     click.echo(f"wrote {writer.count} {out_kind} rows to {Path(output_path)}")
+    echo_accounting(acc, rejects)
+
+
+def _export(input_path, output_path, layout, source, skill, mapping, on_bad_row) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    suffix = Path(output_path).suffix
+    if suffix not in (".jsonl", ".parquet"):
+        raise click.UsageError(f"--layout {layout} writes .jsonl or .parquet, not {suffix!r}")
+    acc = Accounting()
+    rejects = RejectsWriter(rejects_path_for(output_path))
+    try:
+        rows = list(export_rows(read_rows(
+            input_path, "rlvr", source=source, skill=skill, mapping=parse_mapping(mapping),
+            on_bad_row=on_bad_row, rejects=rejects, accounting=acc), layout))
+    except BadRowError as exc:
+        raise fail_on_bad_row(exc) from None
+    finally:
+        rejects.close()
+    if not rows:
+        raise click.ClickException(f"{input_path}: no valid rows to write")
+    out = Path(output_path)
+    tmp = out.with_name(f".{out.name}.tmp")
+    if suffix == ".parquet":
+        pq.write_table(pa.Table.from_pylist(rows), tmp)
+    else:
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                       encoding="utf-8")
+    tmp.replace(out)  # the final name holds a whole file or nothing
+    acc.check()
+    click.echo(f"wrote {len(rows)} rlvr rows in the {layout} layout to {out}")
     echo_accounting(acc, rejects)
 
 
