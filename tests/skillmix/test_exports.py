@@ -33,8 +33,7 @@ def test_open_instruct_layout(rlvr_file, tmp_path):
                                        "open-instruct"])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [sorted(r) for r in rows][0] == ["dataset", "ground_truth", "id", "messages",
-                                            "source"]
+    assert all(sorted(r) == ["dataset", "ground_truth", "id", "messages", "source"] for r in rows)
     assert [r["dataset"] for r in rows] == ["gsm8k"] * 4 + ["ifeval_old"]
     assert rows[0]["messages"] == ROWS[0]["messages"]
 
