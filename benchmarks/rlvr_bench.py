@@ -44,7 +44,7 @@ def build_assets(root: Path, rows: int = 64) -> tuple[Path, Path]:
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     from manifests.shards import write_shards
-    from trainers.chat import ensure_chat_template
+    from trainers.data.chat import ensure_chat_template
 
     rng = random.Random(0)
     corpus = [" ".join(rng.choices(WORDS, k=12)) + f" {rng.randint(0, 99)}" for _ in range(500)]
@@ -79,9 +79,9 @@ def build_assets(root: Path, rows: int = 64) -> tuple[Path, Path]:
 
 
 def run_skillmix(model_dir: Path, mix: Path, out: Path, steps: int) -> list[dict]:
+    from trainers.core.runlog import read_log
+    from trainers.rl.config import RLVRConfig
     from trainers.rlvr import run_rlvr
-    from trainers.rlvr_config import RLVRConfig
-    from trainers.runlog import read_log
 
     run_rlvr(RLVRConfig(
         data=str(mix), model=str(model_dir), output=str(out), max_length=128,

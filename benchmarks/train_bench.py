@@ -20,7 +20,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from manifests.shards import write_shards
 from trainers import SFTConfig, read_log, run_sft
-from trainers.chat import ensure_chat_template
+from trainers.data.chat import ensure_chat_template
 
 TEXT = (
     "model data train token batch loss learning rate gradient step layer attention head "

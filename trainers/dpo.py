@@ -6,17 +6,17 @@ from pathlib import Path
 
 import torch
 
-from trainers.config import DPOConfig
-from trainers.data import Pair, mix_fingerprint
-from trainers.dpo_loss import needs_reference, preference_loss
-from trainers.loop import (
+from trainers.core.config import DPOConfig
+from trainers.core.loop import (
     Run,
     no_sync_unless_last,
     reduce_sum,
     train,
 )
-from trainers.reference import cache_key, cached_reference, compute_reference, pair_logps
-from trainers.tokenized_run import finish_tokenized_run, start_tokenized_run
+from trainers.core.reference import cache_key, cached_reference, compute_reference, pair_logps
+from trainers.core.tokenized_run import finish_tokenized_run, start_tokenized_run
+from trainers.data.mix import Pair, mix_fingerprint
+from trainers.losses.preference import needs_reference, preference_loss
 
 
 def reference_table(run: Run, pairs: list[Pair]) -> tuple[dict[str, torch.Tensor] | None, str]:

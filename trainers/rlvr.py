@@ -15,19 +15,7 @@ from pathlib import Path
 import torch
 
 from manifests import Accounting, RejectsWriter
-from trainers.collate import collate, padding_tokens
-from trainers.data import StepPlan, mix_fingerprint, plan_steps, read_mix
-from trainers.grpo_loss import group_advantages, grpo_token_terms
-from trainers.grpo_rollout import (
-    STAT_KEYS,
-    Rollout,
-    completion_logps,
-    rollout_stats,
-    score_groups,
-    stats_to_metrics,
-    training_docs,
-)
-from trainers.loop import (
+from trainers.core.loop import (
     Run,
     config_record,
     no_sync_unless_last,
@@ -37,17 +25,29 @@ from trainers.loop import (
     start_run,
     train,
 )
-from trainers.rlvr_config import RLVRConfig
-from trainers.rlvr_data import Prompt, hold_out, tokenize_prompts
-from trainers.rlvr_eval import evaluate
-from trainers.rlvr_generate import (
+from trainers.data.collate import collate, padding_tokens
+from trainers.data.mix import StepPlan, mix_fingerprint, plan_steps, read_mix
+from trainers.data.prompts import Prompt, hold_out, tokenize_prompts
+from trainers.losses.grpo import group_advantages, grpo_token_terms
+from trainers.rl.config import RLVRConfig
+from trainers.rl.evaluation import evaluate
+from trainers.rl.generation import (
     Generator,
     Sampling,
     TransformersGenerator,
     VLLMGenerator,
     choose_backend,
 )
-from trainers.rlvr_rewards import RewardSpec
+from trainers.rl.rewards import RewardSpec
+from trainers.rl.rollout import (
+    STAT_KEYS,
+    Rollout,
+    completion_logps,
+    rollout_stats,
+    score_groups,
+    stats_to_metrics,
+    training_docs,
+)
 
 
 def reward_spec(config: RLVRConfig) -> RewardSpec:
@@ -254,7 +254,7 @@ def build_reference(run: Run):
     config: RLVRConfig = run.config
     if config.beta == 0 or config.lora:
         return None
-    from trainers.modeling import load_reference_model
+    from trainers.core.modeling import load_reference_model
 
     return load_reference_model(config).to(run.accelerator.device)
 

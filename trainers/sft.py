@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from trainers.chat import Tokenized
-from trainers.collate import collate, padding_tokens
-from trainers.config import SFTConfig
-from trainers.loop import (
+from trainers.core.config import SFTConfig
+from trainers.core.loop import (
     Run,
     no_sync_unless_last,
     reduce_sum,
     train,
 )
-from trainers.loss import label_count, sft_loss_sum
-from trainers.tokenized_run import finish_tokenized_run, start_tokenized_run
+from trainers.core.tokenized_run import finish_tokenized_run, start_tokenized_run
+from trainers.data.chat import Tokenized
+from trainers.data.collate import collate, padding_tokens
+from trainers.losses.sft import label_count, sft_loss_sum
 
 
 def sft_step_fn(run: Run, docs: list[Tokenized]):

@@ -75,13 +75,14 @@ common_options = _options(
 
 
 def _run(kind: str, config_file: str | None, options: dict) -> None:
-    from trainers import summary_lines, train_from_options
+    from trainers.recipes import get_recipe
 
+    recipe = get_recipe(kind)
     try:
-        summary = train_from_options(kind, config_file, options)
+        summary = recipe.run(recipe.config(config_file, options))
     except (ValueError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from err
-    for line in summary_lines(summary):
+    for line in recipe.summary(summary):
         click.echo(line)
 
 

@@ -50,14 +50,9 @@ def rlvr(config_file: str | None, **options) -> None:
     Prompts count as rows for --batch-size and --micro-batch-size; --max-length caps
     prompt plus completion (longer prompts are removed and counted).
     """
-    from trainers.rlvr_launch import rlvr_summary_lines, train_rlvr_from_options
+    from skillmix.commands.train import _run
 
-    try:
-        summary = train_rlvr_from_options(config_file, options)
-    except (ValueError, FileNotFoundError) as err:
-        raise click.ClickException(str(err)) from err
-    for line in rlvr_summary_lines(summary):
-        click.echo(line)
+    _run("rlvr", config_file, options)
 
 
 train.add_command(rlvr)

@@ -4,9 +4,9 @@ import pytest
 import torch
 from accelerate import Accelerator
 
-from trainers.chat import ensure_chat_template, tokenize_conversation
-from trainers.config import SFTConfig
-from trainers.loop import Run
+from trainers.core.config import SFTConfig
+from trainers.core.loop import Run
+from trainers.data.chat import ensure_chat_template, tokenize_conversation
 from trainers.sft import sft_step_fn
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from trainers.chat import (
+from trainers.data.chat import (
     IGNORE_INDEX,
     TULU_TEMPLATE,
     assistant_spans,

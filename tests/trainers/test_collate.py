@@ -1,7 +1,7 @@
 import torch
 
-from trainers.chat import IGNORE_INDEX, Tokenized
-from trainers.collate import pack_batch, pack_rows, pad_batch, padding_tokens
+from trainers.data.chat import IGNORE_INDEX, Tokenized
+from trainers.data.collate import pack_batch, pack_rows, pad_batch, padding_tokens
 
 
 def doc(n: int, offset: int) -> Tokenized:

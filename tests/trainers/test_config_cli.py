@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from skillmix.cli import main
-from trainers.config import DPOConfig, SFTConfig, load_config
-from trainers.data import plan_steps
+from trainers.core.config import DPOConfig, SFTConfig, load_config
+from trainers.data.mix import plan_steps
 
 
 def test_yaml_then_flags(tmp_path):

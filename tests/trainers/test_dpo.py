@@ -7,7 +7,7 @@ import torch
 
 from manifests.shards import write_shards
 from trainers import DPOConfig, preference_loss, read_log, run_dpo
-from trainers.reference import cache_key
+from trainers.core.reference import cache_key
 
 PC, PR, RC, RR = -10.0, -14.0, -11.0, -12.5  # hand-set summed log-probs
 NC, NR = 4.0, 7.0  # token counts

@@ -6,7 +6,7 @@ import statistics
 import pytest
 import torch
 
-from trainers.grpo_loss import group_advantages, grpo_loss, grpo_token_terms, k3_kl
+from trainers.losses.grpo import group_advantages, grpo_loss, grpo_token_terms, k3_kl
 
 
 def test_advantages_are_reward_minus_group_mean():

@@ -2,9 +2,9 @@
 
 import torch
 
-from trainers.chat import ensure_chat_template, tokenize_conversation
-from trainers.collate import pack_batch, pad_batch
-from trainers.loss import sft_loss_sum, token_logps
+from trainers.data.chat import ensure_chat_template, tokenize_conversation
+from trainers.data.collate import pack_batch, pad_batch
+from trainers.losses.sft import sft_loss_sum, token_logps
 
 
 def docs_for(tokenizer, make_rows, n=6):

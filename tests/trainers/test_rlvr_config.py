@@ -4,9 +4,9 @@ import pytest
 from click.testing import CliRunner
 
 from skillmix.cli import main
-from trainers.config import load_config
-from trainers.rlvr_config import RLVRConfig
-from trainers.rlvr_generate import choose_backend
+from trainers.core.config import load_config
+from trainers.rl.config import RLVRConfig
+from trainers.rl.generation import choose_backend
 
 REQUIRED = {"data": "d", "model": "m", "output": "o"}
 
@@ -41,7 +41,7 @@ def test_cli_reports_a_bad_value_without_a_traceback(tmp_path):
 
 
 def test_auto_backend_is_transformers_without_vllm_or_gpu(monkeypatch):
-    import trainers.rlvr_generate as gen
+    import trainers.rl.generation as gen
 
     monkeypatch.setattr(gen, "vllm_usable", lambda: False)
     assert choose_backend("auto") == "transformers"

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from manifests.shards import write_shards
-from trainers.runlog import read_log
+from trainers.core.runlog import read_log
 
 LOWERCASE = json.dumps({"instruction_id_list": ["change_case:english_lowercase"], "kwargs": [{}]})
 

@@ -16,10 +16,10 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from manifests.shards import write_shards
+from trainers.core.runlog import read_log
+from trainers.rl.config import RLVRConfig
+from trainers.rl.summary import rlvr_summary_lines
 from trainers.rlvr import run_rlvr
-from trainers.rlvr_config import RLVRConfig
-from trainers.rlvr_launch import rlvr_summary_lines
-from trainers.runlog import read_log
 
 SPECIAL = ["<s>", "</s>", "<pad>", "<|user|>", "<|assistant|>", "<|system|>"]
 DIGITS = [str(d) for d in range(10)]

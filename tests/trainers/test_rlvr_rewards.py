@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from manifests import Accounting, BadRowError, RejectsWriter
-from trainers.chat import ensure_chat_template
-from trainers.grpo_rollout import rollout_stats, score_groups, stats_to_metrics
-from trainers.rlvr_data import Prompt, hold_out, tokenize_prompts
-from trainers.rlvr_generate import Completion, cut_at_eos
-from trainers.rlvr_rewards import RewardSpec, score_completion
+from trainers.data.chat import ensure_chat_template
+from trainers.data.prompts import Prompt, hold_out, tokenize_prompts
+from trainers.rl.generation import Completion, cut_at_eos
+from trainers.rl.rewards import RewardSpec, score_completion
+from trainers.rl.rollout import rollout_stats, score_groups, stats_to_metrics
 
 SPEC = RewardSpec(correct_reward=10.0)
 IFEVAL_GT = json.dumps({

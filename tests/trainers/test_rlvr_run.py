@@ -11,13 +11,13 @@ from safetensors.torch import load_file
 
 from manifests.shards import write_shards
 from skillmix.cli import main
-from trainers.loop import prepare_optimization, start_run
-from trainers.loss import forward_logits
+from trainers.core.loop import prepare_optimization, start_run
+from trainers.core.runlog import read_log
+from trainers.data.prompts import Prompt
+from trainers.losses.sft import forward_logits
+from trainers.rl.config import RLVRConfig
+from trainers.rl.generation import Completion
 from trainers.rlvr import GRPOStep, run_rlvr
-from trainers.rlvr_config import RLVRConfig
-from trainers.rlvr_data import Prompt
-from trainers.rlvr_generate import Completion
-from trainers.runlog import read_log
 
 # Random byte-level text is all lower case about half the time: groups carry signal.
 LOWERCASE = json.dumps({"instruction_id_list": ["change_case:english_lowercase"], "kwargs": [{}]})
@@ -63,12 +63,12 @@ def test_kl_starts_at_zero_against_the_frozen_reference_then_grows(model_dir, rl
 
 
 def test_beta_zero_loads_no_reference_model(model_dir, rlvr_mix, tmp_path, monkeypatch):
-    import trainers.modeling
+    import trainers.core.modeling
 
     def refuse(*_a, **_k):
         raise AssertionError("a reference model was loaded with beta=0")
 
-    monkeypatch.setattr(trainers.modeling, "load_reference_model", refuse)
+    monkeypatch.setattr(trainers.core.modeling, "load_reference_model", refuse)
     summary = run_rlvr(config(model_dir, rlvr_mix, tmp_path, beta=0.0, max_steps=2))
     assert summary["reference"] == "none"
     assert all("kl" not in r for r in read_log(tmp_path))
@@ -163,9 +163,9 @@ def test_zero_signal_groups_are_skipped_and_counted(model_dir, tmp_path):
 
 
 def test_log_probs_are_recomputed_at_the_sampling_temperature(model_dir, tmp_path):
-    from trainers.chat import Tokenized
-    from trainers.collate import pad_batch
-    from trainers.grpo_rollout import completion_logps
+    from trainers.data.chat import Tokenized
+    from trainers.data.collate import pad_batch
+    from trainers.rl.rollout import completion_logps
 
     run = start_run(config(model_dir, "unused", tmp_path))
     doc = Tokenized(input_ids=[5, 6, 7, 8, 9], labels=[-100, -100, 7, 8, 9])
@@ -215,9 +215,9 @@ def test_cli_names_file_and_row_of_a_bad_verifier_or_skips_it(model_dir, rows_fa
 
 def test_lora_uses_the_base_model_with_the_adapter_off_as_reference(model_dir, rlvr_mix,
                                                                      tmp_path, monkeypatch):
-    import trainers.modeling
+    import trainers.core.modeling
 
-    monkeypatch.setattr(trainers.modeling, "load_reference_model", None)  # must not be used
+    monkeypatch.setattr(trainers.core.modeling, "load_reference_model", None)  # must not be used
     summary = run_rlvr(config(model_dir, rlvr_mix, tmp_path, beta=0.1, lora=True, lora_r=4,
                               learning_rate=5e-2, max_steps=3))
     log = read_log(tmp_path)
@@ -230,7 +230,7 @@ def test_lora_uses_the_base_model_with_the_adapter_off_as_reference(model_dir, r
 def test_sampling_ignores_the_checkpoints_generation_defaults(model_dir, tokenizer):
     from transformers import AutoModelForCausalLM
 
-    from trainers.rlvr_generate import Sampling, TransformersGenerator
+    from trainers.rl.generation import Sampling, TransformersGenerator
 
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     model.generation_config.top_k = 1  # would make every sample the greedy one
@@ -253,7 +253,7 @@ def test_weights_pushed_to_vllm_carry_hf_names_with_lora_merged(model_dir):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from trainers.rlvr_generate import VLLMGenerator
+    from trainers.rl.generation import VLLMGenerator
 
     base = AutoModelForCausalLM.from_pretrained(model_dir)
     names = set(base.state_dict())

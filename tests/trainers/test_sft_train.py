@@ -111,7 +111,7 @@ def test_resume_refuses_a_different_plan(model_dir, sft_mix, tmp_path):
 
 
 def test_bad_rows_stop_the_run_or_go_to_rejects(model_dir, sft_mix, tmp_path, monkeypatch):
-    import trainers.data as data
+    import trainers.data.mix as data
 
     real = data.validate_row
 

@@ -30,7 +30,7 @@ def test_second_run_hits_and_trains_the_same(model_dir, sft_mix, tmp_path):
 
 def test_hit_keeps_rejects_and_still_checks_shards(model_dir, tmp_path, rows_factory,
                                                      monkeypatch):
-    import trainers.data as data
+    import trainers.data.mix as data
 
     write_shards(rows_factory(9), tmp_path / "mix", "sft")
     real = data.validate_row

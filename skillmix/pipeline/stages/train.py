@@ -8,8 +8,6 @@ from typing import Any, ClassVar
 from manifests import Accounting
 from skillmix.pipeline.stage import REQUIRED, Stage, StageContext, StageError, StageResult, Task
 
-METHOD_KIND = {"sft": "sft", "dpo": "preference", "rlvr": "rlvr"}
-
 
 class TrainTask(Task):
     def __init__(self, method: str, config_file: str | None, settings: dict[str, Any],
@@ -35,16 +33,19 @@ class Train(Stage):
     FILE_OPTIONS: ClassVar[tuple[str, ...]] = ("config",)
 
     def _mix(self, ctx: StageContext) -> dict:
+        from trainers.recipes import RECIPES
+
         method = ctx.options["method"]
-        if method not in METHOD_KIND:
-            raise StageError(f"stage {ctx.name}: method: expected one of {sorted(METHOD_KIND)}")
+        if method not in RECIPES:
+            raise StageError(f"stage {ctx.name}: method: expected one of {sorted(RECIPES)}")
+        kind = RECIPES[method].row_kind
         wanted = ctx.options["data"]
         mixes = ctx.products.get("mixes", [])
         if wanted is not None:
             mixes = [m for m in mixes if m["stage"] == wanted]
-        mixes = [m for m in mixes if m["kind"] == METHOD_KIND[method]]
+        mixes = [m for m in mixes if m["kind"] == kind]
         if not mixes:
-            raise StageError(f"stage {ctx.name}: no earlier {METHOD_KIND[method]} mix stage"
+            raise StageError(f"stage {ctx.name}: no earlier {kind} mix stage"
                              + (f" named {wanted!r}" if wanted else ""))
         return mixes[-1]
 

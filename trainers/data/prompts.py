@@ -9,8 +9,8 @@ import torch
 
 from curate.verifiers import truth_problem
 from manifests import Accounting, BadRowError, RejectsWriter
-from trainers.chat import render
-from trainers.rlvr_rewards import known_verifier
+from trainers.data.chat import render
+from trainers.rl.rewards import known_verifier
 
 
 @dataclass(frozen=True)

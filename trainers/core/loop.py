@@ -15,16 +15,16 @@ from pathlib import Path
 
 import torch
 
-from trainers.checkpoint import (
+from trainers.core.checkpoint import (
     load_checkpoint,
     prune_checkpoints,
     resolve_resume,
     save_checkpoint,
 )
-from trainers.config import TrainConfig
-from trainers.data import StepPlan
-from trainers.optim import build_optimizer, build_scheduler
-from trainers.runlog import RunLog
+from trainers.core.config import TrainConfig
+from trainers.core.optim import build_optimizer, build_scheduler
+from trainers.core.runlog import RunLog
+from trainers.data.mix import StepPlan
 
 StepFn = Callable[[list[list[int]]], dict[str, float]]
 
@@ -45,7 +45,7 @@ def start_run(config: TrainConfig) -> Run:
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
-    from trainers.modeling import load_model, load_tokenizer
+    from trainers.core.modeling import load_model, load_tokenizer
 
     accelerator = Accelerator(mixed_precision="bf16" if config.bf16 else "no")
     set_seed(config.seed)

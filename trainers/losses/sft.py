@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from trainers.chat import IGNORE_INDEX
+from trainers.data.chat import IGNORE_INDEX
 
 
 def forward_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -16,8 +16,8 @@ from typing import NamedTuple
 
 import torch
 
-from trainers.data import Pair
-from trainers.loss import per_document_sums
+from trainers.data.mix import Pair
+from trainers.losses.sft import per_document_sums
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
@@ -63,7 +63,7 @@ class PairLogps(NamedTuple):
 
 def pair_logps(model, pairs: list[Pair], pad_id: int, *, packing: bool, device) -> PairLogps:
     """Chosen and rejected responses of a micro-batch in one forward pass."""
-    from trainers.collate import collate, padding_tokens
+    from trainers.data.collate import collate, padding_tokens
 
     docs = [p.chosen for p in pairs] + [p.rejected for p in pairs]
     batch = collate(docs, packing=packing, pad_id=pad_id)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from trainers.chat import ensure_chat_template
-from trainers.config import TrainConfig
+from trainers.core.config import TrainConfig
+from trainers.data.chat import ensure_chat_template
 
 
 def load_tokenizer(name_or_path: str):

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from manifests import Accounting
-from trainers.config import TrainConfig
-from trainers.data import StepPlan, load_tokenized, mix_fingerprint, plan_steps
-from trainers.loop import Run, config_record, prepare_optimization, save_final, start_run
+from trainers.core.config import TrainConfig
+from trainers.core.loop import Run, config_record, prepare_optimization, save_final, start_run
+from trainers.data.mix import StepPlan, load_tokenized, mix_fingerprint, plan_steps
 
 
 @dataclass

@@ -4,7 +4,7 @@
 documents into one row with `position_ids` restarting at 0 per document and NO attention
 mask: transformers then builds a block-diagonal causal mask from the position ids, so the
 documents cannot see each other (the forward must also pass `use_cache=False`; see
-`trainers.loss.forward_logits`). Both return `doc_index` (which document each token belongs
+`trainers.losses.sft.forward_logits`). Both return `doc_index` (which document each token belongs
 to, -1 on padding) so per-document sums work on either layout.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from trainers.chat import IGNORE_INDEX, Tokenized
+from trainers.data.chat import IGNORE_INDEX, Tokenized
 
 
 def _doc_labels(doc: Tokenized) -> np.ndarray:

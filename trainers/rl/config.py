@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trainers.config import TrainConfig
-from trainers.rlvr_generate import BACKENDS
+from trainers.core.config import TrainConfig
+from trainers.rl.generation import BACKENDS
 
 
 @dataclass

@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 import torch
 
 from curate.verifiers import VERIFIERS
-from trainers.grpo_rollout import STAT_KEYS, rollout_stats, score_groups
-from trainers.rlvr_data import Prompt
-from trainers.rlvr_generate import Generator, Sampling
-from trainers.rlvr_rewards import RewardSpec
+from trainers.data.prompts import Prompt
+from trainers.rl.generation import Generator, Sampling
+from trainers.rl.rewards import RewardSpec
+from trainers.rl.rollout import STAT_KEYS, rollout_stats, score_groups
 
 
 def evaluate(

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from manifests import Accounting
-from trainers.chat import Tokenized
+from trainers.data.chat import Tokenized
 
 FORMAT = 1
 

@@ -1,17 +1,8 @@
-"""`skillmix train rlvr` behind the CLI: config from YAML and flags, the run, its report."""
+"""RLVR's summary lines: the shared ones plus prompts, skipped groups, rewards, evaluation."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from trainers.config import load_config
-from trainers.rlvr_config import RLVRConfig
-
-
-def train_rlvr_from_options(config_file: str | None, options: dict[str, Any]) -> dict:
-    from trainers.rlvr import run_rlvr
-
-    return run_rlvr(load_config(RLVRConfig, config_file, options))
+from trainers.core.summary import summary_lines
 
 
 def _eval_line(name: str, report: dict | None) -> str:
@@ -25,8 +16,6 @@ def _eval_line(name: str, report: dict | None) -> str:
 
 
 def rlvr_summary_lines(summary: dict) -> list[str]:
-    from trainers.launch import summary_lines
-
     lines = summary_lines(summary)
     lines.insert(-1, f"prompts: {summary['train_prompts']} train, {summary['eval_prompts']} "
                      f"held out; generation: {summary['generation_backend']}")

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import torch
 
 from curate.verifiers import VERIFIERS
-from trainers.chat import IGNORE_INDEX, Tokenized
-from trainers.loss import forward_logits, token_logps
-from trainers.rlvr_data import Prompt
-from trainers.rlvr_generate import Completion
-from trainers.rlvr_rewards import RewardSpec, Scored, score_completion
+from trainers.data.chat import IGNORE_INDEX, Tokenized
+from trainers.data.prompts import Prompt
+from trainers.losses.sft import forward_logits, token_logps
+from trainers.rl.generation import Completion
+from trainers.rl.rewards import RewardSpec, Scored, score_completion
 
 # Sums kept per rollout, in a fixed order so that processes can reduce them as one vector.
 STAT_KEYS: tuple[str, ...] = (

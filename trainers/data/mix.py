@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from manifests import Accounting, BadRowError, RejectsWriter, validate_row
-from trainers.chat import Tokenized, tokenize_conversations
+from trainers.data.chat import Tokenized, tokenize_conversations
 
 
 def read_mix(
@@ -113,7 +113,7 @@ def load_tokenized(
     their accounting, through the token cache. Returns (items, accounting, "computed" or
     "cache_hit" or "off")."""
     from manifests.shards import verify_shards
-    from trainers.token_cache import cached_parts, token_cache_key
+    from trainers.data.token_cache import cached_parts, token_cache_key
 
     rejects_path = Path(config.output) / "rejects.jsonl"
 
