@@ -81,7 +81,6 @@ def prompt_record(
         "prompt_sampling": asdict(config.params),
         "prompt_request": request_key(model, job.request),
     }
-    extra: dict = {}
     if job.skill == "precise_if":
         # IFEval's checkers (NLTK) load only when precise_if prompts are made.
         from curate.ifaug import constrained_prompt, ground_truth, sample_constraints
@@ -89,15 +88,15 @@ def prompt_record(
         rng = random.Random(derive_seed(config.seed, "constraints", job.persona_index))
         constraints = sample_constraints(rng, problem, rng.randint(1, config.max_constraints))
         problem = constrained_prompt(problem, constraints)
-        extra = {"ground_truth": ground_truth(constraints), "verifier": "ifeval"}
-        meta["constraint_ids"] = [c.instruction_id for c in constraints]
+        # The prompt contract has no answer check: a known one travels as lineage.
+        meta.update(ground_truth=ground_truth(constraints), verifier="ifeval",
+                    constraint_ids=[c.instruction_id for c in constraints])
     messages = [{"role": "user", "content": problem}]
     return {
         "id": stable_id(config.source, {"skill": job.skill, "messages": messages}),
         "source": config.source,
         "skill": job.skill,
         "messages": messages,
-        **extra,
         "metadata": canonical_json(meta),
     }
 

@@ -56,9 +56,21 @@ def plan_requests(record: dict, config: ResponseConfig) -> list[GenerationReques
     ]
 
 
-def _verifier_of(record: dict) -> str | None:
+def _known_check(record: dict) -> tuple[str | None, str | None]:
+    """(verifier, ground truth) a prompt already carries: top-level on an rlvr-shaped record,
+    else in the prompt contract's metadata (where stage 1 and read_rows put it)."""
     if record.get("verifier"):
-        return str(record["verifier"]).lower()
+        return str(record["verifier"]).lower(), record.get("ground_truth") or None
+    meta = json.loads(record.get("metadata") or "{}")
+    if isinstance(meta, dict) and meta.get("verifier"):
+        return str(meta["verifier"]).lower(), meta.get("ground_truth") or None
+    return None, None
+
+
+def _verifier_of(record: dict) -> str | None:
+    verifier, _ = _known_check(record)
+    if verifier:
+        return verifier
     skill = SKILLS.get(record["skill"])
     return skill.verifier if skill else None
 
@@ -67,12 +79,13 @@ def _decide(record: dict, texts: list[str], config: ResponseConfig) -> Agreement
     verifier = _verifier_of(record)
     if verifier is None:  # nothing to check: keep the first answer
         return Agreement(None, 0, 1.0)
-    if record.get("ground_truth"):  # known truth (precise_if): keep the best answer if perfect
-        scores = [verify(verifier, text, record["ground_truth"]) for text in texts]
+    _, truth = _known_check(record)
+    if truth:  # known truth (precise_if): keep the best answer if perfect
+        scores = [verify(verifier, text, truth) for text in texts]
         best = max(range(len(texts)), key=lambda i: scores[i])
         if scores[best] < 1.0:
-            return Agreement(record["ground_truth"], None, scores[best], "failed_verification")
-        return Agreement(record["ground_truth"], best, sum(s == 1.0 for s in scores) / len(texts))
+            return Agreement(truth, None, scores[best], "failed_verification")
+        return Agreement(truth, best, sum(s == 1.0 for s in scores) / len(texts))
     min_share = config.min_agreement if config.samples > 1 else 0.0
     return agree(verifier, texts, min_share)
 

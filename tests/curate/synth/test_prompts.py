@@ -68,8 +68,13 @@ def test_rows_record_persona_template_and_model(tmp_path, server):
         assert row["messages"][0]["role"] == "user"
     precise = [r for r in result.rows if r["skill"] == "precise_if"]
     for row in precise:
-        truth = json.loads(row["ground_truth"])
-        assert row["verifier"] == "ifeval"
+        # Stage 1 writes the prompt contract: the known check is lineage in metadata.
+        from manifests import validate_row
+
+        validate_row(row, "prompt")
+        meta = json.loads(row["metadata"])
+        truth = json.loads(meta["ground_truth"])
+        assert meta["verifier"] == "ifeval"
         assert 1 <= len(truth["instruction_id_list"]) <= 3
         assert len(truth["kwargs"]) == len(truth["instruction_id_list"])
     assert result.usage.requests == 8
