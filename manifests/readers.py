@@ -13,6 +13,8 @@ import csv
 import gzip
 import io
 import json
+import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ import pyarrow.parquet as pq
 from manifests.errors import BadRowError
 
 HUB_PREFIX = "hf://"
+BOM = b"\xef\xbb\xbf"
 BATCH_ROWS = 1024
 
 
@@ -96,40 +99,77 @@ def open_binary(path: str) -> IO[bytes]:
     return open(path, "rb")
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _parse_json_line(path: str, lineno: int, line: bytes) -> RawRecord:
+    if lineno == 1 and line.startswith(BOM):
+        line = line[len(BOM):]  # a UTF-8 byte-order mark is not part of the first row
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
         return RawRecord(path, lineno, None, f"invalid UTF-8 at byte {exc.start}", line)
     try:
-        value = json.loads(text)
+        # NaN/Infinity are not JSON: such a row is rejected rather than written back invalid.
+        value = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         return RawRecord(path, lineno, None, f"malformed JSON: {exc.msg} (column {exc.colno})",
                          text)
+    except RecursionError:
+        return RawRecord(path, lineno, None, "JSON nested too deeply", text[:200])
+    except ValueError as exc:
+        return RawRecord(path, lineno, None, f"malformed JSON: {exc}", text)
     if not isinstance(value, dict):
         return RawRecord(path, lineno, None,
                          f"expected a JSON object, got {type(value).__name__}", value)
     return RawRecord(path, lineno, value)
 
 
+def _damaged(path: str, lineno: int | None, exc: Exception) -> BadRowError:
+    after = "" if lineno is None else f" after line {lineno}"
+    return BadRowError(path, None, f"damaged or truncated file{after}: "
+                       f"{type(exc).__name__}: {exc}")
+
+
+def _file_problem(path: str, exc: OSError) -> BadRowError:
+    return BadRowError(path, None, f"cannot read: {exc.strerror or exc}")
+
+
 def read_jsonl(path: str) -> Iterator[RawRecord]:
-    with open_binary(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if line.strip():
-                yield _parse_json_line(path, lineno, line)
+    lineno = 0
+    try:
+        with open_binary(path) as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if line.strip():
+                    yield _parse_json_line(path, lineno, line)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise _damaged(path, lineno, exc) from None
+    except (IsADirectoryError, PermissionError) as exc:
+        raise _file_problem(path, exc) from None
+    except Exception as exc:  # zstandard.ZstdError and friends
+        if type(exc).__module__.startswith("zstd"):
+            raise _damaged(path, lineno, exc) from None
+        raise
 
 
 def read_json(path: str) -> Iterator[RawRecord]:
     """A `.json` file: JSON lines, or one array (an array is parsed whole, not streamed)."""
-    with open_binary(path) as fh:
-        head = fh.read(4096).lstrip()
+    try:
+        with open_binary(path) as fh:
+            head = fh.read(4096).removeprefix(BOM).lstrip()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise _damaged(path, None, exc) from None
     if not head.startswith(b"["):
         yield from read_jsonl(path)
         return
     with open_binary(path) as fh:
         try:
-            values = json.loads(fh.read().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            values = json.loads(fh.read().removeprefix(BOM).decode("utf-8"),
+                                parse_constant=_no_constant)
+        except RecursionError:
+            raise BadRowError(path, None, "JSON nested too deeply") from None
+        except (UnicodeDecodeError, ValueError, EOFError, zlib.error) as exc:
             raise BadRowError(path, None, f"malformed JSON array: {exc}") from None
     for i, value in enumerate(values):
         if isinstance(value, dict):
@@ -150,9 +190,12 @@ def _batches_to_records(path: str, batches: Iterator[pa.RecordBatch]) -> Iterato
 def read_parquet(path: str) -> Iterator[RawRecord]:
     try:
         pf = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError) as exc:
         raise BadRowError(path, None, f"not a readable Parquet file: {exc}") from None
-    yield from _batches_to_records(path, pf.iter_batches(batch_size=BATCH_ROWS))
+    try:
+        yield from _batches_to_records(path, pf.iter_batches(batch_size=BATCH_ROWS))
+    except (pa.ArrowException, OSError) as exc:
+        raise BadRowError(path, None, f"damaged Parquet file: {exc}") from None
 
 
 def _ipc_batches(path: str) -> Iterator[pa.RecordBatch]:
@@ -170,7 +213,10 @@ def _ipc_batches(path: str) -> Iterator[pa.RecordBatch]:
 
 
 def read_arrow(path: str) -> Iterator[RawRecord]:
-    yield from _batches_to_records(path, _ipc_batches(path))
+    try:
+        yield from _batches_to_records(path, _ipc_batches(path))
+    except (pa.ArrowException, OSError) as exc:
+        raise BadRowError(path, None, f"not a readable Arrow IPC file: {exc}") from None
 
 
 def _decoded_lines(fh: IO[bytes]) -> Iterator[str]:
@@ -186,11 +232,20 @@ def _has_bad_utf8(values: list[str]) -> bool:
 
 def read_csv(path: str) -> Iterator[RawRecord]:
     """CSV with a header row. Nested fields (messages) are JSON strings in their cells."""
+    try:
+        yield from _read_csv(path)
+    except (EOFError, gzip.BadGzipFile, zlib.error, csv.Error) as exc:
+        raise _damaged(path, None, exc) from None
+
+
+def _read_csv(path: str) -> Iterator[RawRecord]:
     with open_binary(path) as fh:
         reader = csv.reader(_decoded_lines(fh))
         header = next(reader, None)
         if header is None:
             return
+        if header:
+            header[0] = header[0].removeprefix("\ufeff")
         if _has_bad_utf8(header):
             raise BadRowError(path, 1, "invalid UTF-8 in the header")
         for cells in reader:
@@ -264,11 +319,21 @@ READERS = {
 }
 
 
+def _check_readable(path: str) -> None:
+    p = Path(path)
+    if not p.exists():
+        raise BadRowError(path, None, "no such file or folder")
+    if not p.is_dir() and not p.is_file():
+        raise BadRowError(path, None, "not a regular file (a FIFO, socket or device)")
+    if not os.access(path, os.R_OK):
+        raise BadRowError(path, None, "permission denied")
+
+
 def read_records(path: str | Path) -> Iterator[RawRecord]:
     """Raw records of any supported input, streamed. An empty input is an error."""
     path = str(path)
-    if not path.startswith(HUB_PREFIX) and not Path(path).exists():
-        raise BadRowError(path, None, "no such file or folder")
+    if not path.startswith(HUB_PREFIX):
+        _check_readable(path)
     seen = False
     for record in READERS[detect_format(path)](path):
         seen = True
