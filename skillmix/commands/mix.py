@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from manifests import BadRowError
+from manifests.locks import FolderLockedError, folder_lock
 from manifests.recipe import RecipeError, load_recipe
 from manifests.shards import verify_shards
 from mixers import MixError, mix
@@ -39,10 +40,11 @@ def mix_command(recipe, out_dir, fmt, tokenizer, workers, threads, memory_mb,
     """Make the mix RECIPE describes: shuffled shards plus manifest.json in --out."""
     try:
         parsed = load_recipe(recipe)
-        result = mix(parsed, out_dir, fmt=fmt, tokenizer=tokenizer, on_bad_row=on_bad_row,
-                     workers=workers, threads=threads, memory_mb=memory_mb,
-                     log=lambda message: click.echo(message, err=True))
-    except (RecipeError, MixError) as exc:
+        with folder_lock(Path(out_dir), "skillmix mix"):
+            result = mix(parsed, out_dir, fmt=fmt, tokenizer=tokenizer, on_bad_row=on_bad_row,
+                         workers=workers, threads=threads, memory_mb=memory_mb,
+                         log=lambda message: click.echo(message, err=True))
+    except (RecipeError, MixError, FolderLockedError) as exc:
         raise click.ClickException(str(exc)) from None
     except BadRowError as exc:
         raise fail_on_bad_row(exc) from None

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from manifests import BadRowError
+from manifests.locks import FolderLockedError
 from manifests.recipe import RecipeError
 from mixers import MixError
 from skillmix.commands._options import on_bad_row_option
@@ -63,7 +64,7 @@ def run(recipe_path, run_dir, dry_run, executor, workers, slurm_partition, slurm
                          slurm_venv, ray_address)
         run_pipeline(recipe, run_dir=target, executor=spec, on_bad_row=on_bad_row,
                      echo=lambda line: click.echo(line, err=True))
-    except (RecipeError, StageError, BadRowError, MixError) as exc:
+    except (RecipeError, StageError, BadRowError, MixError, FolderLockedError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"run report: {target.resolve() / 'report.html'}")
 

@@ -7,12 +7,14 @@ again. The driver waits for every rank before the stage's `finish` step.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from skillmix.pipeline.safety import die_with_parent
 from skillmix.pipeline.stage import Task
 
 EXECUTORS = ("local", "slurm", "ray")
@@ -25,6 +27,8 @@ class TaskPipeline:
         self.tasks = list(tasks)
 
     def __call__(self, data: Any, rank: int = 0, world_size: int = 1) -> None:
+        if multiprocessing.parent_process() is not None:  # a pool worker: die with the driver
+            die_with_parent()
         self.tasks[rank].run()
 
     def __repr__(self) -> str:  # datatrove logs its pipeline

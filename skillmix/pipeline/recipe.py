@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from manifests.recipe import Recipe, RecipeError, parse_recipe, read_recipe_yaml
+from manifests.recipe import Recipe, RecipeError, parse_recipe
+from skillmix.pipeline.safety import check_name, load_yaml
 from skillmix.pipeline.sources import SourceRef, Sources
 from skillmix.pipeline.stage import StageError
 from skillmix.pipeline.stages import STAGES
@@ -88,7 +89,7 @@ def _parse_stages(origin: str, value: Any) -> tuple[StageSpec, ...]:
         options = dict(options or {})
         if not isinstance(options, dict):
             raise StageError(f"{where}.{stage_type}: expected a mapping of options")
-        name = str(options.pop("name", stage_type))
+        name = check_name(f"{where}.name", str(options.pop("name", stage_type)))
         if name in seen:
             raise StageError(f"{where}.name: {name!r} is used twice; give the stage a name")
         seen.add(name)
@@ -102,6 +103,7 @@ def parse_run_recipe(data: Any, *, origin: str, base_dir: Path) -> RunRecipe:
         raise RecipeError(f"{origin}: expected a mapping at the top")
     mix_data = {k: v for k, v in data.items() if k not in RUN_KEYS}
     mix = parse_recipe(mix_data, origin=origin, base_dir=base_dir)
+    check_name(f"{origin}: name", str(mix.name))
     stages = _parse_stages(origin, data.get("stages"))
     run_dir = Path(data.get("run_dir") or Path("runs") / mix.name)
     if not run_dir.is_absolute():
@@ -111,5 +113,5 @@ def parse_run_recipe(data: Any, *, origin: str, base_dir: Path) -> RunRecipe:
 
 def load_run_recipe(path: str | Path) -> RunRecipe:
     path = Path(path)
-    return parse_run_recipe(read_recipe_yaml(path), origin=str(path),
+    return parse_run_recipe(load_yaml(path), origin=str(path),
                             base_dir=path.resolve().parent)

@@ -11,7 +11,6 @@ the mixer its finished shards).
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,11 @@ from typing import Any
 
 from manifests import Accounting
 from manifests.ids import canonical_json
+from manifests.locks import folder_lock
 from skillmix.pipeline.executors import ExecutorSpec, run_tasks
 from skillmix.pipeline.fingerprint import input_digest, stage_key
 from skillmix.pipeline.recipe import RunRecipe, StageSpec
+from skillmix.pipeline.safety import is_marked, mark_stage, remove_dead_temp_files, remove_stage
 from skillmix.pipeline.sources import Sources, sources_from_json, sources_to_json
 from skillmix.pipeline.stage import StageContext, StageResult
 from skillmix.pipeline.stages import STAGES
@@ -116,7 +117,13 @@ def run_pipeline(
     """Run (or resume) every stage; returns the stage records, in order."""
     run_dir = (run_dir or recipe.run_dir).resolve()
     executor = executor or ExecutorSpec()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with folder_lock(run_dir, "skillmix run"):
+        remove_dead_temp_files(run_dir)
+        return _run_locked(recipe, run_dir, executor, on_bad_row, echo)
+
+
+def _run_locked(recipe: RunRecipe, run_dir: Path, executor: ExecutorSpec, on_bad_row: str,
+                echo: Callable[[str], None]) -> list[dict]:
     plan = plan_run(recipe, run_dir)
     _remove_stale_folders(run_dir, {p.folder.name for p in plan})
     sources = recipe.initial_sources()
@@ -129,8 +136,9 @@ def run_pipeline(
             echo(f"[{spec.folder}] reused ({Accounting(**_acc(record)).summary()})")
         else:
             if planned.action == "redo" and folder.exists():
-                shutil.rmtree(folder)
+                remove_stage(folder)
             folder.mkdir(parents=True, exist_ok=True)
+            mark_stage(folder)
             (folder / KEY_FILE).write_text(planned.key + "\n")
             verb = "resuming" if planned.action == "resume" else "running"
             echo(f"[{spec.folder}] {verb} {spec.type}")
@@ -158,9 +166,8 @@ def run_pipeline(
 def _remove_stale_folders(run_dir: Path, current: set[str]) -> None:
     """Stage folders of an earlier version of the recipe would mislead a reader."""
     for folder in run_dir.iterdir():
-        if (folder.is_dir() and folder.name not in current and folder.name[:2].isdigit()
-                and (folder / KEY_FILE).exists()):
-            shutil.rmtree(folder)
+        if folder.name not in current and is_marked(folder):
+            remove_stage(folder)
 
 
 def _acc(record: dict) -> dict:

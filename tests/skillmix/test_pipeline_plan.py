@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -91,7 +92,7 @@ def test_rerun_of_a_finished_run_runs_nothing(tmp_path):
         ([{"decontaminate": {"evals": ["humaneval"], "colour": 1}}],
          "stages[0].decontaminate.colour: unknown option"),
         ([{"decontaminate": {}}], "stages[0].decontaminate.evals: required"),
-        ([DECONTAM, DECONTAM], "stages[1].name"),
+        ([DECONTAM, copy.deepcopy(DECONTAM)], "stages[1].name"),
         ([], "stages: expected a non-empty list"),
     ],
 )

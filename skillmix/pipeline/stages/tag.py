@@ -71,6 +71,7 @@ class Tag(Stage):
         (ctx.stage_dir / "tagger_report.json").write_text(
             json.dumps(_report_dict(report), indent=2, sort_keys=True))
         tmp.replace(model)
+        Path(f"{tmp}.report.json").unlink(missing_ok=True)  # train_tagger's copy; kept above
 
     def _targets(self, ctx: StageContext) -> list[SourceRef]:
         names = ctx.options["sources"] or list(ctx.sources)

@@ -1,0 +1,111 @@
+"""Run-folder safety: safe names, alias-free YAML, stage markers, dead runs' temp files."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from skillmix.pipeline.stage import StageError
+
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+MARKER = ".skillmix-stage"  # written by the run into every stage folder it creates
+TMP_RE = re.compile(r"\.tmp-(\d+)-")
+
+
+class UnsafeNameError(StageError):
+    """A stage or recipe name that could leave the run folder (separators, `..`, ...)."""
+
+
+class RecipeYamlError(StageError):
+    """A recipe YAML that uses aliases (a billion-laughs bomb expands them) or is not YAML."""
+
+
+def check_name(where: str, name: str) -> str:
+    """`name` when it is one plain folder name: letters, digits, `.`, `_`, `-`; no `..`."""
+    if not NAME_RE.fullmatch(name) or ".." in name:
+        raise UnsafeNameError(f"{where}: {name!r} is not a safe folder name (use letters, "
+                              f"digits, '.', '_' or '-'; no path separators or '..')")
+    return name
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"alias *{event.anchor} is not allowed in a recipe",
+                event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def load_yaml(path: Path) -> Any:
+    """A recipe's YAML; aliases are refused before anything is expanded."""
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_NoAliasLoader)
+    except FileNotFoundError:
+        raise RecipeYamlError(f"{path}: no such recipe file") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise RecipeYamlError(f"{path}: not a usable recipe ({exc})") from None
+
+
+def mark_stage(folder: Path) -> None:
+    (folder / MARKER).write_text("created by skillmix run\n")
+
+
+def is_marked(folder: Path) -> bool:
+    return not folder.is_symlink() and folder.is_dir() and (folder / MARKER).is_file()
+
+
+def remove_stage(folder: Path) -> None:
+    """Delete a stage folder, only when this tool made it."""
+    if not is_marked(folder):
+        raise StageError(f"{folder}: not a folder skillmix run created (no {MARKER}); "
+                         f"move it out of the run directory")
+    shutil.rmtree(folder)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_dead_temp_files(run_dir: Path) -> list[Path]:
+    """Remove `.tmp-PID-*` files and folders under the run whose PID is no longer alive."""
+    removed = []
+    for path in sorted(run_dir.rglob(".tmp-*"), reverse=True):
+        match = TMP_RE.match(path.name)
+        if not match or _alive(int(match.group(1))) or not path.exists():
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        removed.append(path)
+    return removed
+
+
+def die_with_parent() -> None:
+    """In a worker process: get SIGKILL when the parent dies (Linux), exit if it already has."""
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent or parent == 1:
+        os._exit(1)
