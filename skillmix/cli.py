@@ -8,14 +8,43 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
+from typing import Any
 
 import click
 
+from manifests.errors import BadRowError
 from skillmix import __version__
 from skillmix import commands as commands_pkg
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """Turns a bad input or a failed write into one named line and exit 1, not a traceback."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            kwargs.pop("standalone_mode", None)
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except (BadRowError, OSError, RecursionError, MemoryError) as exc:
+            click.echo(f"error: {_one_line(exc)}", err=True)
+            sys.exit(1)
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in str(exc):
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return str(exc) or type(exc).__name__
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="skillmix")
 def main() -> None:
     """skillmix: build skill mixes, audit contamination, train on the mix."""
