@@ -104,7 +104,8 @@ def test_open_instruct_layout_with_nulls_and_several_entries():
         "length_constraints:number_words", "change_case:english_lowercase"]
     assert verify("ifeval", "i like the sunny weather we have today", gt) == 1.0
     assert verify("ifeval", "I Like The Sunny Weather We Have Today", gt) == 0.5
-    assert verify("ifeval", "i like the sunny weather we have today and also tomorrow ok", gt) == 0.5
+    too_long = "i like the sunny weather we have today and also tomorrow ok"
+    assert verify("ifeval", too_long, gt) == 0.5
 
 
 @pytest.mark.parametrize(
