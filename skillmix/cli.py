@@ -24,7 +24,8 @@ class _Main(click.Group):
     def main(self, *args: Any, **kwargs: Any) -> Any:
         try:
             kwargs.pop("standalone_mode", None)
-            return super().main(*args, standalone_mode=False, **kwargs)
+            super().main(*args, standalone_mode=False, **kwargs)
+            sys.exit(0)  # as click's standalone mode: a command's return value is not a status
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.Abort:
