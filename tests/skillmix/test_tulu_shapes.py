@@ -192,3 +192,37 @@ def test_mix_folder_opens_the_way_hugging_face_users_open_it(tmp_path):
     assert sorted(r["id"] for r in read_rows(out)) == sorted(r["id"] for r in loaded)
     verified = CliRunner().invoke(main, ["verify", str(out)])
     assert verified.exit_code == 0, verified.output
+
+
+@pytest.mark.parametrize(
+    ("rows", "kind", "method"),
+    [(SFT_MIXTURE, "sft", "sft"), (PREFERENCE_MIXTURE, "preference", "dpo")],
+    ids=["sft-mixture", "preference-mixture"],
+)
+def test_public_shapes_mix_and_train(tmp_path, rows, kind, method):
+    from skillmix.pipeline.tiny_model import build_tiny_model
+
+    # Distinct prompts (the mixer drops repeated ones), then a mix, then one training step.
+    many = []
+    for i in range(4):
+        for r in rows:
+            row = json.loads(json.dumps(r))
+            row["id"] = f"{r['id']}_{i}"
+            for field in ("messages", "chosen", "rejected"):
+                if field in row:
+                    row[field][-2]["content"] += f" ({i})"
+            if "prompt" in row:
+                row["prompt"] += f" ({i})"
+            many.append(row)
+    src = _jsonl(tmp_path / "in.jsonl", many)
+    recipe = tmp_path / "mix.yaml"
+    recipe.write_text(f"name: m\nseed: 1\nkind: {kind}\nsources:\n  - name: s\n"
+                      f"    path: {src}\n    take: {{fraction: 1.0}}\n", encoding="utf-8")
+    mix = tmp_path / "mix"
+    _ok(CliRunner().invoke(main, ["mix", str(recipe), "--out", str(mix)]))
+    texts = [m["content"] for r in many for f in ("messages", "chosen") for m in r.get(f, [])]
+    model = build_tiny_model(texts, tmp_path / "tiny")
+    out = _ok(CliRunner().invoke(main, [
+        "train", method, "--data", str(mix), "--model", str(model), "--output",
+        str(tmp_path / "run"), "--batch-size", "2", "--max-steps", "1", "--no-tensorboard"]))
+    assert f"rows in {len(many)}, out {len(many)}" in out
