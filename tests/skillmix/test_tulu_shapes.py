@@ -76,9 +76,12 @@ def test_public_shapes_convert_unchanged(tmp_path, rows, kind, checked):
     back = list(read_rows(out, kind))
     assert len(back) == len(rows)
     assert all(checked(r) for r in back)
-    given_ids = [r.get("id") for r in rows]
-    if all(given_ids):
-        assert [r["id"] for r in back] == given_ids  # input ids are kept
+    # Input ids are kept; rows without one get a stable id (the same on a second run).
+    again = tmp_path / "again.parquet"
+    _ok(CliRunner().invoke(main, ["convert", str(src), str(again)]))
+    expected = [r.get("id") or a["id"] for r, a in zip(rows, read_rows(again, kind), strict=True)]
+    assert [r["id"] for r in back] == expected
+    assert all(expected)
 
 
 def test_rlvr_mixed_rows_score_with_their_tulu_verifier_names():
