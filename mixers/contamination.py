@@ -13,10 +13,30 @@ from manifests.recipe import DecontamSpec
 from mixers.stage import StagedSource
 
 
-def _staged_rows(staged: list[StagedSource]) -> Iterator[dict]:
-    for source in staged:
+def duplicate_ids(source: StagedSource) -> set[str]:
+    """Ids that more than one staged row of `source` carries."""
+    batches = source.open()
+    if not batches:
+        return set()
+    counts = pc.value_counts(pa.chunked_array([b.column("id") for b in batches]))
+    return {v["values"] for v in counts.to_pylist() if v["counts"] > 1}
+
+
+def _row_key(row_id: str, position: int, dups: set[str]) -> str:
+    # Rows are told apart by position: a shared id gets the row's position appended, so
+    # a clean row never goes with a contaminated one that happens to carry its id.
+    return f"{row_id}#{position}" if row_id in dups else row_id
+
+
+def _staged_rows(staged: list[StagedSource], dups: list[set[str]]) -> Iterator[dict]:
+    for source, shared in zip(staged, dups, strict=True):
+        position = 0
         for batch in source.open():
-            yield from batch.to_pylist()
+            for row in batch.to_pylist():
+                if shared:
+                    row["id"] = _row_key(row["id"], position, shared)
+                position += 1
+                yield row
 
 
 def resolve_eval(spec: str, base_dir: Path) -> str:
@@ -42,27 +62,28 @@ def resolve_eval(spec: str, base_dir: Path) -> str:
 
 def contaminated(
     staged: list[StagedSource], spec: DecontamSpec, report_dir: Path, *, base_dir: Path,
-    workers: int = 1,
+    workers: int = 1, dups: list[set[str]] | None = None,
 ) -> tuple[list[np.ndarray], dict]:
     """Per source, the rows that match an eval set; and the summary for the manifest."""
     import decontam
 
     evals = [resolve_eval(e, base_dir) for e in spec.evals]
+    if dups is None:
+        dups = [duplicate_ids(source) for source in staged]
     result = decontam.find_contamination(
-        _staged_rows(staged), evals, method=spec.method, ngram_size=spec.ngram_size,
+        _staged_rows(staged, dups), evals, method=spec.method, ngram_size=spec.ngram_size,
         threshold=spec.threshold, fields=spec.fields, out_dir=report_dir, remove=False,
         workers=workers,
     )
     masks = []
-    for source in staged:
-        ids = sorted(result.flagged.get(source.name, set()))
+    for source, shared in zip(staged, dups, strict=True):
+        flagged = result.flagged.get(source.name, set())
         mask = np.zeros(source.rows, dtype=bool)
-        if ids:
-            value_set = pa.array(ids, pa.string())
+        if flagged:
             at = 0
             for batch in source.open():
-                hit = pc.is_in(batch.column("id"), value_set=value_set)
-                mask[at : at + batch.num_rows] = hit.to_numpy(zero_copy_only=False)
+                for i, row_id in enumerate(batch.column("id").to_pylist()):
+                    mask[at + i] = _row_key(row_id, at + i, shared) in flagged
                 at += batch.num_rows
         masks.append(mask)
     summary = {

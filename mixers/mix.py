@@ -27,6 +27,7 @@ import pyarrow as pa
 from manifests import Accounting, RejectsWriter
 from manifests.recipe import Recipe
 from manifests.shards import ShardWriter, build_manifest, prepare_out_dir, write_manifest
+from mixers.contamination import duplicate_ids
 from mixers.dedup import exact_duplicates, near_duplicates
 from mixers.errors import MixError
 from mixers.keys import tokenizer_counter
@@ -54,6 +55,7 @@ class _Cleaning:
     exact: list[np.ndarray]
     near: list[np.ndarray]
     decontam_summary: dict | None
+    duplicate_ids: list[set[str]]  # per source, ids more than one of its rows carries
 
 
 def _stage_all(recipe: Recipe, work: Path, on_bad_row: str,
@@ -107,13 +109,20 @@ def _rng(seed: int, *stream: int) -> np.random.Generator:
 def _clean(recipe: Recipe, staged: list[StagedSource], out: Path, workers: int,
            log: Callable[[str], None]) -> _Cleaning:
     empty = [np.zeros(s.rows, dtype=bool) for s in staged]
+    dups = [duplicate_ids(s) for s in staged]
+    for source, shared in zip(staged, dups, strict=True):
+        if shared:
+            shown = ", ".join(sorted(shared)[:3])
+            log(f"{source.name}: {len(shared)} ids are carried by more than one row ({shown}"
+                f"{', ...' if len(shared) > 3 else ''}); rows are told apart by position")
     decontaminated, summary = empty, None
     if recipe.decontaminate is not None:
         from mixers.contamination import contaminated
 
         log(f"decontaminating against {', '.join(recipe.decontaminate.evals)}")
         decontaminated, summary = contaminated(staged, recipe.decontaminate, out / DECONTAM_DIR,
-                                               base_dir=recipe.base_dir, workers=workers)
+                                               base_dir=recipe.base_dir, workers=workers,
+                                               dups=dups)
         if summary.get("report_path"):
             summary["report_path"] = _relative(summary["report_path"], out)
     alive = [~d for d in decontaminated]
@@ -126,7 +135,7 @@ def _clean(recipe: Recipe, staged: list[StagedSource], out: Path, workers: int,
         log("near-duplicate search (MinHash)")
         near = near_duplicates(staged, alive, recipe.kind, recipe.dedup.minhash, recipe.seed)
         near = [n & a for n, a in zip(near, alive, strict=True)]
-    return _Cleaning(decontaminated, exact, near, summary)
+    return _Cleaning(decontaminated, exact, near, summary, dups)
 
 
 def _relative(path: str, root: Path) -> str:
@@ -202,6 +211,7 @@ def _source_entry(recipe: Recipe, source: StagedSource, cleaning: _Cleaning, cou
         "rows_out": count,
         "upsample_factor": round(count / selected, 6) if selected else 0.0,
         "tokens": int(source.tokens[drawn].sum()) if source.tokens is not None else None,
+        "duplicate_ids": len(cleaning.duplicate_ids[i]),
     }
     dedup = entry["deduplicated"]
     assert entry["available"] == (selected + dedup["exact"] + dedup["minhash"]

@@ -296,3 +296,26 @@ def test_releasing_mapped_pages_changes_nothing(ws, tmp_path, monkeypatch):
     again = mix(recipe, tmp_path / "b", memory_mb=0).manifest
     assert released  # pages were handed back during the gather
     assert [s["sha256"] for s in again["shards"]] == [s["sha256"] for s in kept["shards"]]
+
+
+def test_rows_sharing_an_id_are_told_apart_by_position(ws, tmp_path):
+    leak = ("Natalia sold clips to 48 of her friends in April, and then she sold half as many "
+            "clips in May. How many clips did Natalia sell altogether in April and May?")
+    ws.jsonl("evals.jsonl", [{"question": leak}])
+    rows = [ws.row(i, "math") for i in range(10)]
+    twin = ws.row(99, "math", prompt=leak)
+    twin["id"] = rows[4]["id"]  # a contaminated row with a clean row's id
+    rows.append(twin)
+    ws.jsonl("m.jsonl", rows)
+    recipe = ws.recipe([{"name": "m", "path": "m.jsonl", "take": {"fraction": 1.0}}],
+                       decontaminate={"evals": ["gsm_local=evals.jsonl:question"]})
+    logged: list[str] = []
+    result = run(recipe, tmp_path / "out", log=logged.append)
+    entry = result.manifest["sources"][0]
+    assert entry["decontaminated"] == 1
+    assert entry["duplicate_ids"] == 1
+    kept = rows_of(tmp_path / "out")
+    assert len(kept) == 10
+    assert rows[4]["messages"][0]["content"] in {r["messages"][0]["content"] for r in kept}
+    assert leak not in {r["messages"][0]["content"] for r in kept}
+    assert any("math-4" in line and "position" in line for line in logged)
