@@ -25,10 +25,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from manifests.readers import HUB_PREFIX
 from manifests.schemas import KINDS
+from manifests.yaml_files import YamlFileError, load_yaml_file
 
 TAKE_MODES = ("fraction", "count", "weight")
 SHARD_FORMATS = ("arrow", "parquet")
@@ -344,13 +343,11 @@ def parse_recipe(data: Any, *, origin: str = "recipe", base_dir: str | Path = ".
 
 
 def read_recipe_yaml(path: Path) -> Any:
-    """The parsed YAML of a recipe file; RecipeError when it is missing or not YAML."""
+    """The parsed YAML of a recipe file (no aliases, no repeated keys); else RecipeError."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RecipeError(f"{path}: no such recipe file") from None
-    except yaml.YAMLError as exc:
-        raise RecipeError(f"{path}: not valid YAML ({exc})") from None
+        return load_yaml_file(path)
+    except YamlFileError as exc:
+        raise RecipeError(f"recipe {exc}") from None
 
 
 def load_recipe(path: str | Path) -> Recipe:

@@ -17,6 +17,10 @@ import numpy as np
 from manifests.recipe import Recipe
 from mixers.errors import MixError
 
+# A source repeated more times than this is taken for a typo in the recipe (an extra few
+# zeros), not a wish: the drawn row indices alone would need 8 bytes per output row.
+MAX_UPSAMPLE = 1000
+
 
 def exact(value: float) -> Fraction:
     """A number as written in the recipe (floats through their shortest repr)."""
@@ -71,6 +75,9 @@ def resolve_counts(
         if count > 0 and n == 0:
             raise MixError(f"{key}: needs {count} rows but {source.name} has none left after "
                            "cleaning")
+        if count > MAX_UPSAMPLE * n:
+            raise MixError(f"{key}: needs {count} rows, {count / n:.3g} times the {n} rows "
+                           f"{source.name} has after cleaning; at most {MAX_UPSAMPLE} times")
     return final
 
 

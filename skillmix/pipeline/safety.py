@@ -8,8 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from manifests.yaml_files import YamlFileError, load_yaml_file
 from skillmix.pipeline.stage import StageError
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -33,24 +32,12 @@ def check_name(where: str, name: str) -> str:
     return name
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, f"alias *{event.anchor} is not allowed in a recipe",
-                event.start_mark)
-        return super().compose_node(parent, index)
-
-
 def load_yaml(path: Path) -> Any:
-    """A recipe's YAML; aliases are refused before anything is expanded."""
+    """A run recipe's YAML, through the project's one strict loader (manifests.yaml_files)."""
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_NoAliasLoader)
-    except FileNotFoundError:
-        raise RecipeYamlError(f"{path}: no such recipe file") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise RecipeYamlError(f"{path}: not a usable recipe ({exc})") from None
+        return load_yaml_file(path)
+    except YamlFileError as exc:
+        raise RecipeYamlError(f"recipe {exc}") from None
 
 
 def mark_stage(folder: Path) -> None:

@@ -98,7 +98,7 @@ def test_weights_need_a_total_and_a_total_needs_weights():
 
 
 def test_load_recipe_errors_name_the_file(tmp_path):
-    with pytest.raises(RecipeError, match="no such recipe"):
+    with pytest.raises(RecipeError, match=r"recipe .*nope\.yaml: no such file"):
         load_recipe(tmp_path / "nope.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: [unclosed\n")
@@ -122,3 +122,27 @@ def test_tulu3_recipe_counts_sum_to_the_published_total():
     assert all(s.take.mode == "count" for s in recipe.sources)
     assert sum(s.take.value for s in recipe.sources) == 939_344
     assert all(s.path.startswith("hf://") for s in recipe.sources)
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("name: a\nname: b\nkind: sft\n", "key 'name' is given twice"),
+    ("a0: &a0 [x, x]\na1: [*a0, *a0]\n", "alias \\*a0 is not allowed"),
+    ("[" * 5000 + "]" * 5000 + "\n", "nested too deeply|not valid YAML"),
+])
+def test_recipe_yaml_refuses_repeated_keys_aliases_and_deep_nesting(tmp_path, text, problem):
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text)
+    with pytest.raises(RecipeError, match=rf"hostile\.yaml: .*({problem})"):
+        load_recipe(path)
+
+
+def test_recipe_yaml_with_a_bom_or_bad_utf8(tmp_path):
+    good = tmp_path / "bom.yaml"
+    good.write_bytes(b"\xef\xbb\xbf" + yaml.safe_dump(base()).encode())
+    assert load_recipe(good).name == base()["name"]
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes(b"name: caf\xe9\n")
+    with pytest.raises(RecipeError, match=r"latin1\.yaml: not UTF-8 text"):
+        load_recipe(bad)
+    with pytest.raises(RecipeError, match="is a folder"):
+        load_recipe(tmp_path)

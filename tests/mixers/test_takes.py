@@ -49,6 +49,33 @@ def test_impossible_requests_name_the_key():
         resolve_counts(recipe([{"count": 3, "upsample": True}]), [0])
 
 
+@pytest.mark.parametrize("take, keys", [
+    ({"count": 10**12, "upsample": True}, {}),
+    ({"weight": 1, "upsample": True}, {"total": 10**15}),
+    ({"fraction": 5000.0}, {}),
+])
+def test_absurd_upsampling_is_a_named_recipe_error_not_a_numpy_crash(take, keys):
+    problem = r"sources\[0\]\.take\.\w+: needs \d+ rows, .* at most 1000 times"
+    with pytest.raises(MixError, match=problem):
+        resolve_counts(recipe([take], **keys), [40])
+    assert resolve_counts(recipe([{"count": 40_000, "upsample": True}]), [40]) == [40_000]
+
+
+@pytest.mark.parametrize("take, problem", [
+    ({"count": -3}, "must be at least 0"),
+    ({"count": "1e12"}, "expected an integer"),
+    ({"count": 1.0e12}, "expected an integer"),
+    ({"weight": float("nan")}, "expected a number"),
+    ({"fraction": float("inf")}, "expected a number"),
+    ({"weight": -1}, "must be in"),
+])
+def test_bad_take_values_name_the_key(take, problem):
+    from manifests.recipe import RecipeError
+
+    with pytest.raises(RecipeError, match=rf"sources\[0\]\.take\.\w+: {problem}"):
+        recipe([take], total=10)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 60), st.integers(0, 400), st.integers(0, 2**32 - 1))
 def test_draw_is_whole_repeats_plus_a_distinct_remainder(n, count, seed):
