@@ -39,6 +39,9 @@ class TrainConfig:
     # 0: rows as long as the micro-batch's longest document (for sdpa/eager attention).
     pack_length: int | None = None
     attn_implementation: str = "sdpa"
+    # Every *dropout* probability in the model config set to 0, in policy and reference (as
+    # TRL's disable_dropout): dropout makes log-prob ratios noisy (DPO's first loss != ln 2).
+    disable_dropout: bool = True
     lora: bool = False
     lora_r: int = 16
     lora_alpha: int = 32
