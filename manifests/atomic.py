@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+TMP_RE = re.compile(r"\.tmp-(\d+)-")  # the temp names below: `.tmp-PID-<final name>.XXXX`
 
 
 class OutputError(OSError):
@@ -53,6 +56,10 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
@@ -61,8 +68,38 @@ def _remove(path: Path) -> None:
             path.unlink()
 
 
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def _dead_temp(path: Path) -> bool:
+    match = TMP_RE.match(path.name)
+    return bool(match) and not pid_alive(int(match.group(1))) and path.exists()
+
+
+def remove_dead_temp_files(folder: Path, recursive: bool = True) -> list[Path]:
+    """Remove the temp files and folders of writers whose process is gone (a kill -9)."""
+    removed = []
+    found = folder.rglob(".tmp-*") if recursive else folder.glob(".tmp-*")
+    for path in sorted(found, reverse=True):
+        if _dead_temp(path):
+            _remove(path)
+            removed.append(path)
+    return removed
+
+
 def _temp_name(target: Path, folder: bool) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
+    # What a killed writer of this same target left behind goes first.
+    for stale in target.parent.glob(f".tmp-*-{glob_escape(target.name)}.*"):
+        if _dead_temp(stale):
+            _remove(stale)
     prefix = f".tmp-{os.getpid()}-{target.name}."
     if folder:
         return Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))

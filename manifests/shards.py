@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from manifests.atomic import atomic_write_text, fsync_path, remove_dead_temp_files
 from manifests.schemas import KINDS, check_kind, schema_for
 from manifests.shard_ipc import IpcShardFile, open_ipc_batches
 from manifests.validate import validate_row
@@ -63,6 +64,7 @@ def prepare_out_dir(out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST_NAME).unlink(missing_ok=True)
+    remove_dead_temp_files(out, recursive=False)
     for entry in out.iterdir():
         if SHARD_RE.match(entry.name) or TMP_RE.match(entry.name):
             entry.unlink()
@@ -216,6 +218,8 @@ class ShardWriter:
             self._write_batch(pa.RecordBatch.from_pylist([], schema=self.schema))
         self._close_shard()
         total = len(self._done)
+        for done in self._done:  # on disk before any gets its final name, or the manifest
+            fsync_path(done["tmp"])
         shards = []
         for index, done in enumerate(self._done):
             name = shard_name(index, total, self.fmt)
@@ -269,12 +273,7 @@ def build_manifest(
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def write_datasets_side_files(out_dir: Path, manifest: dict) -> None:
@@ -306,13 +305,8 @@ def write_manifest(out_dir: str | Path, manifest: dict) -> Path:
     the `datasets` side files are written just before it."""
     out = Path(out_dir)
     write_datasets_side_files(out, manifest)
-    tmp = out / f".{MANIFEST_NAME}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
     final = out / MANIFEST_NAME
-    os.replace(tmp, final)
+    _write_json(final, manifest)
     return final
 
 

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from manifests import Accounting
+from manifests.atomic import remove_dead_temp_files
 from manifests.ids import canonical_json
 from manifests.locks import folder_lock
 from skillmix.pipeline.executors import ExecutorSpec, run_tasks
 from skillmix.pipeline.fingerprint import input_digest, stage_key
 from skillmix.pipeline.recipe import RunRecipe, StageSpec
-from skillmix.pipeline.safety import is_marked, mark_stage, remove_dead_temp_files, remove_stage
+from skillmix.pipeline.safety import is_marked, mark_stage, remove_stage
 from skillmix.pipeline.sources import Sources, sources_from_json, sources_to_json
 from skillmix.pipeline.stage import StageContext, StageResult
 from skillmix.pipeline.stages import STAGES

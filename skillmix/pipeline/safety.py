@@ -1,4 +1,4 @@
-"""Run-folder safety: safe names, alias-free YAML, stage markers, dead runs' temp files."""
+"""Run-folder safety: safe names, recipe YAML, stage markers, workers that die with the run."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from skillmix.pipeline.stage import StageError
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 MARKER = ".skillmix-stage"  # written by the run into every stage folder it creates
-TMP_RE = re.compile(r"\.tmp-(\d+)-")
 
 
 class UnsafeNameError(StageError):
@@ -54,31 +53,6 @@ def remove_stage(folder: Path) -> None:
         raise StageError(f"{folder}: not a folder skillmix run created (no {MARKER}); "
                          f"move it out of the run directory")
     shutil.rmtree(folder)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_dead_temp_files(run_dir: Path) -> list[Path]:
-    """Remove `.tmp-PID-*` files and folders under the run whose PID is no longer alive."""
-    removed = []
-    for path in sorted(run_dir.rglob(".tmp-*"), reverse=True):
-        match = TMP_RE.match(path.name)
-        if not match or _alive(int(match.group(1))) or not path.exists():
-            continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-        removed.append(path)
-    return removed
 
 
 def die_with_parent() -> None:

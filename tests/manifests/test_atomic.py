@@ -43,3 +43,49 @@ def test_rowwriter_failure_leaves_no_file(tmp_path: Path) -> None:
         writer.write(ROW)
         raise KeyError("x")
     assert list(tmp_path.iterdir()) == []
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_killed_writers_temp_files_go_with_the_next_write(tmp_path: Path) -> None:
+    import os
+
+    dead = _dead_pid()
+    stale = tmp_path / f".tmp-{dead}-out.jsonl.abc123"
+    stale.write_text("982 rows of a killed run")
+    stale_dir = tmp_path / f".tmp-{dead}-out.jsonl.dir42"
+    stale_dir.mkdir()
+    (stale_dir / "x").write_text("x")
+    live = tmp_path / f".tmp-{os.getpid()}-out.jsonl.live"  # another writer, still running
+    live.write_text("in progress")
+    other = tmp_path / f".tmp-{dead}-other.jsonl.zz"  # a killed writer of another file
+    other.write_text("not ours to judge here")
+    with atomic_open(tmp_path / "out.jsonl") as fh:
+        fh.write("whole\n")
+    assert (tmp_path / "out.jsonl").read_text() == "whole\n"
+    assert not stale.exists() and not stale_dir.exists()
+    assert live.exists() and other.exists()
+
+
+def test_a_run_folder_sweep_removes_only_dead_writers_files(tmp_path: Path) -> None:
+    import os
+
+    from manifests.atomic import remove_dead_temp_files
+
+    dead = _dead_pid()
+    (tmp_path / "01-tag").mkdir()
+    big = tmp_path / "01-tag" / f".tmp-{dead}-tagger.bin.q1"
+    big.write_bytes(b"\0" * 1024)
+    mine = tmp_path / "01-tag" / f".tmp-{os.getpid()}-tagger.bin.q2"
+    mine.write_bytes(b"\0")
+    user = tmp_path / ".tmp-notes"  # no pid: not a temp name of ours
+    user.write_text("keep")
+    assert remove_dead_temp_files(tmp_path) == [big]
+    assert mine.exists() and user.exists()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from manifests.atomic import remove_dead_temp_files
 from manifests.locks import FolderLockedError, folder_lock
 from skillmix.pipeline.safety import (
     RecipeYamlError,
@@ -16,7 +17,6 @@ from skillmix.pipeline.safety import (
     check_name,
     load_yaml,
     mark_stage,
-    remove_dead_temp_files,
     remove_stage,
 )
 from skillmix.pipeline.stage import StageError
