@@ -23,7 +23,12 @@ from manifests.locks import folder_lock
 from skillmix.pipeline.executors import ExecutorSpec, run_tasks
 from skillmix.pipeline.fingerprint import input_digest, stage_key
 from skillmix.pipeline.recipe import RunRecipe, StageSpec
-from skillmix.pipeline.safety import is_marked, mark_stage, remove_stage
+from skillmix.pipeline.safety import (
+    forked_children_die_with_parent,
+    is_marked,
+    mark_stage,
+    remove_stage,
+)
 from skillmix.pipeline.sources import Sources, sources_from_json, sources_to_json
 from skillmix.pipeline.stage import StageContext, StageResult
 from skillmix.pipeline.stages import STAGES
@@ -150,6 +155,7 @@ def _run_locked(recipe: RunRecipe, run_dir: Path, executor: ExecutorSpec, on_bad
             stage.prepare(ctx)
             tasks = stage.tasks(ctx)
             if stage.USES_EXECUTOR:
+                forked_children_die_with_parent()
                 run_tasks(executor, tasks, folder / "executor", f"skillmix-{spec.name}")
             else:
                 for task in tasks:

@@ -68,5 +68,33 @@ def die_with_parent() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     pr_set_pdeathsig = 1
     libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
-    if os.getppid() != parent or parent == 1:
+    if os.getppid() != parent:  # it died before the signal was armed: we were reparented
         os._exit(1)
+
+
+_REGISTERED: list[object] = []
+
+
+class _AfterFork:
+    """A handle for `register_after_fork`, which keeps only weak references."""
+
+    def __call__(self) -> None:
+        die_with_parent()
+
+
+def forked_children_die_with_parent() -> None:
+    """Every process forked from here on through multiprocessing or `multiprocess` (the pool
+    datatrove starts, its Manager server) dies with its parent instead of living on as an
+    orphan after a kill -9 of the driver."""
+    if _REGISTERED:
+        return
+    import multiprocessing.util
+
+    handle = _AfterFork()
+    _REGISTERED.append(handle)
+    multiprocessing.util.register_after_fork(handle, lambda h: h())
+    try:
+        import multiprocess.util  # datatrove's fork of multiprocessing
+    except ImportError:
+        return
+    multiprocess.util.register_after_fork(handle, lambda h: h())
