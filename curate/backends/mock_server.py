@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 Answer = Callable[[dict], str]
 ROUTES = ("/v1/chat/completions", "/chat/completions")
 # Given the server and the request body, the fault to inject, or None to answer normally:
-# "429", "500", "malformed", "bad_gzip", "slow" (answer after `slow_s`), "hang" (never answer).
+# "401", "429", "500", "malformed", "bad_gzip", "slow" (answer after `slow_s`), "hang"
+# (never answer).
 Fault = Callable[["MockOpenAIServer", dict], str | None]
 
 
@@ -43,6 +44,8 @@ def template_answer(body: dict) -> str:
     text = str(messages[-1].get("content", ""))
     system = str(messages[0].get("content", "")) if messages[0].get("role") == "system" else ""
     n = int(body_key(body)[:6], 16)
+    if text.startswith(JUDGE_OPENING) and "<answer>" in text:
+        return judge_answer(text.split("<answer>", 1)[1])
     if "Here is a persona:" in text:
         persona = text.split("\n")[1] if "\n" in text else "someone"
         return f"PROBLEM: {persona} needs {n % 90 + 10} boxes of {n % 7 + 2} items. How many?"
@@ -56,6 +59,22 @@ def template_answer(body: dict) -> str:
             "```python\nassert add_one(1) == 2\nassert add_one(-1) == 0\n```"
         )
     return f"here is a short answer number {n % 1000} in lowercase words"
+
+
+# How skillmix's judge template opens (curate.synth.preferences.JUDGE_MARKER; a test keeps
+# the two equal, so this module needs no import of the synthesis code).
+JUDGE_OPENING = "You are grading one answer written by an AI assistant."
+ASPECT_NAMES = ("helpfulness", "instruction_following", "honesty", "truthfulness")
+
+
+def judge_answer(answer: str) -> str:
+    """A judge's reply rating `answer` 1-5 on the four aspects, deterministic in the answer:
+    half the answers get a JSON object, half UltraFeedback-style 'Rating: N' lines."""
+    h = int(hashlib.sha256(answer.encode()).hexdigest()[:8], 16)
+    scores = {a: (h >> (3 * i)) % 5 + 1 for i, a in enumerate(ASPECT_NAMES)}
+    if h % 2:
+        return json.dumps(scores)
+    return "\n".join(f"{a.replace('_', ' ').title()}: Rating: {v}" for a, v in scores.items())
 
 
 @dataclass
@@ -109,6 +128,9 @@ class MockOpenAIServer:
             await asyncio.Event().wait()
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
+        if fault == "401":
+            self._note("401")
+            return 401, b'{"error": "invalid api key"}', {}
         if fault == "429":
             self._note("429")
             return 429, b'{"error": "rate limited"}', {"Retry-After": "0"}
@@ -168,7 +190,8 @@ class MockOpenAIServer:
                     status, data, extra = await self._respond(json.loads(raw or b"{}"))
                 else:
                     status, data, extra = 404, b'{"error": "not found"}', {}
-                reason = {200: "OK", 404: "Not Found", 429: "Too Many Requests"}.get(
+                reason = {200: "OK", 401: "Unauthorized", 404: "Not Found",
+                          429: "Too Many Requests"}.get(
                     status, "Internal Server Error"
                 )
                 out = [

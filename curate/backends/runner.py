@@ -21,6 +21,13 @@ class CachedRun:
         return self.results.get(key)
 
 
+def failure_kind(reason: str) -> str:
+    """The short kind of a failure reason: 'gave up after 9 tries: http_429' -> 'http_429',
+    'http_401: {body}' -> 'http_401'."""
+    head, _, tail = reason.partition(": ")
+    return tail.strip() if head.startswith("gave up after") else head.strip()
+
+
 def run_cached(
     backend: Backend, requests: Sequence[GenerationRequest], cache: RequestCache
 ) -> CachedRun:

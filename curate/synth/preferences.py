@@ -25,7 +25,9 @@ from curate.backends import (
     request_key,
     run_cached,
 )
+from curate.backends.runner import CachedRun, failure_kind
 from curate.synth.prompts import derive_seed
+from curate.synth.samples import identical_samples_note
 from curate.verifiers import verify
 from manifests import Accounting, canonical_json, stable_id, validate_row
 
@@ -52,7 +54,7 @@ JUDGE_TEMPLATE = (
 _JSON_OBJECT = re.compile(r"\{[^{}]*\}", re.DOTALL)
 _RATING_LINE = re.compile(
     r"(helpfulness|instruction[ _-]following|honesty|truthfulness)\b[^\n]*?"
-    r"rating\s*[:=]\s*\**\s*([1-5](?:\.\d+)?)",
+    r"rating\s*[:=]\s*\**\s*([1-5](?:\.\d+)?)(?![\d.])",
     re.IGNORECASE,
 )
 
@@ -96,6 +98,7 @@ class PreferenceConfig:
     )
     judge_retries: int = 2  # extra judge calls for an unparsable answer, then judge_unparsed
     min_margin: float = 0.0  # chosen mean minus rejected mean must exceed this
+    keep_truncated: bool = False  # pair completions cut off at max_tokens too
     source: str | None = None  # default: the prompt's own source
 
 
@@ -105,6 +108,14 @@ class PreferencesResult:
     accounting: Accounting
     usage: dict[str, Usage]  # per model (pool members and the judge)
     notes: list[str] = field(default_factory=list)
+    failures: dict[str, dict[str, int]] = field(default_factory=dict)  # model -> reason -> n
+
+    def failure_summary(self) -> str:
+        """'m1: http_401 x20; ...' for the requests that got no answer, or ''."""
+        return "; ".join(
+            f"{model}: " + ", ".join(f"{why} x{n}" for why, n in sorted(reasons.items()))
+            for model, reasons in sorted(self.failures.items())
+        )
 
 
 @dataclass
@@ -115,6 +126,7 @@ class _Candidate:
     key: str
     ratings: dict[str, float] | None = None
     judge_key: str | None = None
+    judge_failed: bool = False  # the judge backend gave no answer (not an unparsable one)
 
     @property
     def mean(self) -> float:
@@ -158,12 +170,28 @@ def judge_request(
     return GenerationRequest.chat([{"role": "user", "content": content}], config.judge_params, seed)
 
 
-def _usable(completion: Completion | None) -> bool:
+def _usable(completion: Completion | None, keep_truncated: bool) -> bool:
     return (
         completion is not None
-        and completion.finish_reason != "length"
+        and (keep_truncated or completion.finish_reason != "length")
         and bool(completion.text.strip())
     )
+
+
+def _count_failures(failures: dict[str, dict[str, int]], model: str, run: CachedRun) -> None:
+    for reason in run.failures.values():
+        kind = failure_kind(reason)
+        per = failures.setdefault(model, {})
+        per[kind] = per.get(kind, 0) + 1
+
+
+def _check_pool(pool: Sequence[Backend]) -> None:
+    names = [member.model for member in pool]
+    if not names:
+        raise ValueError("the model pool is empty (give at least one --model)")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:  # their answers would share cache keys and lineage names
+        raise ValueError(f"pool members need distinct names; given twice: {twice}")
 
 
 def synthesize_preferences(
@@ -173,26 +201,36 @@ def synthesize_preferences(
     cache: RequestCache,
     config: PreferenceConfig,
 ) -> PreferencesResult:
+    _check_pool(pool)
+    given = len(records)
     records = list({r["id"]: r for r in records}.values())  # duplicates: one request, one row
+    judged_ids = {r["id"] for r in records if check_of(r) is None}
+    if judged_ids and judge is None:  # said before the first request, not after the pool ran
+        raise ValueError("prompts without a known check need a judge model (--judge-model)")
     usage: dict[str, Usage] = {}
+    failures: dict[str, dict[str, int]] = {}
     candidates: dict[str, list[_Candidate]] = {r["id"]: [] for r in records}
     for member in pool:
         plans = {r["id"]: completion_requests(r, config, member.model) for r in records}
         run = run_cached(member, [q for plan in plans.values() for q in plan], cache)
         usage[member.model] = run.usage
+        _count_failures(failures, member.model, run)
         for rid, plan in plans.items():
             for j, request in enumerate(plan):
                 completion = run.answer(member.model, request)
-                if _usable(completion):
+                if _usable(completion, config.keep_truncated):
+                    assert completion is not None
                     key = request_key(member.model, request)
                     candidates[rid].append(_Candidate(member.model, j, completion.text, key))
     notes = _identical_samples_notes(records, candidates, config)
-    judged = [r for r in records if check_of(r) is None and len(candidates[r["id"]]) > 1]
+    judged = [r for r in records if r["id"] in judged_ids and len(candidates[r["id"]]) > 1]
     if judged:
-        if judge is None:
-            raise ValueError("prompts without a known check need a judge model (--judge-model)")
-        _judge(judged, candidates, judge, cache, config, usage)
+        assert judge is not None
+        _judge(judged, candidates, judge, cache, config, usage, failures)
     acc = Accounting()
+    if given > len(records):
+        acc.add_in(given - len(records))
+        acc.remove("duplicate_prompt", given - len(records))
     rows: list[dict] = []
     for record in records:
         acc.add_in()
@@ -204,11 +242,12 @@ def synthesize_preferences(
             rows.append(row)
             acc.add_out()
     acc.check()
-    return PreferencesResult(rows, acc, usage, notes)
+    return PreferencesResult(rows, acc, usage, notes, failures)
 
 
-def _judge(records, candidates, judge, cache, config, usage) -> None:
-    """Rate every candidate; unparsable answers are asked again with a new seed."""
+def _judge(records, candidates, judge, cache, config, usage, failures) -> None:
+    """Rate every candidate; unparsable answers are asked again with a new seed. A request
+    the backend gave up on is not asked again (its retries are spent already)."""
     pending = [(r, c) for r in records for c in candidates[r["id"]]]
     total = Usage()
     for attempt in range(config.judge_retries + 1):
@@ -216,6 +255,7 @@ def _judge(records, candidates, judge, cache, config, usage) -> None:
             break
         asks = [(r, c, judge_request(r, c.text, config, attempt)) for r, c in pending]
         run = run_cached(judge, [q for _, _, q in asks], cache)
+        _count_failures(failures, f"judge:{judge.model}", run)
         for name in (
             "requests",
             "cached",
@@ -228,8 +268,11 @@ def _judge(records, candidates, judge, cache, config, usage) -> None:
         still = []
         for record, cand, request in asks:
             answer = run.answer(judge.model, request)
-            ratings = parse_ratings(answer.text) if answer is not None else None
             cand.judge_key = request_key(judge.model, request)
+            if answer is None:
+                cand.judge_failed = True
+                continue
+            ratings = parse_ratings(answer.text)
             if ratings is None:
                 still.append((record, cand))
             else:
@@ -258,10 +301,8 @@ def _pair(record, cands, config, judge) -> tuple[dict | None, str]:
         extra = {"pair_method": "verifier", "verifier": verifier}
     else:
         rated = [c for c in cands if c.ratings is not None]
-        if len(rated) < len(cands) and len(rated) < 2:
-            return None, "judge_unparsed"
-        if len(rated) < 2:
-            return None, "one_usable_completion"
+        if len(rated) < 2:  # some candidates had no rating: say why
+            return None, "judge_failed" if any(c.judge_failed for c in cands) else "judge_unparsed"
         best = max(c.mean for c in rated)
         top = [c for c in rated if c.mean == best]
         lower = [c for c in rated if c.mean < best]
@@ -278,7 +319,8 @@ def _pair(record, cands, config, judge) -> tuple[dict | None, str]:
             "rejected_ratings": rejected.ratings,
             "chosen_judge_request": chosen.judge_key,
             "rejected_judge_request": rejected.judge_key,
-            "judge_unparsed": sum(c.ratings is None for c in cands),
+            "judge_unparsed": sum(c.ratings is None and not c.judge_failed for c in cands),
+            "judge_failed": sum(c.judge_failed for c in cands),
         }
     try:
         meta = json.loads(record.get("metadata") or "{}")
@@ -312,18 +354,13 @@ def _pair(record, cands, config, judge) -> tuple[dict | None, str]:
 
 
 def _identical_samples_notes(records, candidates, config) -> list[str]:
-    """Say once when samples of one prompt from one model are byte-identical at T > 0."""
-    if config.samples < 2 or config.params.temperature == 0:
+    """Say once per model when samples of one prompt are byte-identical at T > 0."""
+    if config.samples < 2:
         return []
     notes = []
     for model in sorted({c.model for cs in candidates.values() for c in cs}):
-        same = 0
-        for r in records:
-            texts = [c.text for c in candidates[r["id"]] if c.model == model]
-            same += len(texts) > 1 and len(set(texts)) == 1
-        if same:
-            notes.append(
-                f"{model}: all {config.samples} samples identical for {same} prompt(s) although "
-                f"temperature is {config.params.temperature}; the server may ignore it"
-            )
+        groups = ([c.text for c in candidates[r["id"]] if c.model == model] for r in records)
+        note = identical_samples_note(model, groups, config.params.temperature)
+        if note:
+            notes.append(note)
     return notes

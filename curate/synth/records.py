@@ -30,20 +30,62 @@ def write_prompt_records(records: Iterable[dict], path: str | Path) -> int:
 
 
 def prompt_record_problem(data: dict | None) -> str | None:
-    """What is wrong with a prompt record, or None when it is usable."""
+    """What is wrong with a prompt record, or None when it is usable: checked for every
+    record before the first request, so a bad one never costs a half-finished run."""
     if not isinstance(data, dict):
         return "not a JSON object"
     missing = [f for f in FIELDS if f not in data]
     if missing:
         return f"missing field(s) {missing}"
+    for name in ("id", "source", "skill"):
+        if not isinstance(data[name], str) or not data[name].strip():
+            return f"field {name!r}: expected a non-empty string"
     messages = data["messages"]
-    if not isinstance(messages, list) or not all(
-        isinstance(m, dict) and isinstance(m.get("content"), str) for m in messages
-    ):
-        return "field 'messages': expected a list of {role, content} objects"
-    if not any(m.get("role") == "user" for m in messages):
-        return "field 'messages': no user turn"
+    if not isinstance(messages, list) or not messages:
+        return "field 'messages': expected a non-empty list of {role, content} objects"
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+            return f"field 'messages'[{i}]: expected a {{role, content}} object"
+        if message.get("role") not in ROLES:
+            return f"field 'messages'[{i}]: role {message.get('role')!r} is not one of {ROLES}"
+    if messages[-1]["role"] != "user":
+        return "field 'messages': the last turn must be the user's (a prompt has no answer)"
+    problem = _metadata_problem(data["metadata"])
+    if problem is None and data.get("verifier") is not None:
+        problem = _check_problem(data.get("verifier"), data.get("ground_truth"))
+    return problem
+
+
+ROLES = ("system", "user", "assistant", "tool")
+
+
+def _metadata_problem(metadata: object) -> str | None:
+    if metadata in (None, ""):
+        return None
+    if not isinstance(metadata, str):
+        return "field 'metadata': expected a JSON object as a string"
+    try:
+        meta = json.loads(metadata)
+    except ValueError as exc:
+        return f"field 'metadata': not JSON ({exc})"
+    if not isinstance(meta, dict):
+        return "field 'metadata': expected a JSON object"
+    if meta.get("verifier") is not None:
+        return _check_problem(meta.get("verifier"), meta.get("ground_truth"))
     return None
+
+
+def _check_problem(verifier: object, truth: object) -> str | None:
+    """A known verifier, and a ground truth it can score when one is given."""
+    from curate.verifiers import canonical_name, truth_problem
+
+    if not isinstance(verifier, str) or canonical_name(verifier) is None:
+        return f"field 'verifier': unknown verifier {verifier!r}"
+    if truth in (None, ""):
+        return None
+    if not isinstance(truth, str):
+        return "field 'ground_truth': expected a string"
+    return truth_problem(verifier, truth)
 
 
 def read_prompt_records(

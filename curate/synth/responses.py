@@ -15,8 +15,10 @@ from curate.backends import (
     Usage,
     run_cached,
 )
+from curate.backends.runner import failure_kind
 from curate.synth.answers import Agreement, agree
 from curate.synth.prompts import derive_seed
+from curate.synth.samples import identical_samples_note
 from curate.synth.skills import SKILLS
 from curate.verifiers import verify
 from manifests import Accounting, canonical_json, stable_id, validate_row
@@ -37,6 +39,8 @@ class ResponsesResult:
     sft_accounting: Accounting
     rlvr_accounting: Accounting
     usage: Usage
+    failures: dict[str, int] = field(default_factory=dict)  # why requests got no answer
+    notes: list[str] = field(default_factory=list)
 
 
 def prompt_messages(record: dict) -> list[dict]:
@@ -141,10 +145,23 @@ def build_rows(
 def synthesize_responses(
     records: Sequence[dict], backend: Backend, cache: RequestCache, config: ResponseConfig
 ) -> ResponsesResult:
+    given = len(records)
+    records = list({r["id"]: r for r in records}.values())  # duplicates: one request, one row
     plans = [plan_requests(record, config) for record in records]
     run = run_cached(backend, [r for plan in plans for r in plan], cache)
     result = ResponsesResult([], [], Accounting(), Accounting(), run.usage)
+    for reason in run.failures.values():
+        kind = failure_kind(reason)
+        result.failures[kind] = result.failures.get(kind, 0) + 1
+    if config.samples > 1:
+        groups = ([c.text for q in plan if (c := run.answer(backend.model, q))] for plan in plans)
+        note = identical_samples_note(backend.model, groups, config.params.temperature)
+        result.notes += [note] if note else []
     sft_acc, rlvr_acc = result.sft_accounting, result.rlvr_accounting
+    for acc in (sft_acc, rlvr_acc):
+        if given > len(records):
+            acc.add_in(given - len(records))
+            acc.remove("duplicate_prompt", given - len(records))
     for record, plan in zip(records, plans, strict=True):
         sft_acc.add_in()
         rlvr_acc.add_in()

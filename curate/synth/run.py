@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
 from curate.backends import RequestCache
 from curate.backends.factory import BackendOptions, make_backend
 from curate.synth.personas import load_personas
-from curate.synth.preferences import PreferenceConfig, synthesize_preferences
+from curate.synth.preferences import PreferenceConfig, check_of, synthesize_preferences
 from curate.synth.prompts import PromptConfig, synthesize_prompts
 from curate.synth.records import read_prompt_records, write_prompt_records
 from curate.synth.responses import ResponseConfig, synthesize_responses
@@ -26,8 +27,25 @@ def summary_path_for(out: str | Path) -> Path:
 
 
 def rlvr_path_for(out: str | Path) -> Path:
+    """OUT's stem + .rlvr.jsonl; never OUT itself (OUT = X.rlvr.jsonl gives X.rlvr.rlvr.jsonl)."""
     path = Path(out)
-    return path.with_name(path.name.split(".", 1)[0] + ".rlvr.jsonl")
+    rlvr = path.with_name(path.name.split(".", 1)[0] + ".rlvr.jsonl")
+    return rlvr if rlvr.name != path.name else path.with_name(path.stem + ".rlvr.jsonl")
+
+
+def _distinct_paths(**paths: str | Path) -> None:
+    """No output may land on an input or on another output of the same run."""
+    seen: dict[Path, str] = {}
+    for name, path in paths.items():
+        resolved = Path(path).resolve()
+        if resolved in seen:
+            raise ValueError(f"{name} and {seen[resolved]} are the same file ({path}); "
+                             "give them different paths")
+        seen[resolved] = name
+
+
+def _failure_text(failures: dict[str, int]) -> str:
+    return ", ".join(f"{kind} x{n}" for kind, n in sorted(failures.items()))
 
 
 def _write_summary(path: Path, summary: dict) -> None:
@@ -74,14 +92,16 @@ def run_response_stage(
 ) -> dict:
     """Stage 2: answer the prompt records; write sft rows to `out`, rlvr rows beside it."""
     rlvr_out = Path(rlvr_out) if rlvr_out else rlvr_path_for(out)
+    cache = cache or cache_path_for(out)
+    _distinct_paths(prompts=prompts, output=out, rlvr_output=rlvr_out, cache=cache,
+                    summary=summary_path_for(out))
     read_acc = Accounting()
     with RejectsWriter(Path(out).parent / "rejects.jsonl") as rejects:
         records = list(read_prompt_records(prompts, on_bad_row, rejects, read_acc))
     engine = make_backend(backend)
-    with RequestCache(cache or cache_path_for(out)) as request_cache:
+    with RequestCache(cache) as request_cache:
         result = synthesize_responses(records, engine, request_cache, config)
-    write_rows(result.sft, out, "sft")
-    write_rows(result.rlvr, rlvr_out, "rlvr")
+    answered = result.usage.requests + result.usage.cached
     accounts = {}
     for name, stage in (("sft", result.sft_accounting), ("rlvr", result.rlvr_accounting)):
         total = Accounting(read_acc.rows_in, stage.rows_out, dict(stage.removed), read_acc.rejected)
@@ -96,8 +116,15 @@ def run_response_stage(
         "backend": backend.describe(),
         "accounting": accounts,
         "usage": result.usage.to_dict(),
+        "failures": result.failures,
+        "notes": result.notes,
     }
     _write_summary(summary_path_for(out), summary)
+    if records and not answered:
+        raise ValueError(f"every request failed ({_failure_text(result.failures)}); "
+                         f"nothing written (summary: {summary_path_for(out)})")
+    write_rows(result.sft, out, "sft")
+    write_rows(result.rlvr, rlvr_out, "rlvr")
     return summary
 
 
@@ -112,21 +139,20 @@ def run_preference_stage(
 ) -> dict:
     """Stage 3: prompt rows (any file read_rows takes as kind 'prompt') -> preference rows.
 
-    Every record is read and validated before the first request. A run that writes no
-    pair raises ValueError with the removal reasons."""
-    from manifests import read_rows
-
+    Every record is read and validated (its check too) before the first request. A run
+    that writes no pair raises ValueError saying why (removal reasons, failed requests)."""
+    cache = cache or cache_path_for(out)
+    _distinct_paths(prompts=prompts, output=out, cache=cache, summary=summary_path_for(out))
     read_acc = Accounting()
     with RejectsWriter(Path(out).parent / "rejects.jsonl") as rejects:
-        records = list(
-            read_rows(
-                prompts, "prompt", on_bad_row=on_bad_row, rejects=rejects, accounting=read_acc
-            )
-        )
+        records = list(_checked_prompts(prompts, on_bad_row, rejects, read_acc))
     engines = [make_backend(member) for member in pool]
     judge_engine = make_backend(judge) if judge is not None else None
-    with RequestCache(cache or cache_path_for(out)) as request_cache:
+    with RequestCache(cache) as request_cache:
         result = synthesize_preferences(records, engines, judge_engine, request_cache, config)
+    acc = result.accounting
+    total = Accounting(read_acc.rows_in, acc.rows_out, dict(acc.removed), read_acc.rejected)
+    total.check()
     summary = {
         "stage": "preferences",
         "prompts": str(prompts),
@@ -134,13 +160,45 @@ def run_preference_stage(
         "config": asdict(config),
         "pool": [member.describe() for member in pool],
         "judge": judge.describe() if judge is not None else None,
-        "accounting": result.accounting.to_dict(),
-        "read_rejected": read_acc.rejected,
+        "accounting": total.to_dict(),
         "usage": {name: usage.to_dict() for name, usage in result.usage.items()},
+        "failures": result.failures,
         "notes": result.notes,
     }
     _write_summary(summary_path_for(out), summary)
     if not result.rows:
-        raise ValueError(f"no preference pairs written; removed: {result.accounting.removed}")
+        why = ", ".join(f"{k}={v}" for k, v in sorted(total.removed.items())) or "no prompts"
+        if total.rejected:
+            why += f", rejected={total.rejected}"
+        failed = result.failure_summary()
+        raise ValueError(
+            f"no preference pairs written ({why})"
+            + (f"; requests without an answer: {failed}" if failed else "")
+            + f"; summary {summary_path_for(out)}"
+        )
     write_rows(result.rows, out, "preference")
     return summary
+
+
+def _checked_prompts(
+    path: str | Path, on_bad_row: str, rejects: RejectsWriter, acc: Accounting
+) -> Iterator[dict]:
+    """Prompt rows whose known check (verifier, ground truth) can be scored; the others are
+    bad rows, named or rejected, before any request is sent."""
+    from curate.verifiers import truth_problem
+    from manifests import BadRowError, read_rows
+
+    for row in read_rows(path, "prompt", on_bad_row=on_bad_row, rejects=rejects,
+                         accounting=acc):
+        check = check_of(row)
+        problem = truth_problem(*check) if check is not None else None
+        if problem is None:
+            yield row
+            continue
+        meta = json.loads(row.get("metadata") or "{}")
+        file, index = str(meta.get("file", path)), meta.get("row")
+        if on_bad_row != "skip":
+            raise BadRowError(file, index, problem)
+        rejects.reject(file, index, problem, row)
+        acc.rows_out -= 1
+        acc.reject()

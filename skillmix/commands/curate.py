@@ -51,6 +51,15 @@ def _echo_usage(usage: dict) -> None:
     "OUT gets prompt records.",
 )
 @click.option(
+    "--preferences",
+    "pref_prompts",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Stage 3: preference pairs for the prompts in this file (stage-1 records or any "
+    "prompt rows): every --model answers each prompt --samples times, --judge-model rates "
+    "the answers (prompts with a known check are paired by their verifier instead); OUT "
+    "gets preference rows.",
+)
+@click.option(
     "--skills",
     default=",".join(SKILL_NAMES),
     show_default=True,
@@ -110,7 +119,7 @@ def _echo_usage(usage: dict) -> None:
     show_default=True,
     type=click.IntRange(1),
     help="Stage 2: answers per prompt; with more than one, the ground truth is the "
-    "majority answer.",
+    "majority answer. Stage 3: answers per pool model per prompt.",
 )
 @click.option(
     "--min-agreement",
@@ -129,8 +138,42 @@ def _echo_usage(usage: dict) -> None:
 )
 @click.option(
     "--model",
+    "models",
     required=True,
-    help="Model name sent to the server, or a local path / hub name for transformers.",
+    multiple=True,
+    help="Model name sent to the server, or a local path / hub name for transformers. "
+    "NAME@BASE_URL sends to that OpenAI-compatible endpoint whatever --backend says. "
+    "Stage 3 takes it repeated: the model pool.",
+)
+@click.option(
+    "--judge-model",
+    default=None,
+    help="Stage 3: the model that rates answers (NAME or NAME@BASE_URL).",
+)
+@click.option(
+    "--judge-base-url",
+    default=None,
+    help="Stage 3: the judge's OpenAI-compatible endpoint (default: --base-url).",
+)
+@click.option(
+    "--min-margin",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Stage 3: chosen's mean rating minus rejected's must exceed this.",
+)
+@click.option(
+    "--judge-retries",
+    default=2,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Stage 3: more judge calls (new seed) for an answer that cannot be parsed; "
+    "then the answer counts as judge_unparsed.",
+)
+@click.option(
+    "--keep-truncated",
+    is_flag=True,
+    help="Stage 3: pair answers cut off at --max-tokens too (default: drop them).",
 )
 @click.option(
     "--base-url",
@@ -183,7 +226,8 @@ def _echo_usage(usage: dict) -> None:
     "--temperature",
     default=None,
     type=click.FloatRange(0),
-    help="Sampling temperature (default 0.9 for prompts, 0.7 for responses).",
+    help="Sampling temperature (default 0.9 for prompts, 0.7 for responses, 0.8 for "
+    "preference completions; the judge always uses 0).",
 )
 @click.option(
     "--top-p", default=1.0, show_default=True, type=click.FloatRange(0, 1), help="Nucleus sampling."
@@ -217,6 +261,7 @@ def _echo_usage(usage: dict) -> None:
 def synth(
     out,
     prompts,
+    pref_prompts,
     skills,
     per_skill,
     personas,
@@ -228,7 +273,12 @@ def synth(
     samples,
     min_agreement,
     backend,
-    model,
+    models,
+    judge_model,
+    judge_base_url,
+    min_margin,
+    judge_retries,
+    keep_truncated,
     base_url,
     api_key_env,
     concurrency,
@@ -244,60 +294,135 @@ def synth(
     source,
     on_bad_row,
 ) -> None:
-    """Persona-driven skill synthesis, in two resumable stages.
+    """Persona-driven skill synthesis and preference pairs, in three resumable stages.
 
     \b
-    Stage 1 (prompts):   skillmix synth prompts.jsonl --skills math,gsm -n 100 --model M
-    Stage 2 (responses): skillmix synth sft.jsonl --responses prompts.jsonl --model M2
+    Stage 1 (prompts):     skillmix synth prompts.jsonl --skills math,gsm -n 100 --model M
+    Stage 2 (responses):   skillmix synth sft.jsonl --responses prompts.jsonl --model M2
+    Stage 3 (preferences): skillmix synth pairs.jsonl --preferences prompts.jsonl \\
+                             --model M1 --model M2@http://host:8001/v1 --judge-model J
     """
-    from curate import BackendOptions, PromptConfig, ResponseConfig, SamplingParams
-    from curate.synth.run import run_prompt_stage, run_response_stage
+    from curate import BackendOptions
 
-    options = BackendOptions(
-        backend,
-        model,
-        base_url,
-        api_key_env,
-        concurrency,
-        timeout_s,
-        max_retries,
-        tokens_per_minute,
-        batch_size,
-    )
+    if prompts is not None and pref_prompts is not None:
+        raise click.UsageError("--responses and --preferences are two stages; give one")
+
+    def options(spec: str, url: str | None = None) -> BackendOptions:
+        name, at, spec_url = spec.rpartition("@") if "@" in spec else (spec, "", "")
+        if at and not (name and spec_url):
+            raise click.BadParameter(f"expected NAME@BASE_URL, got {spec!r}",
+                                     param_hint="--model")
+        kind = "openai" if at or url else backend
+        return BackendOptions(kind, name if at else spec, spec_url or url or base_url,
+                              api_key_env, concurrency, timeout_s, max_retries,
+                              tokens_per_minute, batch_size)
+
+    pool = [options(spec) for spec in models]
+    if pref_prompts is None and len(pool) > 1:
+        raise click.UsageError("--model is given more than once; only stage 3 "
+                               "(--preferences) takes a pool of models")
     try:
-        if prompts is None:
-            unknown = sorted(set(_csv(skills)) - set(SKILL_NAMES))
-            if unknown:
-                raise click.BadParameter(f"unknown skills {unknown}", param_hint="--skills")
-            params = SamplingParams(0.9 if temperature is None else temperature, top_p, max_tokens)
-            config = PromptConfig(
-                _csv(skills),
-                per_skill,
-                seed,
-                params,
-                source,
-                dedup_threshold or None,
-                _csv(decontam_evals),
-                max_constraints,
-            )
-            summary = run_prompt_stage(out, config, options, personas, persona_field, cache)
-            _echo_stage("prompts", summary["accounting"])
+        if pref_prompts is not None:
+            judge = options(judge_model, judge_base_url) if judge_model else None
+            summary = _preferences(out, pref_prompts, pool, judge, samples, temperature,
+                                   top_p, max_tokens, seed, min_margin, judge_retries,
+                                   keep_truncated, cache, on_bad_row)
+        elif prompts is None:
+            summary = _prompts(out, pool[0], skills, per_skill, seed, temperature, top_p,
+                               max_tokens, source, dedup_threshold, decontam_evals,
+                               max_constraints, personas, persona_field, cache)
         else:
-            params = SamplingParams(0.7 if temperature is None else temperature, top_p, max_tokens)
-            config = ResponseConfig(samples, min_agreement, seed, params)
-            summary = run_response_stage(prompts, out, config, options, rlvr_out, cache, on_bad_row)
-            _echo_stage("sft", summary["accounting"]["sft"])
-            _echo_stage("rlvr", summary["accounting"]["rlvr"])
+            summary = _responses(out, prompts, pool[0], samples, min_agreement, seed,
+                                 temperature, top_p, max_tokens, rlvr_out, cache, on_bad_row)
     except BadRowError as exc:
         raise fail_on_bad_row(exc) from None
     except (ValueError, FileNotFoundError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
-    _echo_usage(summary["usage"])
+    for note in summary.get("notes", []):
+        click.echo(f"note: {note}", err=True)
     click.echo(
         f"wrote {out}"
         + (f" and {summary['rlvr_output']}" if prompts else "")
         + f"; summary {out}.summary.json"
     )
+
+
+def _prompts(out, backend, skills, per_skill, seed, temperature, top_p, max_tokens, source,
+             dedup_threshold, decontam_evals, max_constraints, personas, persona_field,
+             cache) -> dict:
+    from curate import PromptConfig, SamplingParams
+    from curate.synth.run import run_prompt_stage
+
+    unknown = sorted(set(_csv(skills)) - set(SKILL_NAMES))
+    if unknown:
+        raise click.BadParameter(f"unknown skills {unknown}", param_hint="--skills")
+    params = SamplingParams(0.9 if temperature is None else temperature, top_p, max_tokens)
+    config = PromptConfig(
+        skills=_csv(skills), per_skill=per_skill, seed=seed, params=params, source=source,
+        minhash_threshold=dedup_threshold or None, decontam=_csv(decontam_evals),
+        max_constraints=max_constraints,
+    )
+    summary = run_prompt_stage(out, config, backend, personas, persona_field, cache)
+    _echo_stage("prompts", summary["accounting"])
+    _echo_usage(summary["usage"])
+    return summary
+
+
+def _responses(out, prompts, backend, samples, min_agreement, seed, temperature, top_p,
+               max_tokens, rlvr_out, cache, on_bad_row) -> dict:
+    from curate import ResponseConfig, SamplingParams
+    from curate.synth.run import run_response_stage
+
+    params = SamplingParams(0.7 if temperature is None else temperature, top_p, max_tokens)
+    config = ResponseConfig(samples=samples, min_agreement=min_agreement, seed=seed,
+                            params=params)
+    summary = run_response_stage(prompts, out, config, backend, rlvr_out, cache, on_bad_row)
+    _echo_stage("sft", summary["accounting"]["sft"])
+    _echo_stage("rlvr", summary["accounting"]["rlvr"])
+    _echo_usage(summary["usage"])
+    return summary
+
+
+def _preferences(out, prompts, pool, judge, samples, temperature, top_p, max_tokens, seed,
+                 min_margin, judge_retries, keep_truncated, cache, on_bad_row) -> dict:
+    from curate import SamplingParams
+    from curate.synth.preferences import PreferenceConfig
+    from curate.synth.run import run_preference_stage
+
+    params = SamplingParams(0.8 if temperature is None else temperature, top_p, max_tokens)
+    config = PreferenceConfig(samples=samples, seed=seed, params=params,
+                              judge_retries=judge_retries, min_margin=min_margin,
+                              keep_truncated=keep_truncated)
+    try:
+        summary = run_preference_stage(prompts, out, config, pool, judge, cache, on_bad_row)
+    except ValueError:
+        _echo_preference_summary(out)  # what the run did, before the reason it wrote nothing
+        raise
+    _echo_preference_accounting(summary)
+    return summary
+
+
+def _echo_preference_summary(out) -> None:
+    from curate.synth.run import summary_path_for
+
+    path = summary_path_for(out)
+    if path.exists():
+        summary = json.loads(path.read_text())
+        if summary.get("stage") == "preferences":
+            _echo_preference_accounting(summary)
+
+
+def _echo_preference_accounting(summary: dict) -> None:
+    acc = summary["accounting"]
+    removed = ", ".join(f"{k}={v}" for k, v in sorted(acc["removed"].items())) or "none"
+    click.echo(
+        f"preferences: prompts in {acc['rows_in']}, pairs out {acc['rows_out']}, removed "
+        f"{sum(acc['removed'].values())} ({removed}), rejected {acc['rejected']}",
+        err=True,
+    )
+    for name, usage in sorted(summary["usage"].items()):
+        click.echo(f"{name}: ", nl=False, err=True)
+        _echo_usage(usage)
 
 
 @click.command("augment-if")
