@@ -42,7 +42,7 @@ RECIPES: dict[str, Recipe] = {
         Recipe("sft", SFTConfig, "sft", "trainers.sft:run_sft", summary_lines,
                "supervised fine-tuning, loss on assistant tokens"),
         Recipe("dpo", DPOConfig, "preference", "trainers.dpo:run_dpo", summary_lines,
-               "preference optimization (dpo, dpo_norm, simpo, ipo)"),
+               "preference optimization (dpo, dpo_norm, simpo, ipo, ipo_sum)"),
         Recipe("rlvr", RLVRConfig, "rlvr", "trainers.rlvr:run_rlvr", rlvr_summary_lines,
                "GRPO with verifiable rewards"),
     )

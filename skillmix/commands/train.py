@@ -102,8 +102,9 @@ def sft(config_file: str | None, **options) -> None:
 
 @train.command("dpo")
 @common_options
-@click.option("--loss", type=click.Choice(["dpo", "dpo_norm", "simpo", "ipo"]),
-              help="Preference loss (default dpo_norm, Tülu 3's choice).")
+@click.option("--loss", type=click.Choice(["dpo", "dpo_norm", "simpo", "ipo", "ipo_sum"]),
+              help="Preference loss (default dpo_norm, Tülu 3's choice; ipo averages per "
+                   "token as TRL, ipo_sum sums).")
 @click.option("--beta", type=float, help="Preference temperature (default 5).")
 @click.option("--label-smoothing", type=float, help="Conservative DPO label smoothing.")
 @click.option("--simpo-gamma", type=float, help="SimPO target reward margin.")

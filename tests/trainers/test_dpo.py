@@ -56,10 +56,17 @@ def test_simpo_formula_ignores_reference():
     assert float(no_ref.losses[0]) == pytest.approx(loss)
 
 
-def test_ipo_formula():
+def test_ipo_formula_averages_log_ratios_per_token():
+    beta = 0.5
+    h = (PC - RC) / NC - (PR - RR) / NR
+    loss, _, _ = compute("ipo", beta)
+    assert loss == pytest.approx((h - 1 / (2 * beta)) ** 2, rel=1e-12)
+
+
+def test_ipo_sum_formula():
     beta = 0.5
     h = (PC - RC) - (PR - RR)
-    loss, _, _ = compute("ipo", beta)
+    loss, _, _ = compute("ipo_sum", beta)
     assert loss == pytest.approx((h - 1 / (2 * beta)) ** 2, rel=1e-12)
 
 

@@ -11,7 +11,7 @@ import yaml
 
 REDUCTIONS = ("mean", "sum")
 SCHEDULES = ("linear", "cosine", "constant")
-DPO_LOSSES = ("dpo", "dpo_norm", "simpo", "ipo")
+DPO_LOSSES = ("dpo", "dpo_norm", "simpo", "ipo", "ipo_sum")
 
 
 @dataclass

@@ -4,10 +4,14 @@ Inputs are summed log-probs of the response tokens and their token counts, per p
 - dpo      (Rafailov et al. 2023): z = beta * [(pc - rc) - (pr - rr)]
 - dpo_norm (Tülu 3): the same with every log-prob divided by its sequence's token count
 - simpo    (Meng et al. 2024): z = beta * (pc/|c| - pr/|r|) - gamma; no reference model
-- ipo      (Azar et al. 2023): loss = (h - 1/(2 beta))^2 with h = (pc - rc) - (pr - rr)
+- ipo      (Azar et al. 2023, as TRL computes it): loss = (h - 1/(2 beta))^2 with
+            h = (pc - rc)/|c| - (pr - rr)/|r|, log-ratios averaged per token (TRL: the IPO
+            paper's reported results use this form; it keeps beta independent of length)
+- ipo_sum  the same with summed log-ratios, h = (pc - rc) - (pr - rr)
 For the sigmoid losses, label smoothing eps gives the conservative form
 loss = -(1 - eps) log sigmoid(z) - eps log sigmoid(-z). IPO takes no smoothing.
-Rewards are beta times the (normalized) policy-minus-reference log-probs.
+Rewards are beta times the policy-minus-reference log-probs: per token for dpo_norm and
+simpo, summed for the others (ipo included, as TRL logs them).
 """
 
 from __future__ import annotations
@@ -58,6 +62,9 @@ def preference_loss(
         z = beta * (chosen_ratio - rejected_ratio)
         losses = _smoothed(z, label_smoothing)
     elif loss_type == "ipo":
+        h = chosen_ratio / chosen_tokens - rejected_ratio / rejected_tokens
+        losses = (h - 1 / (2 * beta)) ** 2
+    elif loss_type == "ipo_sum":
         losses = (chosen_ratio - rejected_ratio - 1 / (2 * beta)) ** 2
     else:
         raise ValueError(f"unknown preference loss {loss_type!r}")
