@@ -4,7 +4,9 @@ A conversation is rendered with the tokenizer's chat template (or a built-in Tü
 one). Assistant spans are found on the rendered *string*: the span of turn i runs from
 the end of `render(messages[:i], add_generation_prompt=True)` to the end of
 `render(messages[:i+1])`, so it holds the reply and the end-of-turn token. Tokens are then
-labeled by their character offsets, which stays right even when BPE merges across a span edge.
+labeled by their character offsets: every token whose text overlaps a span, so a token that
+BPE merged across the span's start (the generation prompt's trailing space with the reply's
+first word) is labeled, as transformers' assistant-token mask does.
 """
 
 from __future__ import annotations
@@ -115,7 +117,10 @@ def _label(
     starts, ends = bounds[:, 0], bounds[:, 1]
     inside = np.zeros(len(token_ids), dtype=bool)
     for start, end in spans:
-        inside |= (starts >= start) & (starts < end)
+        # A token is labeled when its text reaches into the span, not only when it starts
+        # there: a generation prompt ending in a space that BPE merges into the reply's
+        # first word (" seven") starts that token inside the prompt.
+        inside |= (ends > start) & (starts < end)
     inside &= ends > starts  # special tokens added without text have empty offsets
     labels = np.where(inside, token_ids, IGNORE_INDEX).astype(np.int32)
     return Tokenized(input_ids=token_ids, labels=labels)
