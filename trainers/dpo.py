@@ -15,6 +15,7 @@ from trainers.core.loop import (
 )
 from trainers.core.reference import cache_key, cached_reference, compute_reference, pair_logps
 from trainers.core.tokenized_run import finish_tokenized_run, start_tokenized_run
+from trainers.data.collate import Layout
 from trainers.data.mix import Pair, mix_fingerprint
 from trainers.losses.preference import needs_reference, preference_loss
 
@@ -32,14 +33,14 @@ def reference_table(run: Run, pairs: list[Pair]) -> tuple[dict[str, torch.Tensor
         return None, "adapter_disabled"
     key = cache_key(
         config.model, mix_fingerprint(config.data), config.max_length,
-        run.tokenizer.chat_template, config.bf16,
+        run.tokenizer.chat_template, run.bf16,
     )
     cache_dir = config.ref_cache_dir or str(Path(config.output) / "ref_cache")
     table, hit = cached_reference(
         cache_dir, key,
         lambda: compute_reference(
             run.accelerator, run.model, pairs, run.tokenizer.pad_token_id,
-            micro_batch_size=config.micro_batch_size, packing=config.packing,
+            micro_batch_size=config.micro_batch_size, layout=Layout.of(config),
         ),
         is_main_process=run.accelerator.is_main_process,
         wait=run.accelerator.wait_for_everyone,
@@ -52,6 +53,7 @@ def dpo_step_fn(run: Run, pairs: list[Pair], ref: dict[str, torch.Tensor] | None
     config, accelerator = run.config, run.accelerator
     pad_id = run.tokenizer.pad_token_id
     device = accelerator.device
+    layout = Layout.of(config)
 
     def reference_for(index: list[int], chunk: list[Pair]) -> tuple[torch.Tensor | None, ...]:
         if ref is not None:
@@ -59,19 +61,21 @@ def dpo_step_fn(run: Run, pairs: list[Pair], ref: dict[str, torch.Tensor] | None
         if not needs_reference(config.loss):
             return None, None
         with torch.no_grad(), accelerator.unwrap_model(run.model).disable_adapter():
-            out = pair_logps(run.model, chunk, pad_id, packing=config.packing, device=device)
+            out = pair_logps(run.model, chunk, pad_id, device=device, layout=layout)
         return out.chosen, out.rejected
 
     def step(micro_batches: list[list[int]]) -> dict[str, float]:
         global_pairs = reduce_sum(run, sum(len(mb) for mb in micro_batches))
         scale = accelerator.num_processes / global_pairs
-        totals = dict.fromkeys(("loss", "chosen", "rejected", "accuracy"), 0.0)
+        totals = dict.fromkeys(
+            ("loss", "chosen", "rejected", "accuracy", "logps_chosen", "logps_rejected"), 0.0
+        )
         padding = fed = 0
         for index, mb in enumerate(micro_batches):
             chunk = [pairs[i] for i in mb]
             ref_chosen, ref_rejected = reference_for(mb, chunk)
             with no_sync_unless_last(run, index, len(micro_batches)):
-                logps = pair_logps(run.model, chunk, pad_id, packing=config.packing, device=device)
+                logps = pair_logps(run.model, chunk, pad_id, device=device, layout=layout)
                 out = preference_loss(
                     config.loss, logps.chosen, logps.rejected, ref_chosen, ref_rejected,
                     logps.chosen_tokens, logps.rejected_tokens,
@@ -84,6 +88,8 @@ def dpo_step_fn(run: Run, pairs: list[Pair], ref: dict[str, torch.Tensor] | None
             totals["rejected"] += float(out.rejected_rewards.detach().sum())
             correct = out.chosen_rewards > out.rejected_rewards
             totals["accuracy"] += float(correct.sum())
+            totals["logps_chosen"] += float(logps.chosen.detach().sum())
+            totals["logps_rejected"] += float(logps.rejected.detach().sum())
             padding, fed = padding + logps.padding, fed + logps.total
         means = {k: reduce_sum(run, v) / global_pairs for k, v in totals.items()}
         all_padding, all_fed = reduce_sum(run, padding), reduce_sum(run, fed)
@@ -93,6 +99,8 @@ def dpo_step_fn(run: Run, pairs: list[Pair], ref: dict[str, torch.Tensor] | None
             "rewards/rejected": means["rejected"],
             "rewards/margin": means["chosen"] - means["rejected"],
             "rewards/accuracy": means["accuracy"],
+            "logps/chosen": means["logps_chosen"],  # summed per sequence, as TRL logs them
+            "logps/rejected": means["logps_rejected"],
             "tokens": all_fed - all_padding,
             "padding_share": all_padding / max(all_fed, 1),
         }

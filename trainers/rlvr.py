@@ -25,7 +25,7 @@ from trainers.core.loop import (
     start_run,
     train,
 )
-from trainers.data.collate import collate, padding_tokens
+from trainers.data.collate import Layout, collate, padding_tokens
 from trainers.data.mix import StepPlan, mix_fingerprint, plan_steps, read_mix
 from trainers.data.prompts import Prompt, hold_out, tokenize_prompts
 from trainers.losses.grpo import group_advantages, grpo_token_terms
@@ -119,8 +119,7 @@ class GRPOStep:
         if not docs:
             return Rollout(None, None, None, None, 0, stats)
         began = time.perf_counter()
-        batch = collate(docs, packing=config.packing, pad_id=self.run.tokenizer.pad_token_id,
-                        pack_length=config.pack_length)
+        batch = collate(docs, pad_id=self.run.tokenizer.pad_token_id, layout=Layout.of(config))
         batch = {k: v.to(device) for k, v in batch.items()}
         old = None
         if config.num_iterations > 1:

@@ -11,7 +11,7 @@ from trainers.core.loop import (
 )
 from trainers.core.tokenized_run import finish_tokenized_run, start_tokenized_run
 from trainers.data.chat import Tokenized
-from trainers.data.collate import collate, padding_tokens
+from trainers.data.collate import Layout, collate, padding_tokens
 from trainers.losses.sft import label_count, sft_loss_sum
 
 
@@ -24,15 +24,11 @@ def sft_step_fn(run: Run, docs: list[Tokenized]):
     """
     config, accelerator = run.config, run.accelerator
     pad_id = run.tokenizer.pad_token_id
+    layout = Layout.of(config)
 
     def step(micro_batches: list[list[int]]) -> dict[str, float]:
-        batches = [
-            collate(
-                [docs[i] for i in mb], packing=config.packing, pad_id=pad_id,
-                pack_length=config.pack_length,
-            )
-            for mb in micro_batches
-        ]
+        batches = [collate([docs[i] for i in mb], pad_id=pad_id, layout=layout)
+                   for mb in micro_batches]
         batches = [{k: v.to(accelerator.device) for k, v in b.items()} for b in batches]
         global_labels = reduce_sum(run, sum(label_count(b) for b in batches))
         divisor = max(global_labels, 1) if config.reduction == "mean" else 1

@@ -48,3 +48,35 @@ def test_capacity_zero_packs_to_the_longest_document():
     assert batch["input_ids"].shape[1] == 6
     assert batch["input_ids"].shape[0] < len(docs)
     assert sorted(set(batch["doc_index"].flatten().tolist()) - {-1}) == [0, 1, 2, 3, 4]
+
+
+def test_pack_length_is_a_cap_not_a_minimum():
+    """A document longer than the row capacity used to widen its row; now it is an error
+    (the loaders cut documents to --pack-length before they reach the collator)."""
+    import pytest
+
+    with pytest.raises(ValueError, match="does not fit a packed row of 4"):
+        pack_rows([3, 9, 2], capacity=4)
+    batch = pack_batch([doc(4, 0), doc(3, 10), doc(1, 20)], capacity=4)
+    assert batch["input_ids"].shape[1] == 4
+
+
+def test_cap_documents_truncates_counts_and_removes_label_free():
+    from manifests import Accounting
+    from trainers.data.mix import Pair, cap_documents
+
+    prompt_only = Tokenized(input_ids=list(range(8)), labels=[IGNORE_INDEX] * 6 + [6, 7])
+    docs = [doc(3, 0), doc(7, 10), prompt_only]
+    accounting = Accounting(rows_in=3, rows_out=3)
+    kept, truncated = cap_documents(docs, 5, "sft", accounting)
+    assert truncated == 2
+    assert [len(d.input_ids) for d in kept] == [3, 5]
+    assert list(kept[1].labels) == [10, 11, 12, 13, 14]
+    assert accounting.removed == {"no_labels_after_pack_length": 1}
+    assert accounting.rows_out == 2 and accounting.balanced()
+    # Pairs: both sides cut; untouched when both fit; None/0 cap nothing.
+    pairs = [Pair(doc(6, 0), doc(2, 10)), Pair(doc(2, 0), doc(3, 10))]
+    kept, truncated = cap_documents(pairs, 4, "preference", Accounting(rows_in=2, rows_out=2))
+    assert truncated == 1 and len(kept[0].chosen.input_ids) == 4 and kept[1] is pairs[1]
+    assert cap_documents(docs, None, "sft", Accounting()) == (docs, 0)
+    assert cap_documents(docs, 0, "sft", Accounting()) == (docs, 0)

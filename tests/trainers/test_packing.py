@@ -1,9 +1,10 @@
 """Packed (padding-free) and padded batches must give the same loss and gradients."""
 
+import pytest
 import torch
 
 from trainers.data.chat import ensure_chat_template, tokenize_conversation
-from trainers.data.collate import pack_batch, pad_batch
+from trainers.data.collate import Layout, collate, pack_batch, pad_batch
 from trainers.losses.sft import sft_loss_sum, token_logps
 
 
@@ -64,3 +65,32 @@ def test_cache_on_leaks_and_forward_turns_it_off(tokenizer, new_model, rows_fact
         cached_loss = float(-token_logps(cached, packed["labels"])[0].sum())
     assert abs(ours - padded_loss) < 1e-3
     assert abs(cached_loss - padded_loss) > 1e-2
+
+
+@pytest.mark.parametrize("attn", ["eager", "sdpa"])
+def test_packed_equals_padded_for_each_cpu_backend(attn, tokenizer, new_model, rows_factory):
+    """Each attention backend available on the CPU, through the run's own collation (the
+    flash-attention-2 layout is checked in test_gpu_path_flash.py)."""
+    model = new_model()
+    model.set_attn_implementation(attn)
+    assert model.config._attn_implementation == attn
+    docs = docs_for(tokenizer, rows_factory)
+    pad_id = tokenizer.pad_token_id
+    padded = loss_and_grads(model, pad_batch(docs, pad_id))
+    for layout in (Layout(), Layout(pack_length=0), Layout(pack_length=200)):
+        assert_same(padded, loss_and_grads(model, collate(docs, pad_id=pad_id, layout=layout)))
+
+
+def test_sdpa_row_over_the_mask_budget_is_split(tokenizer, rows_factory):
+    """One packed row builds a dense rows x width x width mask under sdpa/eager; a row past the
+    budget becomes rows as long as the longest document."""
+    docs = docs_for(tokenizer, rows_factory)
+    total = sum(len(d.input_ids) for d in docs)
+    one = collate(docs, pad_id=0, layout=Layout(mask_budget=total**2))
+    assert one["input_ids"].shape == (1, total)
+    split = collate(docs, pad_id=0, layout=Layout(mask_budget=total**2 - 1))
+    assert split["input_ids"].shape[0] > 1
+    assert split["input_ids"].shape[1] == max(len(d.input_ids) for d in docs)
+    # flash attention has no dense mask: one row whatever the budget.
+    flash = collate(docs, pad_id=0, layout=Layout(one_row=True, mask_budget=1))
+    assert flash["input_ids"].shape == (1, total)

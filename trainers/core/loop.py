@@ -8,10 +8,12 @@ loop clips, steps the optimizer and schedule, logs and checkpoints.
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import torch
 
@@ -38,20 +40,46 @@ class Run:
     optimizer: object = None
     scheduler: object = None
     log: RunLog | None = None
+    # Model config values changed for training (dropout, use_cache), restored when saving.
+    config_originals: dict = field(default_factory=dict)
+
+    @property
+    def bf16(self) -> bool:
+        """bf16 autocast in effect (--bf16, or accelerate's launch/env configuration)."""
+        return self.accelerator.mixed_precision == "bf16"
+
+
+def make_accelerator(config: TrainConfig):
+    """`--bf16` asks for bf16; otherwise accelerate's own setting stands
+    (`accelerate launch --mixed_precision bf16`, ACCELERATE_MIXED_PRECISION, a DeepSpeed
+    config), where a hard-coded "no" would silently run fp32."""
+    from accelerate import Accelerator
+
+    from trainers.data.collate import is_flash
+
+    accelerator = Accelerator(mixed_precision="bf16" if config.bf16 else None)
+    if is_flash(config.attn_implementation) and accelerator.mixed_precision not in (
+        "bf16", "fp16"
+    ):
+        raise ValueError(
+            f"attn_implementation {config.attn_implementation!r} runs in bf16/fp16 only: give "
+            "--bf16 (or accelerate's --mixed_precision bf16)"
+        )
+    return accelerator
 
 
 def start_run(config: TrainConfig) -> Run:
     """Accelerator, seed, tokenizer and model (prepared for the devices at hand)."""
-    from accelerate import Accelerator
     from accelerate.utils import set_seed
 
     from trainers.core.modeling import load_model, load_tokenizer
 
-    accelerator = Accelerator(mixed_precision="bf16" if config.bf16 else "no")
+    accelerator = make_accelerator(config)
     set_seed(config.seed)
     tokenizer = load_tokenizer(config.model)
-    model = load_model(config)
-    return Run(config=config, accelerator=accelerator, model=model, tokenizer=tokenizer)
+    model, originals = load_model(config)
+    return Run(config=config, accelerator=accelerator, model=model, tokenizer=tokenizer,
+               config_originals=originals)
 
 
 def prepare_optimization(run: Run, total_steps: int) -> None:
@@ -81,18 +109,21 @@ def reduce_sum(run: Run, value: float) -> float:
 def train(run: Run, plan: StepPlan, step_fn: StepFn, *, extra_state: dict) -> list[dict]:
     """Run the plan from the resume point to its end; returns the metrics logged."""
     config, accelerator = run.config, run.accelerator
-    run.log = RunLog(
-        config.output, enabled=accelerator.is_main_process, tensorboard=config.tensorboard
-    )
     start = 0
     resume_from = resolve_resume(config.resume, config.output)
     if resume_from is not None:
         state = load_checkpoint(accelerator, resume_from)
         _check_same_run(resume_from, state, len(plan.steps), extra_state)
         start = state["step"]
+    # Opened at the resume point: TensorBoard drops the old run's points after it.
+    run.log = RunLog(
+        config.output, enabled=accelerator.is_main_process, tensorboard=config.tensorboard,
+        start_step=start,
+    )
     run.log.truncate_after(start)  # a fresh run starts a fresh log
     history: list[dict] = []
     total = len(plan.steps)
+    progress = Progress(total, start, enabled=accelerator.is_main_process)
     for step in range(start + 1, total + 1):
         began, began_cpu = time.perf_counter(), time.process_time()
         metrics = step_fn(plan.steps[step - 1][accelerator.process_index])
@@ -107,6 +138,7 @@ def train(run: Run, plan: StepPlan, step_fn: StepFn, *, extra_state: dict) -> li
         if "tokens" in metrics:
             metrics["tokens_per_second"] = metrics["tokens"] / max(elapsed, 1e-9)
         history.append({"step": step, **metrics})
+        progress.update(metrics)
         if step % config.log_every == 0 or step == total:
             run.log.log(step, metrics)
         if (config.save_every and step % config.save_every == 0) or step == total:
@@ -115,8 +147,46 @@ def train(run: Run, plan: StepPlan, step_fn: StepFn, *, extra_state: dict) -> li
             )
             if accelerator.is_main_process:
                 prune_checkpoints(config.output, config.keep_checkpoints)
+    progress.close()
     run.log.close()
     return history
+
+
+class Progress:
+    """A tqdm bar over the optimizer steps with loss, tokens/s and ETA; quiet on processes
+    other than the main one and when the stream is not a terminal (logs, CI)."""
+
+    def __init__(self, total: int, start: int, *, enabled: bool = True,
+                 stream: TextIO | None = None):
+        from tqdm.auto import tqdm
+
+        stream = stream if stream is not None else sys.stderr
+        self.bar = tqdm(
+            total=total, initial=start, desc="train", unit="step", file=stream,
+            disable=not (enabled and _is_tty(stream)), dynamic_ncols=True,
+        )
+
+    def update(self, metrics: dict[str, float]) -> None:
+        postfix = {}
+        if "loss" in metrics:
+            postfix["loss"] = f"{metrics['loss']:.4f}"
+        rate = metrics.get("tokens_per_second", metrics.get("train_tokens_per_second"))
+        if rate is not None:
+            postfix["tok/s"] = f"{rate:,.0f}"
+        if "reward/mean" in metrics:
+            postfix["reward"] = f"{metrics['reward/mean']:.3f}"
+        self.bar.set_postfix(postfix, refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _is_tty(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # closed or not a file
+        return False
 
 
 def _check_same_run(path: Path, state: dict, total: int, extra_state: dict) -> None:
@@ -146,15 +216,40 @@ def save_final(run: Run) -> Path:
     accelerator = run.accelerator
     accelerator.wait_for_everyone()
     model = accelerator.unwrap_model(run.model)
-    model.save_pretrained(
-        path,
-        is_main_process=accelerator.is_main_process,
-        save_function=accelerator.save,
-        state_dict=accelerator.get_state_dict(run.model),
-    )
+    state_dict = accelerator.get_state_dict(run.model)
+    with original_config_values(model, run.config_originals):
+        model.save_pretrained(
+            path,
+            is_main_process=accelerator.is_main_process,
+            save_function=accelerator.save,
+            state_dict=state_dict,
+        )
     if accelerator.is_main_process:
         run.tokenizer.save_pretrained(path)
     return path
+
+
+@contextlib.contextmanager
+def original_config_values(model, originals: dict) -> Iterator[None]:
+    """The model's config as loaded (dropout, use_cache) for the duration of a save."""
+    from trainers.core.modeling import set_config_values
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    model_config = getattr(base, "config", None)
+    if model_config is None or not originals:
+        yield
+        return
+    current = {}
+    for dotted in originals:
+        target = model_config
+        for part in dotted.split("."):
+            target = getattr(target, part)
+        current[dotted] = target
+    set_config_values(model_config, originals)
+    try:
+        yield
+    finally:
+        set_config_values(model_config, current)
 
 
 def config_record(config: TrainConfig) -> dict:

@@ -61,12 +61,14 @@ class PairLogps(NamedTuple):
     total: int  # all tokens in the forward batch
 
 
-def pair_logps(model, pairs: list[Pair], pad_id: int, *, packing: bool, device) -> PairLogps:
-    """Chosen and rejected responses of a micro-batch in one forward pass."""
+def pair_logps(model, pairs: list[Pair], pad_id: int, *, packing: bool = True, device,
+               layout=None) -> PairLogps:
+    """Chosen and rejected responses of a micro-batch in one forward pass (`layout`, a
+    `trainers.data.collate.Layout`, overrides `packing`)."""
     from trainers.data.collate import collate, padding_tokens
 
     docs = [p.chosen for p in pairs] + [p.rejected for p in pairs]
-    batch = collate(docs, packing=packing, pad_id=pad_id)
+    batch = collate(docs, packing=packing, pad_id=pad_id, layout=layout)
     padding, total = padding_tokens(batch), batch["input_ids"].numel()
     batch = {k: v.to(device) for k, v in batch.items()}
     sums, counts = per_document_sums(model, batch, len(docs))
@@ -76,7 +78,8 @@ def pair_logps(model, pairs: list[Pair], pad_id: int, *, packing: bool, device) 
 
 @torch.no_grad()
 def compute_reference(
-    accelerator, model, pairs: list[Pair], pad_id: int, *, micro_batch_size: int, packing: bool
+    accelerator, model, pairs: list[Pair], pad_id: int, *, micro_batch_size: int,
+    packing: bool = True, layout=None,
 ) -> dict[str, torch.Tensor]:
     """Reference sums for every pair; each process takes a slice, results are gathered."""
     from accelerate.utils import gather_object
@@ -93,7 +96,7 @@ def compute_reference(
         index = mine[start : start + micro_batch_size]
         out = pair_logps(
             model, [pairs[max(i, 0)] for i in index], pad_id, packing=packing,
-            device=accelerator.device,
+            device=accelerator.device, layout=layout,
         )
         results.extend(
             row for row in zip(index, out.chosen.tolist(), out.rejected.tolist(), strict=True)

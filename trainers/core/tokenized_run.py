@@ -22,14 +22,16 @@ class TokenizedRun:
     tokenized: str  # "computed", "cache_hit" or "off"
     plan: StepPlan
     extra_state: dict  # what a checkpoint records to refuse resuming on other data
+    truncated_to_pack_length: int = 0  # items cut to --pack-length
 
 
 def start_tokenized_run(config: TrainConfig, kind: str) -> TokenizedRun:
     """Accelerator, model and tokenizer; the mix tokenized; the step plan; the optimizer."""
     run = start_run(config)
-    items, accounting, tokenized = load_tokenized(
+    loaded = load_tokenized(
         config, run.tokenizer, kind, is_main_process=run.accelerator.is_main_process
     )
+    items = loaded.items
     plan = plan_steps(
         len(items), batch_size=config.batch_size, micro_batch_size=config.micro_batch_size,
         num_processes=run.accelerator.num_processes, epochs=config.epochs, seed=config.seed,
@@ -37,7 +39,8 @@ def start_tokenized_run(config: TrainConfig, kind: str) -> TokenizedRun:
     )
     prepare_optimization(run, len(plan.steps))
     extra = {"data": mix_fingerprint(config.data), **config_record(config)}
-    return TokenizedRun(run, items, accounting, tokenized, plan, extra)
+    return TokenizedRun(run, items, loaded.accounting, loaded.tokenized, plan, extra,
+                        loaded.truncated_to_pack_length)
 
 
 def finish_tokenized_run(config: TrainConfig, t: TokenizedRun, history: list[dict],
@@ -49,6 +52,7 @@ def finish_tokenized_run(config: TrainConfig, t: TokenizedRun, history: list[dic
         "tokenized": t.tokenized,
         "steps": len(t.plan.steps),
         "rows_dropped_per_epoch": t.plan.dropped_per_epoch,
+        "truncated_to_pack_length": t.truncated_to_pack_length,
         **fields,
         "final_loss": history[-1]["loss"] if history else None,
         "output": str(final),

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from manifests import Accounting, BadRowError, RejectsWriter, validate_row
-from trainers.data.chat import Tokenized, tokenize_conversations
+from trainers.data.chat import IGNORE_INDEX, Tokenized, tokenize_conversations
 
 
 def read_mix(
@@ -106,12 +106,50 @@ def tokenize_pairs(rows, tokenizer, max_length: int, accounting: Accounting) -> 
     return pairs
 
 
+def cap_document(doc: Tokenized, limit: int) -> Tokenized:
+    """The first `limit` tokens of a document (its labels cut the same way)."""
+    if len(doc.input_ids) <= limit:
+        return doc
+    return Tokenized(input_ids=doc.input_ids[:limit], labels=doc.labels[:limit])
+
+
+def cap_documents(items: list, limit: int | None, kind: str,
+                  accounting: Accounting) -> tuple[list, int]:
+    """Documents (sft) or pairs (preference) cut to `limit` tokens, the `--pack-length` cap,
+    so no packed row is wider than it. Returns (kept items, items truncated). An item left
+    without labels is removed from the accounting as `no_labels_after_pack_length`."""
+    if not limit:  # None or 0: no cap beyond max_length
+        return items, 0
+    kept, truncated = [], 0
+    for item in items:
+        docs = [item] if kind == "sft" else [item.chosen, item.rejected]
+        if all(len(d.input_ids) <= limit for d in docs):
+            kept.append(item)
+            continue
+        truncated += 1
+        capped = [cap_document(d, limit) for d in docs]
+        # The first token never carries a label (collate unlabels it).
+        if any(sum(1 for t in d.labels[1:] if t != IGNORE_INDEX) == 0 for d in capped):
+            accounting.rows_out -= 1
+            accounting.remove("no_labels_after_pack_length")
+            continue
+        kept.append(capped[0] if kind == "sft" else Pair(*capped))
+    return kept, truncated
+
+
+@dataclass(frozen=True)
+class Loaded:
+    items: list  # documents (sft) or pairs (preference)
+    accounting: Accounting
+    tokenized: str  # "computed", "cache_hit" or "off"
+    truncated_to_pack_length: int = 0  # items cut to --pack-length (still trained on)
+
+
 def load_tokenized(
     config, tokenizer, kind: str, *, is_main_process: bool = True
-) -> tuple[list, Accounting, str]:
+) -> Loaded:
     """The mix's rows tokenized for `kind` ("sft": documents, "preference": pairs), with
-    their accounting, through the token cache. Returns (items, accounting, "computed" or
-    "cache_hit" or "off")."""
+    their accounting, through the token cache, then capped to `pack_length` when packing."""
     from manifests.shards import verify_shards
     from trainers.data.token_cache import cached_parts, token_cache_key
 
@@ -140,11 +178,15 @@ def load_tokenized(
         if problems:
             raise ValueError(f"{config.data}: shards do not match manifest.json: "
                              + "; ".join(problems))
-    accounting.check()
     items = parts["docs"] if kind == "sft" else [
         Pair(c, r) for c, r in zip(parts["chosen"], parts["rejected"], strict=True)
     ]
-    return items, accounting, "off" if cache_dir is None else ("cache_hit" if hit else "computed")
+    truncated = 0
+    if config.packing:
+        items, truncated = cap_documents(items, config.pack_length, kind, accounting)
+    accounting.check()
+    source = "off" if cache_dir is None else ("cache_hit" if hit else "computed")
+    return Loaded(items, accounting, source, truncated)
 
 
 def _check_kind(data_dir: str | Path, kind: str) -> None:

@@ -61,5 +61,9 @@ class RLVRConfig(TrainConfig):
             raise ValueError("vllm_gpu_memory_fraction must be in (0, 1]")
         if self.eval_size < 0 or self.eval_temperature < 0 or self.eval_batch_size < 1:
             raise ValueError("eval_size, eval_temperature must be >= 0, eval_batch_size >= 1")
+        if self.pack_length and self.pack_length < self.max_length:
+            # A completion cannot be cut without changing what was sampled.
+            raise ValueError(f"pack_length {self.pack_length} is below max_length "
+                             f"{self.max_length}: for rlvr give 0, none or >= max_length")
         if self.eval_data and self.eval_size:
             raise ValueError("give eval_data or eval_size, not both")
