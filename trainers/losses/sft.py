@@ -39,6 +39,19 @@ def token_logps(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tenso
     return logps * mask, mask
 
 
+def model_logps(
+    model, batch: dict[str, torch.Tensor], temperature: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`token_logps` of the model on the batch; computed from hidden states in chunks (no
+    full-vocabulary fp32 logits, `trainers.core.label_logps`) where the model allows it."""
+    from trainers.core.label_logps import label_logps, supports_chunking
+
+    if supports_chunking(model):
+        return label_logps(model, batch, temperature=temperature)
+    logits = forward_logits(model, batch)
+    return token_logps(logits / temperature if temperature != 1.0 else logits, batch["labels"])
+
+
 def label_count(batch: dict[str, torch.Tensor]) -> int:
     """Label tokens in a batch (the first token of each row never has one)."""
     return int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
@@ -46,7 +59,7 @@ def label_count(batch: dict[str, torch.Tensor]) -> int:
 
 def sft_loss_sum(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
     """Summed negative log-likelihood over the batch's label tokens, and their count."""
-    logps, mask = token_logps(forward_logits(model, batch), batch["labels"])
+    logps, mask = model_logps(model, batch)
     return -logps.sum(), int(mask.sum())
 
 
@@ -54,7 +67,7 @@ def per_document_sums(
     model, batch: dict[str, torch.Tensor], num_docs: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed label log-probs and label counts per document (padded or packed layout)."""
-    logps, mask = token_logps(forward_logits(model, batch), batch["labels"])
+    logps, mask = model_logps(model, batch)
     doc = batch["doc_index"][:, 1:].clamp(min=0).reshape(-1)
     sums = torch.zeros(num_docs, dtype=logps.dtype, device=logps.device)
     counts = torch.zeros(num_docs, dtype=torch.long, device=logps.device)

@@ -11,7 +11,7 @@ import torch
 from curate.verifiers import VERIFIERS
 from trainers.data.chat import IGNORE_INDEX, Tokenized
 from trainers.data.prompts import Prompt
-from trainers.losses.sft import forward_logits, token_logps
+from trainers.losses.sft import model_logps
 from trainers.rl.generation import Completion
 from trainers.rl.rewards import RewardSpec, Scored, score_completion
 
@@ -105,8 +105,7 @@ def completion_logps(
     """Log-probs of the completion tokens under `softmax(logits / temperature)`, the
     distribution they were sampled from, flattened in batch order; and each token's
     document index."""
-    logits = forward_logits(model, batch)
-    logps, mask = token_logps(logits / temperature, batch["labels"])
+    logps, mask = model_logps(model, batch, temperature)
     return logps[mask], batch["doc_index"][:, 1:][mask]
 
 
