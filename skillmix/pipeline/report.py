@@ -109,6 +109,59 @@ def _mix_table(manifest_path: Path) -> str:
             f'<table><tr><th class="l">source</th>{head}</tr>{"".join(rows)}</table>')
 
 
+def _preference_section(run_dir: Path, product: dict) -> str:
+    """One preference stage: pool, judge, prompts in / pairs out / removed by reason, the
+    requests per model, any note, and one pair as an example."""
+    acc = product["accounting"]
+    removed = ", ".join(f"{k}: {v}" for k, v in sorted(acc["removed"].items())) or "—"
+    usage_rows = "".join(
+        f'<tr><td class="l">{_esc(name)}</td><td>{u["requests"]}</td><td>{u["cached"]}</td>'
+        f'<td>{u["failed"]}</td><td>{u["retries"]}</td></tr>'
+        for name, u in sorted(product["usage"].items()))
+    parts = [f'<section><h2>Preference pairs: {_esc(product["stage"])}</h2>',
+             f'<p>Pool: {_esc(", ".join(product["pool"]))}; judge: '
+             f'{_esc(product["judge"] or "none (verifier pairs only)")}. New source '
+             f'<b>{_esc(product["source"])}</b>. <a href="{_esc(product["summary"])}">'
+             'summary</a></p>',
+             f'<table><tr><th>prompts in</th><th>pairs out</th><th class="l">removed (by '
+             f'reason)</th><th>rejected</th></tr><tr><td>{acc["rows_in"]}</td>'
+             f'<td>{acc["rows_out"]}</td><td class="l">{_esc(removed)}</td>'
+             f'<td>{acc["rejected"]}</td></tr></table>',
+             '<table><tr><th class="l">model</th><th>sent</th><th>from cache</th>'
+             f'<th>failed</th><th>retries</th></tr>{usage_rows}</table>']
+    parts += [f"<p><b>note:</b> {_esc(note)}</p>" for note in product.get("notes", [])]
+    example = _first_pair(Path(product["pairs_file"]))
+    if example is not None:
+        parts.append(example)
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _first_pair(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    with path.open(encoding="utf-8") as fh:
+        line = fh.readline()
+    if not line.strip():
+        return None
+    row = json.loads(line)
+    meta = json.loads(row.get("metadata") or "{}")
+
+    def side(name: str, model_key: str, ratings_key: str) -> str:
+        ratings = meta.get(ratings_key)
+        scores = (" · " + ", ".join(f"{k} {v:g}" for k, v in sorted(ratings.items()))
+                  if isinstance(ratings, dict) else "")
+        text = row[name][-1]["content"]
+        text = text if len(text) <= 400 else text[:400] + "…"
+        return (f'<td class="l"><b>{name}</b> ({_esc(meta.get(model_key, "?"))}{_esc(scores)})'
+                f"<br>{_esc(text)}</td>")
+
+    prompt = row["chosen"][-2]["content"] if len(row["chosen"]) > 1 else ""
+    return (f"<p>Example pair, prompt: <i>{_esc(prompt[:300])}</i></p><table><tr>"
+            f"{side('chosen', 'chosen_model', 'chosen_ratings')}"
+            f"{side('rejected', 'rejected_model', 'rejected_ratings')}</tr></table>")
+
+
 def _links(run_dir: Path, records: list[dict]) -> str:
     items = []
     for rec in records:
@@ -148,6 +201,8 @@ def render_run_report(run_dir: Path, name: str, records: list[dict]) -> str:
             rel = os.path.relpath(mix["manifest"], run_dir)
             body.append(f'<section><h2>Mix: {_esc(mix["stage"])}</h2><p><a href="{_esc(rel)}">'
                         f'manifest.json</a></p>{_mix_table(Path(mix["manifest"]))}</section>')
+    for product in _last_product(records, "preferences") or []:
+        body.append(_preference_section(run_dir, product))
     contamination = _last_product(records, "contamination")
     if contamination and Path(contamination).exists():
         body.append("<section><h2>Contamination matrix</h2><p>Share of each evaluation "

@@ -102,6 +102,7 @@ def test_mix_and_train_stages(finished_run):
 def test_shipped_demo_recipe_plans_every_stage():
     recipe = load_run_recipe(REPO / "manifests" / "recipes" / "demo_run.yaml")
     plan = plan_run(recipe, Path("/nonexistent-run-dir"))
-    assert [p.spec.type for p in plan] == ["augment_if", "tag", "decontaminate", "dedup",
-                                           "mix", "mix", "train"]
+    assert [p.spec.type for p in plan] == ["augment_if", "preferences", "tag",
+                                           "decontaminate", "dedup", "mix", "mix", "mix",
+                                           "train"]
     assert all(p.action == "run" for p in plan)

@@ -1,0 +1,152 @@
+"""Stage `preferences`: on-policy preference pairs for the prompts of some sources.
+
+The prompts of the `from` sources (any kind: the turns up to the last user turn) are
+answered by every model of the `pool`, rated by the `judge` (or, for prompts with a known
+check, scored by their verifier) and paired, as `skillmix synth --preferences` does. The
+request cache lives in the stage folder, so a killed run asks nothing answered again.
+The pairs become a new `preference` source (`as`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+from manifests import Accounting, RejectsWriter, read_rows
+from skillmix.pipeline.sources import SourceRef
+from skillmix.pipeline.stage import (
+    REQUIRED,
+    Stage,
+    StageContext,
+    StageError,
+    StageResult,
+    Task,
+    atomic_target,
+)
+from skillmix.pipeline.stages.synth import set_lineage
+
+PROMPTS = "prompts.jsonl"
+PAIRS = "pairs.jsonl"
+READ = "read_accounting.json"
+
+
+class PreferencesTask(Task):
+    def __init__(self, refs: list[SourceRef], options: dict[str, Any], seed: int,
+                 stage_dir: Path, on_bad_row: str) -> None:
+        self.refs, self.options, self.seed = refs, options, seed
+        self.stage_dir, self.on_bad_row = stage_dir, on_bad_row
+
+    def run(self) -> None:
+        from curate.backends import SamplingParams
+        from curate.synth.preferences import PreferenceConfig
+        from curate.synth.run import run_preference_stage
+
+        o = self.options
+        self._write_prompts(o["max_prompts"])
+        config = PreferenceConfig(
+            samples=int(o["samples"]), seed=self.seed,
+            params=SamplingParams(temperature=float(o["temperature"]),
+                                  max_tokens=int(o["max_tokens"])),
+            judge_retries=int(o["judge_retries"]), min_margin=float(o["min_margin"]),
+            keep_truncated=bool(o["keep_truncated"]), source=o["as"],
+        )
+        pool = [_backend(member) for member in o["pool"]]
+        judge = _backend(o["judge"]) if o["judge"] else None
+        run_preference_stage(self.stage_dir / PROMPTS, self.stage_dir / PAIRS, config, pool,
+                             judge, on_bad_row=self.on_bad_row)
+        set_lineage(self.stage_dir / PAIRS, f"{self.stage_dir.name}/{PAIRS}")
+
+    def _write_prompts(self, limit: int | None) -> None:
+        """The prompts of every input source in one file, the first `limit` of them."""
+        acc = Accounting()
+        target = self.stage_dir / PROMPTS
+        tmp = atomic_target(target)
+        with (RejectsWriter(self.stage_dir / "rejects.jsonl") as rejects,
+              open(tmp, "w", encoding="utf-8") as fh):
+            for ref in self.refs:
+                for row in read_rows(ref.path, "prompt", source=ref.name, skill=ref.skill,
+                                     mapping=ref.mapping, on_bad_row=self.on_bad_row,
+                                     rejects=rejects, accounting=acc):
+                    if limit is not None and acc.rows_out > limit:
+                        acc.rows_out -= 1
+                        acc.remove("beyond_max_prompts")
+                        continue
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        tmp.replace(target)
+        (self.stage_dir / READ).write_text(json.dumps(acc.to_dict(), sort_keys=True))
+
+
+def _backend(options: Any) -> Any:
+    from curate.backends.factory import BackendOptions
+
+    if not isinstance(options, dict) or not options.get("model"):
+        raise StageError(f"a backend needs a mapping with a model, got {options!r}")
+    try:
+        return BackendOptions(**options)
+    except TypeError as exc:
+        raise StageError(f"backend {options!r}: {exc}") from None
+
+
+class Preferences(Stage):
+    TYPE = "preferences"
+    OPTIONS: ClassVar[dict[str, Any]] = {
+        "from": REQUIRED, "as": REQUIRED, "pool": REQUIRED, "judge": None, "samples": 1,
+        "temperature": 0.8, "max_tokens": 1024, "min_margin": 0.0, "judge_retries": 2,
+        "keep_truncated": False, "max_prompts": None, "take": {"fraction": 1.0}, "seed": None,
+    }
+
+    def _inputs(self, ctx: StageContext) -> list[SourceRef]:
+        names = ctx.options["from"]
+        names = [names] if isinstance(names, str) else list(names)
+        missing = [n for n in names if n not in ctx.sources]
+        if missing:
+            raise StageError(f"stage {ctx.name}: from: no source named {missing[0]!r} "
+                             f"(sources: {', '.join(ctx.sources)})")
+        if ctx.options["as"] in ctx.sources:
+            raise StageError(f"stage {ctx.name}: as: {ctx.options['as']!r} already names a source")
+        pool = ctx.options["pool"]
+        if not isinstance(pool, list) or not pool:
+            raise StageError(f"stage {ctx.name}: pool: expected a list of backends "
+                             "({model: ..., base_url: ...})")
+        for member in [*pool, *([ctx.options["judge"]] if ctx.options["judge"] else [])]:
+            try:
+                _backend(member)
+            except StageError as exc:
+                raise StageError(f"stage {ctx.name}: {exc}") from None
+        return [ctx.sources[n] for n in names]
+
+    def tasks(self, ctx: StageContext) -> list[Task]:
+        seed = ctx.options["seed"]
+        return [PreferencesTask(self._inputs(ctx), ctx.options,
+                                ctx.recipe.mix.seed if seed is None else int(seed),
+                                ctx.stage_dir, ctx.on_bad_row)]
+
+    def finish(self, ctx: StageContext) -> StageResult:
+        from curate.synth.run import summary_path_for
+
+        name = ctx.options["as"]
+        read = Accounting(**json.loads((ctx.stage_dir / READ).read_text()))
+        summary = json.loads(summary_path_for(ctx.stage_dir / PAIRS).read_text())
+        pairs = Accounting(**summary["accounting"])
+        total = Accounting(read.rows_in, pairs.rows_out, dict(read.removed), read.rejected)
+        for reason, n in pairs.removed.items():
+            total.remove(reason, n)
+        total.rejected += pairs.rejected
+        sources = dict(ctx.sources)
+        sources[name] = SourceRef(name=name, path=str(ctx.stage_dir / PAIRS), kind="preference",
+                                  take=dict(ctx.options["take"]))
+        summary_rel = f"{ctx.stage_dir.name}/{PAIRS}.summary.json"
+        product = {"stage": ctx.name, "source": name, "pairs": pairs.rows_out,
+                   "pairs_file": str(ctx.stage_dir / PAIRS), "summary": summary_rel,
+                   "pool": [m["model"] for m in summary["pool"]],
+                   "judge": (summary["judge"] or {}).get("model"),
+                   "accounting": total.to_dict(), "usage": summary["usage"],
+                   "notes": summary["notes"]}
+        return StageResult(
+            sources=sources, accounting={"preferences": total},
+            reports={"preference summary": summary_rel},
+            products={"preferences": [*ctx.products.get("preferences", []), product]},
+            summary={"new_source": name, "pairs": pairs.rows_out, "usage": summary["usage"],
+                     "notes": summary["notes"]},
+        )
