@@ -25,6 +25,7 @@ from trainers.core.loop import (
     start_run,
     train,
 )
+from trainers.data.chat import IGNORE_INDEX
 from trainers.data.collate import Layout, collate, padding_tokens
 from trainers.data.mix import StepPlan, mix_fingerprint, plan_steps, read_mix
 from trainers.data.prompts import Prompt, hold_out, tokenize_prompts
@@ -37,6 +38,9 @@ from trainers.rl.generation import (
     TransformersGenerator,
     VLLMGenerator,
     choose_backend,
+    needs_synced_gpus,
+    sampler_logps,
+    truncated_importance_weights,
 )
 from trainers.rl.rewards import RewardSpec
 from trainers.rl.rollout import (
@@ -86,6 +90,7 @@ class GRPOStep:
         self.sampling = sampling_of(self.config)
         self._key: list | None = None
         self._rollouts: list[Rollout] = []
+        self._is_weights: list[torch.Tensor | None] = []  # per rollout, per completion token
         self._timing: dict[str, float] = {}
         self.zero_signal_groups = 0
 
@@ -100,6 +105,21 @@ class GRPOStep:
             # LoRA: the reference is the base model, i.e. the policy with its adapter off.
             with run.accelerator.unwrap_model(run.model).disable_adapter():
                 return completion_logps(run.model, batch, config.temperature)[0]
+
+    def _importance_weights(self, batch, completions, signal, old) -> torch.Tensor | None:
+        """Truncated importance weights of a rollout's completion tokens (or None: off)."""
+        cap = self.config.importance_sampling_cap
+        if cap is None:
+            return None
+        # The documents' completions, in the order `training_docs` makes documents.
+        docs = [c for p, group in enumerate(completions) if signal[p]
+                for c in group if c.token_ids]
+        if old is None:
+            with torch.no_grad():
+                old, doc = completion_logps(self.run.model, batch, self.config.temperature)
+        else:
+            doc = batch["doc_index"][:, 1:][batch["labels"][:, 1:] != IGNORE_INDEX]
+        return truncated_importance_weights(old, sampler_logps(docs, doc), cap)
 
     def _rollout(self, indices: list[int]) -> Rollout:
         config, device = self.config, self.run.accelerator.device
@@ -117,6 +137,7 @@ class GRPOStep:
         self._timing["reward_seconds"] += time.perf_counter() - began
         docs, doc_advantages = training_docs(prompts, completions, advantages, signal)
         if not docs:
+            self._is_weights.append(None)
             return Rollout(None, None, None, None, 0, stats)
         began = time.perf_counter()
         batch = collate(docs, pad_id=self.run.tokenizer.pad_token_id, layout=Layout.of(config))
@@ -126,6 +147,7 @@ class GRPOStep:
             with torch.no_grad():
                 old = completion_logps(self.run.model, batch, config.temperature)[0]
         ref = self._reference_logps(batch)
+        self._is_weights.append(self._importance_weights(batch, completions, signal, old))
         num_tokens = sum(d.num_labels for d in docs)
         self._timing["reference_seconds"] += time.perf_counter() - began
         return Rollout(
@@ -133,7 +155,8 @@ class GRPOStep:
         )
 
     # -- training ----------------------------------------------------------------------
-    def _train_micro_batch(self, rollout: Rollout, scale: float) -> dict[str, float]:
+    def _train_micro_batch(self, rollout: Rollout, scale: float,
+                           is_weights: torch.Tensor | None = None) -> dict[str, float]:
         config = self.config
         logps, doc = completion_logps(self.run.model, rollout.batch, config.temperature)
         old = rollout.old_logps if rollout.old_logps is not None else logps.detach()
@@ -141,7 +164,11 @@ class GRPOStep:
             logps, old, rollout.advantages[doc], rollout.ref_logps,
             epsilon_low=config.epsilon_low, epsilon_high=config.epsilon_high, beta=config.beta,
         )
-        self.run.accelerator.backward(terms.loss.sum() * scale)
+        loss = terms.loss
+        if is_weights is not None:  # the policy term only, as TRL: the KL term stays as is
+            kl_term = config.beta * terms.kl if terms.kl is not None and config.beta else 0.0
+            loss = (loss - kl_term) * is_weights + kl_term
+        self.run.accelerator.backward(loss.sum() * scale)
         return {
             "loss_sum": float(terms.loss.detach().sum()),
             "clipped": float(terms.clipped.sum()),
@@ -163,16 +190,18 @@ class GRPOStep:
         )
         if fresh:
             self.generator.sync_weights()
+            self._is_weights = []
             self._rollouts = [self._rollout(mb) for mb in micro_batches]
             self._key = micro_batches
         began = time.perf_counter()
         global_tokens = reduce_sum(run, sum(r.num_tokens for r in self._rollouts))
         scale = run.accelerator.num_processes / max(global_tokens, 1.0)
         totals = dict.fromkeys(("loss_sum", "clipped", "kl_sum", "ratio_sum", "tokens"), 0.0)
-        trainable = [r for r in self._rollouts if r.batch is not None]
-        for index, rollout in enumerate(trainable):
+        trainable = [(r, w) for r, w in zip(self._rollouts, self._is_weights, strict=True)
+                     if r.batch is not None]
+        for index, (rollout, weights) in enumerate(trainable):
             with no_sync_unless_last(run, index, len(trainable)):
-                for key, value in self._train_micro_batch(rollout, scale).items():
+                for key, value in self._train_micro_batch(rollout, scale, weights).items():
                     totals[key] += value
         if global_tokens and not trainable:
             self._dummy_backward()
@@ -242,9 +271,10 @@ def build_generator(run: Run) -> Generator:
             config.model, policy, run.tokenizer,
             gpu_memory_fraction=config.vllm_gpu_memory_fraction,
             max_model_len=config.max_length, seed=config.seed + run.accelerator.process_index,
-            bf16=config.bf16,
+            bf16=run.bf16,
         )
-    return TransformersGenerator(policy, run.tokenizer, run.accelerator.device)
+    return TransformersGenerator(policy, run.tokenizer, run.accelerator.device,
+                                 synced_gpus=needs_synced_gpus(run.accelerator))
 
 
 def build_reference(run: Run):
@@ -253,9 +283,10 @@ def build_reference(run: Run):
     config: RLVRConfig = run.config
     if config.beta == 0 or config.lora:
         return None
-    from trainers.core.modeling import load_reference_model
+    from trainers.core import modeling
+    from trainers.core.reference import prepare_reference
 
-    return load_reference_model(config).to(run.accelerator.device)
+    return prepare_reference(run.accelerator, modeling.load_reference_model(config, bf16=run.bf16))
 
 
 def run_evaluation(run: Run, generator: Generator, prompts: list[Prompt]) -> dict | None:

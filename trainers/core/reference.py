@@ -110,6 +110,43 @@ def compute_reference(
     return {"chosen": table[:, 0], "rejected": table[:, 1]}
 
 
+def prepare_reference(accelerator, model):
+    """A frozen reference placed and sharded as the policy is: under FSDP wrapped by the same
+    plugin (each process holds a shard), under DeepSpeed ZeRO-3 an inference engine with the
+    run's ZeRO config (other stages: a full copy per process, ZeRO off), otherwise moved to
+    the device. Returned in eval mode."""
+    from accelerate.utils import DistributedType
+
+    kind = accelerator.distributed_type
+    if kind == DistributedType.FSDP:
+        # prepare_model wraps with the accelerator's FSDP plugin; a model without trainable
+        # parameters gets no DDP wrapper and no optimizer.
+        model = accelerator.prepare_model(model)
+    elif kind == DistributedType.DEEPSPEED:
+        model = deepspeed_inference(accelerator, model)
+    else:
+        model = model.to(accelerator.device)
+    return model.eval()
+
+
+def deepspeed_inference(accelerator, model):
+    """A DeepSpeed engine for a frozen model: the run's config without optimizer and
+    scheduler; ZeRO-3 shards it, other stages keep a full copy (stage 0)."""
+    import copy
+
+    import deepspeed
+
+    config = copy.deepcopy(accelerator.state.deepspeed_plugin.deepspeed_config)
+    config.pop("optimizer", None)
+    config.pop("scheduler", None)
+    zero = config.setdefault("zero_optimization", {})
+    zero.pop("offload_optimizer", None)
+    if zero.get("stage") != 3:
+        zero["stage"] = 0
+    engine, *_ = deepspeed.initialize(model=model, config=config)
+    return engine
+
+
 def cached_reference(
     cache_dir: str | Path, key: str, compute, *, is_main_process: bool, wait
 ) -> tuple[dict[str, torch.Tensor], bool]:

@@ -36,6 +36,11 @@ class RLVRConfig(TrainConfig):
     num_iterations: int = 1
     generation_backend: str = "auto"  # auto | transformers | vllm
     vllm_gpu_memory_fraction: float = 0.3
+    # Truncated importance sampling: weight each token's policy loss by
+    # min(p_trainer / p_sampler, cap) at sampling time (TRL's vllm_importance_sampling_*
+    # with mode token_truncate; TRL's default cap is 2). None: off. Only vLLM reports sampler
+    # log-probs; with transformers generation the sampler is the policy and weights are 1.
+    importance_sampling_cap: float | None = None
     eval_data: str | None = None  # a held-out rlvr mix folder
     eval_size: int = 0  # or: rows of the training mix held out (seeded choice)
     eval_temperature: float = 0.0  # 0: greedy pass@1
@@ -57,6 +62,8 @@ class RLVRConfig(TrainConfig):
             raise ValueError("num_iterations must be at least 1")
         if self.generation_backend not in BACKENDS:
             raise ValueError(f"generation_backend must be one of {BACKENDS}")
+        if self.importance_sampling_cap is not None and self.importance_sampling_cap <= 0:
+            raise ValueError("importance_sampling_cap must be positive (or unset)")
         if not 0 < self.vllm_gpu_memory_fraction <= 1:
             raise ValueError("vllm_gpu_memory_fraction must be in (0, 1]")
         if self.eval_size < 0 or self.eval_temperature < 0 or self.eval_batch_size < 1:

@@ -24,6 +24,9 @@ class Completion:
     token_ids: list[int]
     text: str
     stopped: bool  # ended with end-of-sequence before max_new_tokens
+    # The sampler's log-prob of each token (vLLM), for the importance-sampling correction;
+    # None where the sampler is the policy itself (transformers).
+    logprobs: list[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -63,15 +66,32 @@ def eos_ids_of(tokenizer, model=None) -> set[int]:
     return {i for i in ids if i is not None}
 
 
+def needs_synced_gpus(accelerator) -> bool:
+    """Sharded parameters (FSDP, ZeRO-3) are gathered layer by layer in every forward, so
+    all processes must keep stepping `generate` until the longest one is done."""
+    from accelerate.utils import DistributedType
+
+    if accelerator.num_processes < 2:
+        return False
+    if accelerator.distributed_type == DistributedType.FSDP:
+        return True
+    if accelerator.distributed_type == DistributedType.DEEPSPEED:
+        plugin = accelerator.state.deepspeed_plugin
+        return plugin is not None and plugin.zero_stage == 3
+    return False
+
+
 class TransformersGenerator:
     """`model.generate` on the policy itself, so it always samples from current weights."""
 
     name = "transformers"
 
-    def __init__(self, get_model: Callable[[], object], tokenizer, device):
+    def __init__(self, get_model: Callable[[], object], tokenizer, device, *,
+                 synced_gpus: bool = False):
         self.get_model = get_model
         self.tokenizer = tokenizer
         self.device = device
+        self.synced_gpus = synced_gpus  # needs_synced_gpus(accelerator)
 
     def sync_weights(self) -> None:  # the policy generates: nothing to copy
         return None
@@ -107,7 +127,7 @@ class TransformersGenerator:
                 input_ids=input_ids, attention_mask=attention_mask,
                 max_new_tokens=sampling.max_new_tokens,
                 eos_token_id=sorted(eos), pad_token_id=self.tokenizer.pad_token_id,
-                use_cache=True, **kwargs,
+                use_cache=True, synced_gpus=self.synced_gpus, **kwargs,
             )
         finally:
             model.train(was_training)
@@ -123,12 +143,31 @@ class TransformersGenerator:
         return results
 
 
+class WeightLoader:
+    """vLLM worker extension (`LLM(worker_extension_cls=...)`): vLLM mixes this class into
+    its GPU worker, whose `model_runner.model` is the engine's model, and `collective_rpc`
+    calls its methods by name on every worker. This is vLLM's documented way to load new
+    weights into a V1 engine (examples/offline_inference/rlhf_utils.py); the V0 attribute
+    chain `llm.llm_engine.model_executor.driver_worker` no longer exists in V1."""
+
+    def load_policy_weights(self, weights: list[tuple[str, torch.Tensor]]) -> int:
+        self.model_runner.model.load_weights(weights=weights)
+        return len(weights)
+
+
+WEIGHT_LOADER = f"{__name__}.WeightLoader"
+
+
 class VLLMGenerator:
     """A vLLM engine colocated with training on the same GPU (this process), holding
     `gpu_memory_fraction` of its memory. Before each rollout the policy's weights are
-    loaded into the engine (LoRA adapters merged for the copy).
+    loaded into the engine through `WeightLoader` (LoRA adapters merged for the copy).
+    Sampled tokens come back with their log-probs after temperature/top-p
+    (`logprobs_mode="processed_logprobs"`, vLLM >= 0.10.2), for the importance-sampling
+    correction.
 
-    Code path only: it needs a GPU and vLLM, neither of which the test machine has.
+    Needs a GPU and vLLM, neither of which the test machine has; the calls into vLLM are
+    tested against a stand-in of its `LLM` class.
     """
 
     name = "vllm"
@@ -146,7 +185,8 @@ class VLLMGenerator:
         self.llm = LLM(
             model=model_name, gpu_memory_utilization=gpu_memory_fraction,
             max_model_len=max_model_len, seed=seed, enable_prefix_caching=True,
-            dtype="bfloat16" if bf16 else "auto",
+            dtype="bfloat16" if bf16 else "auto", worker_extension_cls=WEIGHT_LOADER,
+            logprobs_mode="processed_logprobs",
         )
 
     @contextlib.contextmanager
@@ -169,12 +209,9 @@ class VLLMGenerator:
 
     def sync_weights(self) -> None:
         with self.policy_weights() as state:
-            weights = list(state.items())
-            if hasattr(self.llm, "apply_model"):
-                self.llm.apply_model(lambda engine_model: engine_model.load_weights(weights))
-            else:  # older vLLM
-                executor = self.llm.llm_engine.model_executor
-                executor.driver_worker.model_runner.model.load_weights(weights)
+            # In-process engine (VLLM_ENABLE_V1_MULTIPROCESSING=0): the tensors are passed
+            # by reference, not serialized.
+            self.llm.collective_rpc("load_policy_weights", args=(list(state.items()),))
         self.llm.reset_prefix_cache()
 
     def generate(
@@ -185,6 +222,7 @@ class VLLMGenerator:
         params = SamplingParams(
             n=n, temperature=sampling.temperature, top_p=sampling.top_p,
             top_k=sampling.top_k or -1, max_tokens=sampling.max_new_tokens,
+            logprobs=0,  # the sampled token's own log-prob
         )
         outputs = self.llm.generate(
             [{"prompt_token_ids": list(p)} for p in prompts], params, use_tqdm=False
@@ -192,11 +230,50 @@ class VLLMGenerator:
         return [
             [
                 Completion(token_ids=list(c.token_ids), text=c.text,
-                           stopped=c.finish_reason == "stop")
+                           stopped=c.finish_reason == "stop", logprobs=_sampled_logprobs(c))
                 for c in out.outputs
             ]
             for out in outputs
         ]
+
+
+def _sampled_logprobs(output) -> list[float] | None:
+    """vLLM's per-position {token id: Logprob} dicts -> the sampled tokens' log-probs."""
+    if not getattr(output, "logprobs", None):
+        return None
+    return [float(step[token].logprob)
+            for token, step in zip(output.token_ids, output.logprobs, strict=True)]
+
+
+def sampler_logps(completions: Sequence[Completion], doc_index: torch.Tensor) -> torch.Tensor:
+    """The sampler's log-probs aligned with `completion_logps` (completion tokens flattened in
+    batch order, `doc_index` giving each one's document, documents numbered as
+    `completions`); NaN where the sampler gave none."""
+    out = torch.full(doc_index.shape, float("nan"), dtype=torch.float32)
+    seen = [0] * len(completions)
+    for k, doc in enumerate(doc_index.tolist()):
+        logprobs = completions[doc].logprobs
+        if logprobs is not None:
+            out[k] = logprobs[seen[doc]]
+        seen[doc] += 1
+    for doc, completion in enumerate(completions):
+        if seen[doc] != len(completion.token_ids):
+            raise ValueError(f"document {doc}: {seen[doc]} completion tokens in the batch, "
+                             f"{len(completion.token_ids)} sampled")
+    return out.to(doc_index.device)
+
+
+def truncated_importance_weights(
+    trainer_logps: torch.Tensor, sampler_logps: torch.Tensor, cap: float
+) -> torch.Tensor:
+    """Truncated importance sampling (Yao et al. 2025, TRL's `token_truncate`): per token,
+    min(pi_trainer / pi_sampler, cap), with both log-probs taken at sampling time. It corrects
+    for the sampler (vLLM, bf16 kernels) and the trainer giving the same weights different
+    probabilities. Tokens without a sampler log-prob (NaN) get weight 1."""
+    if cap <= 0:
+        raise ValueError(f"the importance-sampling cap must be positive, got {cap}")
+    delta = torch.nan_to_num(trainer_logps.detach() - sampler_logps, nan=0.0)
+    return torch.exp(delta).clamp(max=cap)
 
 
 def vllm_usable() -> bool:
