@@ -3,19 +3,22 @@
 Each task is one datatrove rank. datatrove records finished ranks in
 `<logging_dir>/completions/`, so a stage that was killed runs only its unfinished tasks
 again. The driver waits for every rank before the stage's `finish` step.
+
+Two numbers: `tasks` is how many of a stage's tasks run at once (the local pool's size,
+the Slurm array's `%N` throttle, Ray's workers), `workers` the processes inside one task.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from skillmix.pipeline.safety import die_with_parent
-from skillmix.pipeline.stage import Task
+from skillmix.pipeline.slurm import SlurmOptions, completed_ranks, run_on_slurm
+from skillmix.pipeline.stage import StageError, Task
 
 EXECUTORS = ("local", "slurm", "ray")
 
@@ -38,69 +41,67 @@ class TaskPipeline:
 @dataclass
 class ExecutorSpec:
     kind: str = "local"
-    workers: int = 1
-    slurm: dict[str, Any] = field(default_factory=dict)  # partition, time, cpus_per_task, ...
+    workers: int = 1  # processes inside one task (and the local pool when `tasks` is unset)
+    tasks: int | None = None  # tasks at once; None: local `workers`, Slurm and Ray no cap
+    slurm: SlurmOptions | dict[str, Any] = field(default_factory=SlurmOptions)
     ray_address: str | None = None
-    poll_seconds: float = 5.0
-    timeout_seconds: float | None = None
+    poll_seconds: float | None = None  # Slurm: overrides slurm.poll_seconds
+    timeout_seconds: float | None = None  # Slurm: overrides slurm.timeout_seconds
 
     def __post_init__(self) -> None:
         if self.kind not in EXECUTORS:
             raise ValueError(f"executor must be one of {EXECUTORS}, got {self.kind!r}")
+        for name in ("workers", "tasks"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise StageError(f"--{name} must be >= 1, got {value}")
+        if isinstance(self.slurm, dict):
+            self.slurm = SlurmOptions.from_mapping(self.slurm)
+        if self.poll_seconds is not None:
+            self.slurm.poll_seconds = self.poll_seconds
+        if self.timeout_seconds is not None:
+            self.slurm.timeout_seconds = self.timeout_seconds
 
 
 def build_executor(spec: ExecutorSpec, tasks: Sequence[Task], logging_dir: Path, job_name: str):
-    """The datatrove executor that runs `tasks`, one rank each."""
+    """The datatrove executor that runs `tasks`, one rank each (Slurm: see slurm.py)."""
     pipeline = [TaskPipeline(tasks)]
     n = len(tasks)
     if spec.kind == "local":
         from datatrove.executor import LocalPipelineExecutor
 
         # One worker runs the ranks in this process; more use datatrove's process pool.
-        return LocalPipelineExecutor(pipeline, tasks=n, workers=min(spec.workers, n),
+        return LocalPipelineExecutor(pipeline, tasks=n, workers=min(spec.tasks or spec.workers, n),
                                      logging_dir=str(logging_dir), start_method="spawn")
     if spec.kind == "slurm":
-        from datatrove.executor import SlurmPipelineExecutor
+        from skillmix.pipeline.slurm import SkillmixSlurmExecutor, job_name_for
 
-        options = {"time": "04:00:00", "partition": "cpu", **spec.slurm}
-        options.setdefault("slurm_logs_folder", str(logging_dir / "slurm_logs"))
-        # `workers` caps how many array tasks Slurm runs at once (--array=0-N%workers).
-        return SlurmPipelineExecutor(pipeline, tasks=n, job_name=job_name, workers=spec.workers,
-                                     logging_dir=str(logging_dir), **options)
+        name = job_name_for(job_name, logging_dir)
+        return SkillmixSlurmExecutor(pipeline, tasks=n, job_name=name,
+                                     logging_dir=str(logging_dir), options=spec.slurm,
+                                     throttle=spec.tasks)
     from datatrove.executor import RayPipelineExecutor
 
-    return RayPipelineExecutor(pipeline, tasks=n, workers=spec.workers,
+    return RayPipelineExecutor(pipeline, tasks=n, workers=spec.tasks or spec.workers,
                                logging_dir=str(logging_dir))
 
 
-def completed_ranks(logging_dir: Path) -> set[int]:
-    folder = logging_dir / "completions"
-    return {int(p.name) for p in folder.iterdir()} if folder.is_dir() else set()
-
-
 def run_tasks(spec: ExecutorSpec, tasks: Sequence[Task], logging_dir: Path, job_name: str) -> None:
-    """Run every task to completion on the chosen executor (Slurm: submit, then wait)."""
+    """Run every task to completion on the chosen executor (Slurm: submit, then watch)."""
     if not tasks:
         return
-    if spec.kind == "ray":
-        import ray
-
-        if not ray.is_initialized():
-            ray.init(address=spec.ray_address, ignore_reinit_error=True,
-                     include_dashboard=False, log_to_driver=False)
-    executor = build_executor(spec, tasks, logging_dir, job_name)
-    executor.run()
     if spec.kind == "slurm":
-        wait_for_ranks(logging_dir, len(tasks), spec.poll_seconds, spec.timeout_seconds)
+        run_on_slurm([TaskPipeline(tasks)], len(tasks), logging_dir, job_name, spec.slurm,
+                     spec.tasks)
+    else:
+        if spec.kind == "ray":
+            import ray
+
+            if not ray.is_initialized():
+                ray.init(address=spec.ray_address, ignore_reinit_error=True,
+                         include_dashboard=False, log_to_driver=False)
+        build_executor(spec, tasks, logging_dir, job_name).run()
     missing = set(range(len(tasks))) - completed_ranks(logging_dir)
     if missing:
-        raise RuntimeError(f"{job_name}: tasks {sorted(missing)} did not complete; "
-                           f"see the logs in {logging_dir / 'logs'}")
-
-
-def wait_for_ranks(logging_dir: Path, n: int, poll: float, timeout: float | None) -> None:
-    start = time.monotonic()
-    while len(completed_ranks(logging_dir)) < n:
-        if timeout is not None and time.monotonic() - start > timeout:
-            raise TimeoutError(f"Slurm tasks under {logging_dir} did not finish in {timeout} s")
-        time.sleep(poll)
+        raise StageError(f"{logging_dir.parent.name}: tasks {sorted(missing)} did not complete; "
+                         f"see the logs in {logging_dir / 'logs'}")
