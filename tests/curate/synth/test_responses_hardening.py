@@ -24,7 +24,7 @@ BAD = [
     ({**good(90), "messages": [{"role": "robot", "content": "hi"}]}, "role 'robot'"),
     ({**good(91), "source": 7}, "field 'source'"),
     ({**good(92), "skill": ""}, "field 'skill'"),
-    ({**good(93), "metadata": "{not json"}, "field 'metadata': not JSON"),
+    ({**good(93), "metadata": "{not json"}, "field 'metadata': not"),
     ({**good(94), "metadata": "[1, 2]"}, "expected a JSON object"),
     ({**good(95), "verifier": "no_such_check", "ground_truth": "1"}, "unknown verifier"),
     ({**good(96), "metadata": json.dumps({"verifier": "ifeval", "ground_truth": "{bad"})},
