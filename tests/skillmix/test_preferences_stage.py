@@ -87,8 +87,8 @@ def test_zero_pairs_fails_the_stage_with_the_reason(tmp_path):
         one = preference_stage(server.url, samples=1)
         one["preferences"]["pool"] = one["preferences"]["pool"][:1]
         recipe = write_recipe(tmp_path, [one, {"mix": {"kind": "preference"}}])
-        why = r"no preference pairs written \(.*one_usable_completion=7"
-        with pytest.raises(ValueError, match=why):
+        why = r"stage preferences: no preference pairs written \(.*one_usable_completion=7"
+        with pytest.raises(StageError, match=why):
             run_pipeline(load_run_recipe(recipe), echo=quiet)
 
 

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-from manifests import Accounting, RejectsWriter, read_rows
+from manifests import Accounting, BadRowError, RejectsWriter, read_rows
 from skillmix.pipeline.sources import SourceRef
 from skillmix.pipeline.stage import (
     REQUIRED,
@@ -32,9 +32,9 @@ READ = "read_accounting.json"
 
 
 class PreferencesTask(Task):
-    def __init__(self, refs: list[SourceRef], options: dict[str, Any], seed: int,
+    def __init__(self, name: str, refs: list[SourceRef], options: dict[str, Any], seed: int,
                  stage_dir: Path, on_bad_row: str) -> None:
-        self.refs, self.options, self.seed = refs, options, seed
+        self.name, self.refs, self.options, self.seed = name, refs, options, seed
         self.stage_dir, self.on_bad_row = stage_dir, on_bad_row
 
     def run(self) -> None:
@@ -53,8 +53,13 @@ class PreferencesTask(Task):
         )
         pool = [_backend(member) for member in o["pool"]]
         judge = _backend(o["judge"]) if o["judge"] else None
-        run_preference_stage(self.stage_dir / PROMPTS, self.stage_dir / PAIRS, config, pool,
-                             judge, on_bad_row=self.on_bad_row)
+        try:
+            run_preference_stage(self.stage_dir / PROMPTS, self.stage_dir / PAIRS, config,
+                                 pool, judge, on_bad_row=self.on_bad_row)
+        except BadRowError:
+            raise
+        except ValueError as exc:  # no pairs, no judge, a pool twice: one named line
+            raise StageError(f"stage {self.name}: {exc}") from None
         set_lineage(self.stage_dir / PAIRS, f"{self.stage_dir.name}/{PAIRS}")
 
     def _write_prompts(self, limit: int | None) -> None:
@@ -118,7 +123,7 @@ class Preferences(Stage):
 
     def tasks(self, ctx: StageContext) -> list[Task]:
         seed = ctx.options["seed"]
-        return [PreferencesTask(self._inputs(ctx), ctx.options,
+        return [PreferencesTask(ctx.name, self._inputs(ctx), ctx.options,
                                 ctx.recipe.mix.seed if seed is None else int(seed),
                                 ctx.stage_dir, ctx.on_bad_row)]
 
