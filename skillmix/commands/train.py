@@ -54,6 +54,8 @@ common_options = _options(
                  "with sdpa/eager attention)."),
     click.option("--attn-implementation", help="transformers attention backend (sdpa, eager, "
                  "flash_attention_2)."),
+    click.option("--disable-dropout/--keep-dropout", default=None,
+                 help="Dropout off in policy and reference (default, as TRL)."),
     click.option("--lora/--no-lora", default=None, help="Train a LoRA adapter through peft."),
     click.option("--lora-r", type=int, help="LoRA rank."),
     click.option("--lora-alpha", type=int, help="LoRA alpha."),

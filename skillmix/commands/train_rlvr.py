@@ -37,6 +37,9 @@ from skillmix.commands.train import common_options, train
               help="auto: vLLM when installed and a GPU is present, else transformers.")
 @click.option("--vllm-gpu-memory-fraction", type=float,
               help="Share of GPU memory the colocated vLLM engine may hold (default 0.3).")
+@click.option("--importance-sampling-cap", type=float,
+              help="Truncated importance sampling: weight each token by min(p_trainer / "
+                   "p_sampler, CAP) (vLLM sampler log-probs; TRL uses 2). Default off.")
 @click.option("--eval-data", help="Held-out rlvr mix folder for the before/after evaluation.")
 @click.option("--eval-size", type=int,
               help="Or hold out this many rows of --data for the evaluation (seeded).")

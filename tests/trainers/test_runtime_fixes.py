@@ -183,3 +183,23 @@ def test_progress_bar_shows_loss_rate_and_eta_on_a_terminal_only():
     quiet.close()
     assert pipe.getvalue() == ""
     assert Progress(4, 0, stream=FakeTTY(), enabled=False).bar.disable
+
+
+def test_cli_reports_the_pack_length_cut_and_takes_the_dropout_flag(model_dir, sft_mix,
+                                                                    tmp_path):
+    from click.testing import CliRunner
+
+    from skillmix.cli import main
+
+    out = tmp_path / "cli"
+    result = CliRunner().invoke(main, [
+        "train", "sft", "--data", str(sft_mix), "--model", str(model_dir), "--output",
+        str(out), "--batch-size", "4", "--max-steps", "1", "--pack-length", "24",
+        "--keep-dropout", "--no-tensorboard", "--no-token-cache",
+    ])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["truncated_to_pack_length"] > 0
+    assert f"cut to --pack-length: {summary['truncated_to_pack_length']} rows" in result.output
+    state = json.loads((out / "checkpoint-000001" / "trainer_state.json").read_text())
+    assert state["config"]["disable_dropout"] is False

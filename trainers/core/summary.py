@@ -12,6 +12,9 @@ def summary_lines(summary: dict) -> list[str]:
         f"steps {summary['steps']}; rows left out of each epoch's last partial batch: "
         f"{summary['rows_dropped_per_epoch']}",
     ]
+    if summary.get("truncated_to_pack_length"):
+        lines.append(f"cut to --pack-length: {summary['truncated_to_pack_length']} rows "
+                     "(still trained on)")
     for key, label in (("tokenized", "tokenized mix"), ("reference", "reference log-probs"),
                        ("packing", "packing")):
         if key in summary:
