@@ -72,3 +72,38 @@ def test_plain_path_kept_where_the_swap_would_be_wrong(new_model):
     model.lm_head = torch.nn.Sequential(model.lm_head)  # not a plain Linear (e.g. LoRA)
     model.get_output_embeddings = lambda: model.lm_head
     assert not supports_chunking(model)
+
+
+@pytest.mark.parametrize("per_token", [True, False])
+def test_liger_is_used_when_present_and_falls_back_without_per_token_losses(
+        monkeypatch, tokenizer, new_model, rows_factory, per_token):
+    """A stand-in for Liger's LigerFusedLinearCrossEntropyLoss (it needs CUDA/Triton): used
+    when it returns one loss per token, ignored when it reduces."""
+    import sys
+    import types
+
+    from trainers.core import label_logps as module
+
+    calls = []
+
+    class FakeLiger:
+        def __init__(self, reduction):
+            assert reduction == "none"
+
+        def __call__(self, weight, hidden, targets, bias):
+            calls.append(hidden.shape[0])
+            logits = hidden @ weight.T + (0 if bias is None else bias)
+            losses = -torch.log_softmax(logits.float(), -1).gather(-1, targets[:, None])[:, 0]
+            return losses if per_token else losses.sum()
+
+    fake = types.ModuleType("liger_kernel.transformers")
+    fake.LigerFusedLinearCrossEntropyLoss = FakeLiger
+    monkeypatch.setitem(sys.modules, "liger_kernel.transformers", fake)
+    monkeypatch.setattr(module, "liger_available", lambda device: True)
+    model = new_model()
+    batch = pack_batch(docs_for(tokenizer, rows_factory))
+    with torch.no_grad():
+        got, _ = label_logps(model, batch, temperature=0.7)
+        want, _ = token_logps(forward_logits(model, batch) / 0.7, batch["labels"])
+    assert calls == [int((batch["labels"][:, 1:] != -100).sum())]
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)

@@ -65,9 +65,11 @@ def test_reference_is_prepared_like_the_policy(monkeypatch, new_model):
 
     calls = []
     fsdp = fake_accelerator(DistributedType.FSDP)
-    fsdp.prepare_model = lambda m: calls.append("fsdp") or m
+    fsdp._models = ["policy"]
+    fsdp.prepare_model = lambda m: calls.append("fsdp") or fsdp._models.append(m) or m
     model = new_model().train()
     assert reference.prepare_reference(fsdp, model) is model and not model.training
+    assert fsdp._models == ["policy"]  # the frozen reference is not saved in checkpoints
     monkeypatch.setattr(reference, "deepspeed_inference",
                         lambda acc, m: calls.append(("zero", acc.state.deepspeed_plugin
                                                      .zero_stage)) or m)

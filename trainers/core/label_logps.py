@@ -67,11 +67,16 @@ def liger_logps(hidden, weight, bias, targets, temperature: float) -> torch.Tens
     version does not return one loss per token."""
     from liger_kernel.transformers import LigerFusedLinearCrossEntropyLoss
 
-    # logits / T == (hidden / T) @ W.T (+ b / T)
-    scaled_bias = None if bias is None else bias / temperature
-    losses = LigerFusedLinearCrossEntropyLoss(reduction="none")(
-        weight, hidden / temperature, targets, scaled_bias
-    )
+    # logits / T == (hidden / T) @ W.T (+ b / T). The kernel wants one dtype: under autocast
+    # the hidden states are bf16 and the master weights fp32.
+    weight = weight.to(hidden.dtype)
+    scaled_bias = None if bias is None else (bias / temperature).to(hidden.dtype)
+    try:
+        losses = LigerFusedLinearCrossEntropyLoss(reduction="none")(
+            weight, hidden / temperature, targets, scaled_bias
+        )
+    except (TypeError, ValueError, AssertionError, NotImplementedError):
+        return None  # a version without per-token losses
     losses = getattr(losses, "loss", losses)  # newer versions may return an output object
     if not isinstance(losses, torch.Tensor) or losses.shape != targets.shape:
         return None

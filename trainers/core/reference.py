@@ -119,9 +119,12 @@ def prepare_reference(accelerator, model):
 
     kind = accelerator.distributed_type
     if kind == DistributedType.FSDP:
-        # prepare_model wraps with the accelerator's FSDP plugin; a model without trainable
-        # parameters gets no DDP wrapper and no optimizer.
+        # prepare_model wraps with the accelerator's FSDP plugin. It also registers the model
+        # for save_state; the frozen reference is rebuilt from --model, not checkpointed.
+        registered = list(getattr(accelerator, "_models", []))
         model = accelerator.prepare_model(model)
+        if hasattr(accelerator, "_models"):
+            accelerator._models[:] = registered
     elif kind == DistributedType.DEEPSPEED:
         model = deepspeed_inference(accelerator, model)
     else:
