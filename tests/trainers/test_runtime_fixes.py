@@ -203,3 +203,32 @@ def test_cli_reports_the_pack_length_cut_and_takes_the_dropout_flag(model_dir, s
     assert f"cut to --pack-length: {summary['truncated_to_pack_length']} rows" in result.output
     state = json.loads((out / "checkpoint-000001" / "trainer_state.json").read_text())
     assert state["config"]["disable_dropout"] is False
+
+
+def test_bf16_runs_under_autocast_on_fp32_masters_with_a_bf16_reference(
+        fresh_accelerate_state, monkeypatch, model_dir):
+    import torch
+
+    from trainers.core.loop import prepare_optimization, start_run
+    from trainers.core.modeling import load_reference_model
+    from trainers.data.chat import Tokenized
+    from trainers.data.collate import pack_batch
+
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")  # as accelerate launch sets it
+    config = SFTConfig(model=str(model_dir), data="unused", output="unused")
+    run = start_run(config)
+    prepare_optimization(run, 1)
+    assert run.bf16 and not config.bf16
+    assert all(p.dtype == torch.float32 for p in run.model.parameters())
+    batch = pack_batch([Tokenized(input_ids=[5, 6, 7], labels=[5, 6, 7])])
+    logits = run.model(input_ids=batch["input_ids"], position_ids=batch["position_ids"],
+                       use_cache=False).logits
+    # accelerate's autocast wraps the forward (and hands the output back as fp32): every
+    # logit is a bf16 value, which fp32 arithmetic on these weights would not give.
+    assert torch.equal(logits, logits.bfloat16().float())
+    plain = run.accelerator.unwrap_model(run.model, keep_fp32_wrapper=False)(
+        input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False,
+    ).logits
+    assert not torch.equal(plain, plain.bfloat16().float())
+    ref = load_reference_model(config, bf16=run.bf16)
+    assert {p.dtype for p in ref.parameters()} == {torch.bfloat16}
