@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-cluster lint bench clean
 
 # torch is installed first at the CPU build that this machine keeps on disk, so the
 # project's torch range is already satisfied and pip never pulls a multi-GB CUDA build.
@@ -22,6 +22,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q -n 2
+
+# The real-Slurm tests (tests/cluster) on a throwaway one-node Slurm: as root, installs
+# slurm-wlm and munge if missing, starts munged, slurmctld and slurmd with a config in a temp
+# dir, and always stops them by PID. SKILLMIX_TEST_CLUSTER=1 makes a missing cluster a failure.
+test-cluster: $(STAMP)
+	@dir=$$(mktemp -d /tmp/skillmix-slurm.XXXXXX); \
+	trap 'bash scripts/slurm_down.sh "$$dir"' EXIT; \
+	bash scripts/slurm_up.sh "$$dir" && \
+	SLURM_CONF="$$dir/slurm.conf" SKILLMIX_TEST_CLUSTER=1 $(BIN)/pytest -q -p no:xdist tests/cluster
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
