@@ -14,6 +14,7 @@ import gzip
 import io
 import json
 import os
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -93,10 +94,50 @@ def open_binary(path: str) -> IO[bytes]:
     if path.endswith(".gz"):
         return gzip.open(path, "rb")
     if path.endswith((".zst", ".zstd")):
+        return io.BufferedReader(_ZstdReader(open(path, "rb")))
+    return open(path, "rb")
+
+
+class _ZstdReader(io.RawIOBase):
+    """A zstd stream, frame after frame, that raises EOFError when the file ends inside a
+    frame (zstandard's own stream reader returns the partial data without a word)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
         import zstandard
 
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb")))
-    return open(path, "rb")
+        self._raw = raw
+        self._new = zstandard.ZstdDecompressor().decompressobj
+        self._dobj = self._new()
+        self._pending = b""
+        self._started = False  # bytes of the current frame were fed
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = self._raw.read(1 << 16)
+            if not chunk:
+                if self._started and not self._dobj.eof:
+                    raise EOFError("the file ends inside a zstd frame (truncated)")
+                return 0
+            while chunk:
+                if self._dobj.eof:  # a new frame follows the one just finished
+                    self._dobj = self._new()
+                self._started = True
+                self._pending += self._dobj.decompress(chunk)
+                chunk = self._dobj.unused_data if self._dobj.eof else b""
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _no_constant(name: str) -> Any:
@@ -123,11 +164,18 @@ def _parse_json_line(path: str, lineno: int, line: bytes) -> RawRecord:
     if not isinstance(value, dict):
         return RawRecord(path, lineno, None,
                          f"expected a JSON object, got {type(value).__name__}", value)
+    if _SURROGATE_ESCAPE.search(text):
+        try:  # a \ud800 escape decodes to a lone surrogate, which no UTF-8 output can hold
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return RawRecord(path, lineno, None, "invalid Unicode: a lone surrogate escape "
+                             f"(\\u{ord(exc.object[exc.start]):04x}) that is half of no character",
+                             text)
     return RawRecord(path, lineno, value)
 
 
 def _damaged(path: str, lineno: int | None, exc: Exception) -> BadRowError:
-    after = "" if lineno is None else f" after line {lineno}"
+    after = f" after line {lineno}" if lineno else ""
     return BadRowError(path, None, f"damaged or truncated file{after}: "
                        f"{type(exc).__name__}: {exc}")
 

@@ -9,6 +9,7 @@ whole and a crash leaves a folder that `load_manifest` refuses.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -22,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from manifests.atomic import atomic_write_text, fsync_path, remove_dead_temp_files
+from manifests.atomic import OutputError, atomic_write_text, fsync_path, remove_dead_temp_files
 from manifests.schemas import KINDS, check_kind, schema_for
 from manifests.shard_ipc import IpcShardFile, open_ipc_batches
 from manifests.validate import validate_row
@@ -192,9 +193,15 @@ class ShardWriter:
     def _write_batch(self, batch: pa.RecordBatch) -> None:
         if self._file is None:
             path = self.out_dir / f".shard-{len(self._done):05d}.{self.fmt}.tmp"
-            self._file = (IpcShardFile(path, self.schema) if self.fmt == "arrow"
-                          else _ParquetShardFile(path, self.schema))
-        self._file.write(batch)
+            try:
+                self._file = (IpcShardFile(path, self.schema) if self.fmt == "arrow"
+                              else _ParquetShardFile(path, self.schema))
+            except OSError as exc:
+                raise OutputError(path, exc.strerror or str(exc)) from None
+        try:
+            self._file.write(batch)
+        except OSError as exc:  # a full disk: name the shard, not just the errno
+            raise OutputError(self._file.path, exc.strerror or str(exc)) from None
         self._shard_rows += batch.num_rows
         self._shard_bytes += batch.nbytes
         self.rows_written += batch.num_rows
@@ -202,7 +209,10 @@ class ShardWriter:
     def _close_shard(self) -> None:
         if self._file is None:
             return
-        size, sha = self._file.close()
+        try:
+            size, sha = self._file.close()
+        except OSError as exc:
+            raise OutputError(self._file.path, exc.strerror or str(exc)) from None
         self._done.append({"tmp": self._file.path, "rows": self._shard_rows, "bytes": size,
                            "sha256": sha})
         self._file = None
@@ -231,7 +241,8 @@ class ShardWriter:
     def abort(self) -> None:
         """Drop everything written so far (used when the producer of rows fails)."""
         if self._file is not None:
-            self._file.abort()
+            with contextlib.suppress(OSError, pa.ArrowException):  # the disk may be full
+                self._file.abort()
             self._file.path.unlink(missing_ok=True)
             self._file = None
         for done in self._done:

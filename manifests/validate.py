@@ -25,6 +25,27 @@ def validate_messages(value: Any, field: str) -> None:
             raise ValueError(f"{where}.content: expected a string, got {type(content).__name__}")
 
 
+def _not_json(name: str) -> None:
+    # Python's json reads NaN and Infinity; no other JSON reader does, so they are refused.
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_metadata(text: str) -> dict:
+    """A row's `metadata` string as a dict; ValueError naming the field when it is not a
+    strict JSON object ("" stands for {})."""
+    try:
+        meta = json.loads(text or "{}", parse_constant=_not_json)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"field 'metadata': not valid JSON ({exc.msg})") from None
+    except ValueError as exc:
+        raise ValueError(f"field 'metadata': not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ValueError("field 'metadata': JSON nested too deeply") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"field 'metadata': expected a JSON object, got {type(meta).__name__}")
+    return meta
+
+
 def _require_string(row: dict, field: str, *, allow_empty: bool = False) -> None:
     value = row.get(field)
     if not isinstance(value, str):
@@ -49,10 +70,7 @@ def validate_row(row: dict, kind: str) -> None:
     for field in ("id", "source", "skill"):
         _require_string(row, field)
     _require_string(row, "metadata", allow_empty=True)
-    try:
-        json.loads(row["metadata"] or "{}")
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"field 'metadata': not valid JSON ({exc.msg})") from None
+    parse_metadata(row["metadata"])
     for field in MESSAGE_FIELDS[kind]:
         validate_messages(row[field], field)
     if kind == "sft" and "assistant" not in _roles(row["messages"]):

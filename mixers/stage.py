@@ -320,11 +320,16 @@ def stage_source(
     acc = Accounting()
     if not path.startswith("hf://") and not Path(path).exists():
         raise MixError(f"{where}: {path}: no such file or folder")
-    detected = kind_of_columns(path)
-    # Any row holds a prompt, so a prompt mix reads every kind (as read_rows does).
-    if detected is not None and detected != kind and kind != "prompt" and not mapping:
-        raise MixError(f"{where}: {path} holds {detected} rows, but the recipe's kind is {kind}")
-    columnar = None if mapping else columnar_source(path, kind)
+    try:
+        detected = kind_of_columns(path)
+        # Any row holds a prompt, so a prompt mix reads every kind (as read_rows does).
+        if detected is not None and detected != kind and kind != "prompt" and not mapping:
+            raise MixError(f"{where}: {path} holds {detected} rows, but the recipe's kind is "
+                           f"{kind}")
+        columnar = None if mapping else columnar_source(path, kind)
+    except (pa.ArrowException, OSError) as exc:
+        raise BadRowError(path, None, f"not a readable {Path(path).suffix.lstrip('.')} file: "
+                          f"{exc}") from None
     if columnar is not None:
         tables = _columnar_tables(columnar, kind, name=name, skill=skill, on_bad_row=on_bad_row,
                                   rejects=rejects, acc=acc)
@@ -336,6 +341,8 @@ def stage_source(
     try:
         for table in tables:
             stager.add(table)
+    except pa.ArrowException as exc:  # a columnar file damaged past its footer
+        raise BadRowError(path, None, f"damaged file: {exc}") from None
     finally:
         prompt_keys_or_none, tokens, offsets = stager.close()
     acc.rows_out = int(offsets[-1])

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO
 
 from curate.backends.base import Completion
+from manifests.atomic import OutputError
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ class RequestCache:
         self.path = Path(path)
         self._entries: dict[str, Completion] = {}
         self._fh: IO[str] | None = None
+        self._failed = False  # a write failed (full disk): closing must not raise it again
         self._load()
 
     def _load(self) -> None:
@@ -54,22 +56,34 @@ class RequestCache:
         if key in self._entries:
             return
         self._entries[key] = completion
-        if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = self.path.open("a", encoding="utf-8")
         record = {"key": key, "completion": completion.__dict__}
-        self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._fh.flush()
+        try:
+            if self._fh is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = self.path.open("a", encoding="utf-8")
+            self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._fh.flush()
+        except OSError as exc:  # a torn last line is dropped when the cache is opened again
+            self._failed = True
+            raise OutputError(self.path, exc.strerror or str(exc)) from None
 
     def sync(self) -> None:
         if self._fh is not None:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
+            try:
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+            except OSError as exc:
+                self._failed = True
+                raise OutputError(self.path, exc.strerror or str(exc)) from None
 
     def close(self) -> None:
         if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+            fh, self._fh = self._fh, None
+            try:
+                fh.close()
+            except OSError as exc:
+                if not self._failed:
+                    raise OutputError(self.path, exc.strerror or str(exc)) from None
 
     def __enter__(self) -> RequestCache:
         return self

@@ -12,20 +12,18 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from manifests import Accounting, BadRowError, RejectsWriter, read_records
+from manifests.atomic import atomic_open
+from manifests.validate import parse_metadata
 
 FIELDS = ("id", "source", "skill", "messages", "metadata")
 
 
 def write_prompt_records(records: Iterable[dict], path: str | Path) -> int:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
+    with atomic_open(path) as fh:  # a reader never sees a half-written prompts file
         for record in records:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
-    tmp.replace(path)  # a reader never sees a half-written prompts file
     return count
 
 
@@ -65,11 +63,9 @@ def _metadata_problem(metadata: object) -> str | None:
     if not isinstance(metadata, str):
         return "field 'metadata': expected a JSON object as a string"
     try:
-        meta = json.loads(metadata)
+        meta = parse_metadata(metadata)  # the contract's one reading: strict JSON object
     except ValueError as exc:
-        return f"field 'metadata': not JSON ({exc})"
-    if not isinstance(meta, dict):
-        return "field 'metadata': expected a JSON object"
+        return str(exc)
     if meta.get("verifier") is not None:
         return _check_problem(meta.get("verifier"), meta.get("ground_truth"))
     return None

@@ -16,6 +16,7 @@ from manifests import (
     detect_kind,
     read_rows,
 )
+from manifests.atomic import atomic_path
 from manifests.exports import EXPORT_LAYOUTS, export_rows
 from manifests.stats import RowStats, token_counter
 from skillmix.commands._options import (
@@ -113,7 +114,8 @@ def convert(input_path, output_path, kind, source, skill, layout, mapping, on_ba
     except BadRowError as exc:
         raise fail_on_bad_row(exc) from None
     except StopIteration:
-        raise click.ClickException(f"{input_path}: no valid rows to write") from None
+        raise click.ClickException(f"{input_path}: no valid rows to write "
+                                   f"({acc.summary()})") from None
     finally:
         rejects.close()
     acc.check()
@@ -139,17 +141,15 @@ def _export(input_path, output_path, layout, source, skill, mapping, on_bad_row)
     finally:
         rejects.close()
     if not rows:
-        raise click.ClickException(f"{input_path}: no valid rows to write")
-    out = Path(output_path)
-    tmp = out.with_name(f".{out.name}.tmp")
-    if suffix == ".parquet":
-        pq.write_table(pa.Table.from_pylist(rows), tmp)
-    else:
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-                       encoding="utf-8")
-    tmp.replace(out)  # the final name holds a whole file or nothing
+        raise click.ClickException(f"{input_path}: no valid rows to write ({acc.summary()})")
+    with atomic_path(output_path) as tmp:  # the final name holds a whole file or nothing
+        if suffix == ".parquet":
+            pq.write_table(pa.Table.from_pylist(rows), tmp)
+        else:
+            tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                           encoding="utf-8")
     acc.check()
-    click.echo(f"wrote {len(rows)} rlvr rows in the {layout} layout to {out}")
+    click.echo(f"wrote {len(rows)} rlvr rows in the {layout} layout to {Path(output_path)}")
     echo_accounting(acc, rejects)
 
 
