@@ -18,6 +18,7 @@ from typing import TextIO
 import torch
 
 from trainers.core.checkpoint import (
+    check_resume,
     load_checkpoint,
     prune_checkpoints,
     resolve_resume,
@@ -74,6 +75,7 @@ def start_run(config: TrainConfig) -> Run:
 
     from trainers.core.modeling import load_model, load_tokenizer
 
+    check_resume(config)  # before anything loads: a refused resume costs nothing
     accelerator = make_accelerator(config)
     set_seed(config.seed)
     tokenizer = load_tokenizer(config.model)
