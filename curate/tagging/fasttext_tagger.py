@@ -24,6 +24,7 @@ from manifests import (
     row_text,
     write_rows,
 )
+from manifests.atomic import atomic_path, atomic_write_text
 
 LABEL = "__label__"
 
@@ -160,7 +161,8 @@ def train_tagger(
             seed=config.seed,
             verbose=0,
         )
-    model.save_model(str(out_model))
+    with atomic_path(out_model) as tmp:  # a killed run leaves no half model under the name
+        model.save_model(str(tmp))
     truth = [label for label, _ in valid]
     predicted = [predict(model, text)[0][0] for _, text in valid]
     accuracy, per_skill = score(truth, predicted)
@@ -168,7 +170,7 @@ def train_tagger(
     total.check()
     report = TagReport(n_train, len(valid), accuracy, per_skill, total.to_dict())
     report_path = Path(str(out_model) + ".report.json")
-    report_path.write_text(json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n")
+    atomic_write_text(report_path, json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n")
     return report
 
 
