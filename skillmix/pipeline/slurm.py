@@ -47,11 +47,16 @@ STUCK_REASONS = {"DependencyNeverSatisfied", "BadConstraints", "InvalidAccount",
 RESERVED = {"array", "output", "error", "job-name", "parsable"}
 MAX_ARRAY = 1000
 ERROR_LINE = re.compile(r"(^[\w.]*(Error|Exception|Interrupt|Exit)\b.*)|(error:)|(\| ERROR +\|)"
-                        r"|CANCELLED|DUE TO TIME LIMIT|oom-kill|Killed")
+                        r"|CANCELLED|DUE TO TIME LIMIT|oom-kill|Killed|No such file or directory"
+                        r"|command not found")
 
 
 class SlurmError(StageError):
     """Slurm refused the job, or could not be asked about it."""
+
+
+class SlurmTimeout(SlurmError):
+    """A Slurm command did not answer in time."""
 
 
 class SlurmTaskError(SlurmError):
@@ -219,7 +224,7 @@ def _slurm(args: list[str], timeout: float = 30.0) -> subprocess.CompletedProces
         raise SlurmError(f"`{args[0]}` not found: --executor slurm needs the Slurm client "
                          "commands (sbatch, squeue, scancel) on PATH") from None
     except subprocess.TimeoutExpired:
-        raise SlurmError(f"`{' '.join(args[:2])}` did not answer in {timeout:.0f} s") from None
+        raise SlurmTimeout(f"`{' '.join(args[:2])}` did not answer in {timeout:.0f} s") from None
 
 
 def sbatch(script: Path, *args: str) -> str:
@@ -252,8 +257,11 @@ def parse_squeue(text: str) -> dict[str, tuple[str, str]]:
 
 def query_states(job_ids: Sequence[str]) -> dict[str, tuple[str, str]] | None:
     """States of every array task of `job_ids`; None when squeue could not be asked."""
-    done = _slurm(["squeue", "-h", "-r", "-t", "all", "-j", ",".join(job_ids),
-                   "-o", "%i|%T|%r"])
+    try:
+        done = _slurm(["squeue", "-h", "-r", "-t", "all", "-j", ",".join(job_ids),
+                       "-o", "%i|%T|%r"])
+    except SlurmTimeout:
+        return None
     if done.returncode != 0:
         if "Invalid job id" in done.stderr:  # all of them purged from the queue
             return {}

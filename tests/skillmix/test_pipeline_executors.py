@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -321,8 +322,23 @@ def test_watch_gives_up_on_a_silent_squeue_and_on_timeout(tmp_path):
               sleep=clock.sleep)
 
 
-def test_error_line_picks_the_last_error():
-    assert error_line(Path("/nonexistent")).startswith("no error line")
+def test_error_line_picks_the_last_error(tmp_path):
+    log = tmp_path / "t.out"
+    log.write_text("2026 | ERROR    | first problem\nValueError: the real one\n+ exit 1\ndone\n")
+    assert error_line(tmp_path / "missing", log) == "ValueError: the real one"
+    assert error_line(tmp_path / "missing").startswith("no error line")
+    log.write_text("/v/bin/activate: No such file or directory\n")
+    assert "No such file" in error_line(log)
+
+
+def test_a_hanging_squeue_counts_as_no_answer(tmp_path, monkeypatch):
+    def hang(args, **kwargs):
+        raise subprocess.TimeoutExpired(args, 30)
+
+    monkeypatch.setattr(slurm.subprocess, "run", hang)
+    assert slurm.query_states(["1"]) is None
+    with pytest.raises(slurm.SlurmTimeout, match="did not answer in 30 s"):
+        slurm.sbatch(tmp_path / "x.slurm")
 
 
 def test_error_line_of_a_cancelled_task(tmp_path):
@@ -353,27 +369,29 @@ echo 77
 """
 
 
-def test_sigterm_cancels_submitted_and_stale_jobs(tmp_path, monkeypatch):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_cancels_submitted_and_stale_jobs(signum, tmp_path, monkeypatch):
+    before = signal.getsignal(signum)
     log = fake_slurm(tmp_path, monkeypatch, sbatch=PENDING_SBATCH, squeue=STATEFUL_SQUEUE,
                      scancel=RECORDING_SCANCEL, scontrol=FAKE_SCONTROL)
 
     def terminated(*args, **kwargs):
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signum)
         time.sleep(5)
-        raise AssertionError("SIGTERM did not stop the watch")
+        raise AssertionError("the signal did not stop the watch")
 
     monkeypatch.setattr(slurm, "watch", terminated)
     task = AugmentTask.__new__(AugmentTask)
     with pytest.raises(slurm.DriverStopped) as stopped:
         slurm.run_on_slurm([TaskPipeline([task])], 1, tmp_path / "00-s" / "executor", "x",
                            SlurmOptions(), throttle=None)
-    assert stopped.value.code == 128 + signal.SIGTERM
+    assert stopped.value.code == 128 + signum
     calls = (log / "calls").read_text().splitlines()
     scancels = [c for c in calls if c.startswith("scancel")]
     assert scancels == ["scancel 55", "scancel 77"]  # stale first, then its own
     first_sbatch = next(i for i, c in enumerate(calls) if c.startswith("sbatch"))
     assert calls.index("scancel 55") < first_sbatch
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler restored
+    assert signal.getsignal(signum) is before  # handler restored
 
 
 def test_unknown_partition_is_named(tmp_path, monkeypatch):
