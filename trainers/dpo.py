@@ -16,7 +16,7 @@ from trainers.core.loop import (
 from trainers.core.reference import cache_key, cached_reference, compute_reference, pair_logps
 from trainers.core.tokenized_run import finish_tokenized_run, start_tokenized_run
 from trainers.data.collate import Layout
-from trainers.data.mix import Pair, mix_fingerprint
+from trainers.data.mix import Pair, document_cap, mix_fingerprint
 from trainers.losses.preference import needs_reference, preference_loss
 
 
@@ -32,7 +32,8 @@ def reference_table(run: Run, pairs: list[Pair]) -> tuple[dict[str, torch.Tensor
     if config.lora:
         return None, "adapter_disabled"
     key = cache_key(
-        config.model, mix_fingerprint(config.data), config.max_length,
+        # Documents are cut to pack_length when packing, so it names the tokenization too.
+        config.model, mix_fingerprint(config.data), document_cap(config),
         run.tokenizer.chat_template, run.bf16,
     )
     cache_dir = config.ref_cache_dir or str(Path(config.output) / "ref_cache")

@@ -232,3 +232,14 @@ def test_bf16_runs_under_autocast_on_fp32_masters_with_a_bf16_reference(
     assert not torch.equal(plain, plain.bfloat16().float())
     ref = load_reference_model(config, bf16=run.bf16)
     assert {p.dtype for p in ref.parameters()} == {torch.bfloat16}
+
+
+def test_dpo_reference_cache_follows_the_pack_length_cap(model_dir, pref_mix, tmp_path):
+    cache = str(tmp_path / "cache")
+    first = run_dpo(dpo(model_dir, pref_mix, tmp_path / "a", ref_cache_dir=cache))
+    capped = run_dpo(dpo(model_dir, pref_mix, tmp_path / "b", ref_cache_dir=cache,
+                         pack_length=25))
+    assert first["reference"] == "computed" and capped["truncated_to_pack_length"] > 0
+    assert capped["reference"] == "computed"  # not the uncapped run's table
+    # Reference == policy at init on the capped pairs too.
+    assert capped["first_loss"] == pytest.approx(math.log(2), abs=1e-6)

@@ -106,6 +106,13 @@ def tokenize_pairs(rows, tokenizer, max_length: int, accounting: Accounting) -> 
     return pairs
 
 
+def document_cap(config) -> int:
+    """The most tokens a document keeps: max_length, or pack_length when packing caps it."""
+    if config.packing and config.pack_length:
+        return min(config.max_length, config.pack_length)
+    return config.max_length
+
+
 def cap_document(doc: Tokenized, limit: int) -> Tokenized:
     """The first `limit` tokens of a document (its labels cut the same way)."""
     if len(doc.input_ids) <= limit:
