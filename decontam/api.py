@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from pathlib import Path
 
 from decontam.audit import Audit
-from decontam.engine import DecontamConfig, expand_methods
-from decontam.evalsets import EvalSet, load_eval
+from decontam.engine import SEMANTIC, DecontamConfig, expand_methods
+from decontam.evaldir import load_eval_dir
+from decontam.evalsets import EvalSet, load_eval, parse_eval_spec
 from decontam.html_report import write_html
 from decontam.index import EvalCorpus
 from decontam.report import build_report, write_json, write_tsv
+from decontam.semantic import Encoder, Judge, SemanticConfig, SemanticMatcher, SemanticStep
 from manifests import Accounting, RejectsWriter, read_rows
 
 
@@ -24,10 +26,28 @@ class ContaminationResult:
     top_pairs: list[dict] = field(default_factory=list)
 
 
-def load_evals(evals: Iterable[str | EvalSet], allow_bad: bool = False) -> list[EvalSet]:
+def load_evals(
+    evals: Iterable[str | EvalSet],
+    allow_bad: bool = False,
+    eval_dir: str | Path | None = None,
+) -> list[EvalSet]:
     """Registry names, local specs, or already loaded `EvalSet`s. Empty texts and
-    duplicate ids are errors unless `allow_bad` (then dropped and counted)."""
-    sets = [e if isinstance(e, EvalSet) else load_eval(e, allow_bad=allow_bad) for e in evals]
+    duplicate ids are errors unless `allow_bad` (then dropped and counted).
+
+    With `eval_dir` (a folder from `skillmix evals pull`), registry names are read from
+    there, offline, each file checked against its sha256; when no registry name is given,
+    every set in the folder is used (with any local files given). A name not pulled there
+    is an error, not a download."""
+    evals = list(evals)
+    if eval_dir is not None:
+        named = [e for e in evals if isinstance(e, str) and parse_eval_spec(e)[1] is None]
+        others = [e for e in evals if not (isinstance(e, str) and e in named)]
+        pulled = load_eval_dir(eval_dir, named or None)
+        sets = pulled + [e if isinstance(e, EvalSet) else load_eval(e, allow_bad=allow_bad)
+                         for e in others]
+    else:
+        sets = [e if isinstance(e, EvalSet) else load_eval(e, allow_bad=allow_bad)
+                for e in evals]
     names = [s.name for s in sets]
     if len(set(names)) != len(names):
         raise ValueError(f"two evaluation sets share a name: {names}; use NAME=path:FIELD")
@@ -36,11 +56,32 @@ def load_evals(evals: Iterable[str | EvalSet], allow_bad: bool = False) -> list[
     return sets
 
 
+def _semantic_step(corpus: EvalCorpus, config: DecontamConfig, encoder: Encoder | str | None,
+                   judge: Judge | None, judge_name: str) -> SemanticStep | None:
+    if SEMANTIC not in config.methods:
+        if encoder is not None or judge is not None:
+            raise ValueError("an encoder or a judge was given but the methods do not include "
+                             "'semantic'")
+        return None
+    if encoder is None:
+        raise ValueError("the semantic method needs an encoder: a local Hugging Face model "
+                         "folder (--encoder PATH)")
+    settings = SemanticConfig(top_k=config.semantic_top_k, floor=config.semantic_floor,
+                              device=config.semantic_device)
+    if isinstance(encoder, str):
+        name = encoder
+        encoder = Encoder(encoder, config=settings)
+    else:
+        name = type(encoder.model).__name__
+        encoder.config = replace(encoder.config, top_k=settings.top_k, floor=settings.floor)
+    return SemanticStep(SemanticMatcher(corpus, encoder), judge, name, judge_name)
+
+
 def find_contamination(
     rows: Iterable[dict],
     evals: list[str | EvalSet],
     *,
-    method: str = "ngram",
+    method: str | list[str] = "ngram",
     ngram_size: int = 8,
     threshold: float = 0.5,
     fields: str = "user",
@@ -48,13 +89,20 @@ def find_contamination(
     remove: bool = False,
     workers: int = 1,
     allow_bad_evals: bool = False,
+    eval_dir: str | Path | None = None,
+    encoder: Encoder | str | None = None,
+    judge: Judge | None = None,
+    judge_name: str = "",
     **options: object,
 ) -> ContaminationResult:
     """Match contract rows against evaluation sets; see docs/decontam.md.
 
     `threshold` is the `ngram` coverage threshold. Further `DecontamConfig` fields
     (`any_ngram_size`, `max_ngram_rows`, `minhash_threshold`, `num_perm`,
-    `shingle_size`, `seed`, `source_threshold`, `batch_size`) go in `options`.
+    `shingle_size`, `seed`, `source_threshold`, `batch_size`, `semantic_top_k`,
+    `semantic_floor`, `semantic_device`) go in `options`. The `semantic` method needs an
+    `encoder` (a local model folder or a `decontam.semantic.Encoder`); a `judge` (pairs ->
+    verdicts) then decides which candidates are rephrasings.
     With `out_dir`, writes matches.jsonl, report.json, contamination.tsv and report.html
     there, and with `remove` also kept/<source>.jsonl and removed/<source>.jsonl.
     """
@@ -68,14 +116,20 @@ def find_contamination(
         workers=workers,
         **options,  # type: ignore[arg-type]
     )
-    sets = load_evals(evals, allow_bad_evals)
+    sets = load_evals(evals, allow_bad_evals, eval_dir)
     corpus = EvalCorpus.from_sets(sets)
+    semantic = _semantic_step(corpus, config, encoder, judge, judge_name)
     out = Path(out_dir) if out_dir is not None else None
-    state = Audit(corpus, config, out, remove).run(rows)
+    audit = Audit(corpus, config, out, remove, semantic)
+    state = audit.run(rows)
     report = build_report(corpus, config, state)
+    if semantic is not None:
+        report["semantic"] = semantic.summary()
     for evalset in sets:
         report["evals"][evalset.name]["dropped"] = dict(evalset.dropped)
-    top = [pair for *_, pair in sorted(state.top, key=lambda t: t[:2], reverse=True)]
+        if evalset.provenance:
+            report["evals"][evalset.name]["provenance"] = dict(evalset.provenance)
+    top = audit.top_pairs()
     report_path = None
     if out is not None:
         report_path = out / "report.json"

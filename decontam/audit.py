@@ -20,12 +20,13 @@ from typing import IO
 
 import numpy as np
 
-from decontam.engine import DecontamConfig, Match, Matchers, run_batches
+from decontam.engine import SEMANTIC, DecontamConfig, Match, Matchers, run_batches
 from decontam.index import EvalCorpus
+from decontam.semantic import SemanticStep
 from decontam.spans import KINDS
 from manifests import Accounting, RowWriter, detect_kind, row_text
 
-TOP_PAIRS = 40
+TOP_PAIRS = 12  # example pairs kept for the HTML page, per kind of match
 
 
 @dataclass
@@ -55,7 +56,11 @@ class AuditState:
     inst_sources: dict[int, Counter] = field(default_factory=lambda: defaultdict(Counter))
     inst_kinds: dict[int, Counter] = field(default_factory=lambda: defaultdict(Counter))
     rows_by_kind: Counter = field(default_factory=Counter)  # flagged rows by best kind
-    top: list = field(default_factory=list)  # heap of (score, seq, pair for the HTML page)
+    source_kinds: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    # kind -> heap of (score, seq, pair for the HTML page); one pair per instance and kind,
+    # so an instance copied into many rows does not crowd out the others
+    top: dict[str, list] = field(default_factory=lambda: defaultdict(list))
+    top_seen: dict = field(default_factory=dict)  # (kind, instance) -> row of its example
     accounting: Accounting = field(default_factory=Accounting)
 
 
@@ -63,10 +68,11 @@ def safe_name(source: str) -> str:
     return re.sub(r"[^\w.-]+", "_", source) or "unnamed"
 
 
-def _batches(rows: Iterable[dict], size: int, fields: str) -> Iterator[tuple[list, list[str]]]:
+def _batches(rows: Iterable[dict], size: int, fields: str) -> Iterator[tuple[tuple, list[str]]]:
     iterator = iter(rows)
     while chunk := list(islice(iterator, size)):
-        yield chunk, [row_text(row, fields) for row in chunk]
+        texts = [row_text(row, fields) for row in chunk]
+        yield (chunk, texts), texts
 
 
 class Audit:
@@ -76,10 +82,12 @@ class Audit:
         config: DecontamConfig,
         out_dir: Path | None = None,
         remove: bool = False,
+        semantic: SemanticStep | None = None,
     ) -> None:
         self.corpus = corpus
         self.config = config
         self.matchers = Matchers(corpus, config)
+        self.semantic = semantic
         self.state = AuditState()
         self.out_dir = out_dir
         self.remove = remove and out_dir is not None
@@ -98,8 +106,12 @@ class Audit:
     def run(self, rows: Iterable[dict]) -> AuditState:
         try:
             batches = _batches(rows, self.config.batch_size, self.config.fields)
-            for chunk, result in run_batches(self.matchers, batches, self.config.workers):
-                self._take(chunk, result.matches, result.any_hits)
+            for (chunk, texts), result in run_batches(self.matchers, batches,
+                                                      self.config.workers):
+                matches = result.matches
+                if self.semantic is not None:
+                    matches = matches + self._semantic_matches(chunk, texts)
+                self._take(chunk, matches, result.any_hits)
             self._settle_pending()
         finally:
             self._close()
@@ -127,6 +139,34 @@ class Audit:
                 # every n-gram is already common: only a mass copy can flag the row
                 records.extend(self._mass_records(source, row_id, keys, text))
             self._settle(source, row_id, row, records, None)
+
+    def _semantic_matches(self, chunk: list[dict], texts: list[str]) -> list[Match]:
+        """Candidates of this batch (in the parent: the encoder is not forked), judged
+        when the step has a judge; each candidate is logged, the matches returned."""
+        step = self.semantic
+        assert step is not None
+        candidates = step.matcher.candidates(texts)
+        verdicts = step.judge_pairs([(texts[c.doc], self.corpus.texts[c.inst])
+                                     for c in candidates])
+        out = []
+        base = self.state.accounting.rows_in
+        for cand, (judgment, error) in zip(candidates, verdicts, strict=True):
+            row = chunk[cand.doc]
+            record = {"source": str(row.get("source") or "unknown"),
+                      "train_id": str(row.get("id", base + cand.doc)),
+                      "eval": self.corpus.names[self.corpus.eval_of[cand.inst]],
+                      "eval_id": self.corpus.ids[cand.inst],
+                      "similarity": round(cand.similarity, 6), "judgment": judgment}
+            if error is not None:
+                record["judge_error"] = error
+            step.candidates.append(record)
+            if judgment is True or step.judge is None:
+                match = self.matchers.describe(cand.doc, cand.inst, SEMANTIC, cand.similarity,
+                                               texts[cand.doc])
+                if match.kind == "partial":  # too little shared text to call it a copy
+                    match.kind = "paraphrase"
+                out.append(match)
+        return out
 
     def _mass_records(self, source: str, row_id: str, keys: np.ndarray, text: str) -> list[dict]:
         assert self.matchers.any is not None
@@ -199,6 +239,7 @@ class Audit:
             state.inst_kinds[inst][KINDS[rank]] += 1
         if best:
             state.rows_by_kind[KINDS[min(best.values())]] += 1
+            state.source_kinds[source][KINDS[min(best.values())]] += 1
         if records:
             state.flagged[source].add(row_id)
             state.flagged_rows[source] += 1
@@ -215,18 +256,34 @@ class Audit:
                 self._kept_writer(source, row).write(row)
 
     def _keep_top(self, record: dict, inst: int, row: dict, text: str | None) -> None:
+        kind = record["kind"]
+        holder = self.state.top_seen.get((kind, inst))
+        if holder is not None and holder != (record["source"], record["train_id"]):
+            return  # this instance has an example of this kind from another row
         self._seq += 1
         item = (record["score"], -self._seq)
-        heap = self.state.top
+        heap = self.state.top[kind]
         if len(heap) >= TOP_PAIRS and item <= heap[0][:2]:
             return
         pair = dict(record)
         pair["train_text"] = text if text is not None else row_text(row, self.config.fields)
         pair["eval_text"] = self.corpus.texts[inst]
+        pair["_inst"] = inst
         if len(heap) >= TOP_PAIRS:
-            heapq.heapreplace(heap, (*item, pair))
+            dropped = heapq.heapreplace(heap, (*item, pair))[2]
+            self.state.top_seen.pop((kind, dropped["_inst"]), None)
         else:
             heapq.heappush(heap, (*item, pair))
+        self.state.top_seen[kind, inst] = (record["source"], record["train_id"])
+
+    def top_pairs(self) -> list[dict]:
+        """The kept pairs, best first within each kind, kinds in the order of KINDS."""
+        out = []
+        for kind in KINDS:
+            for *_, pair in sorted(self.state.top.get(kind, []), key=lambda t: t[:2],
+                                   reverse=True):
+                out.append({k: v for k, v in pair.items() if k != "_inst"})
+        return out
 
     def _kept_writer(self, source: str, row: dict) -> RowWriter:
         if source not in self._kept:

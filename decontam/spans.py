@@ -48,7 +48,8 @@ def merge_runs(spans: list[tuple[str, int, int]], starts: list[int], n: int) -> 
     return out
 
 
-KINDS = ("exact", "near-verbatim", "partial")
+# `paraphrase`: a semantic match with too little shared text to be `partial` or more
+KINDS = ("exact", "near-verbatim", "partial", "paraphrase")
 NEAR_VERBATIM = 0.8  # share of the instance's tokens covered
 
 

@@ -41,7 +41,7 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
-from decontam.engine import DecontamConfig, Matchers, expand_methods
+from decontam.engine import SEMANTIC, DecontamConfig, Matchers, expand_methods
 from decontam.evalsets import EvalSet
 from decontam.index import EvalCorpus
 from manifests import detect_kind, row_text, to_contract
@@ -117,6 +117,9 @@ class DecontamFilter(BaseFilter):
         self.reject_writer = reject_writer
         self.evals = list(evals)
         self.config = DecontamConfig(methods=expand_methods(method), **config)
+        if SEMANTIC in self.config.methods:
+            raise ValueError("the semantic method needs an encoder and a judge; run it with "
+                             "skillmix decontam --method semantic, not in the datatrove step")
         self._matchers: Matchers | None = None
 
     def _load(self) -> Matchers:

@@ -32,7 +32,8 @@ def test_decontam_humaneval_writes_four_outputs(tmp_path, make_row, pool_texts):
     assert report["evals"]["humaneval"] == {
         "instances": 164, "contaminated": 5, "contaminated_share": round(5 / 164, 6),
         "by_method": {"ngram": 5},
-        "by_kind": {"exact": 5, "near-verbatim": 0, "partial": 0}, "mass_copied": 0,
+        "by_kind": {"exact": 5, "near-verbatim": 0, "partial": 0, "paraphrase": 0},
+        "mass_copied": 0,
         "dropped": {},
     }
     assert [e["rows"] for e in report["instances"]] == [1] * 5

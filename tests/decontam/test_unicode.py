@@ -117,11 +117,19 @@ def test_html_separates_kinds_and_lists_instances(tmp_path):
     prompts = load_eval("humaneval").texts
     words = prompts[1].split(" ")
     words[len(words) // 2] = "zzqx"  # one word changed: near-verbatim, not exact
-    rows = _rows([f"Q: {prompts[0]}", " ".join(words), prompts[2][: len(prompts[2]) * 6 // 10]])
+    # HumanEval/3 pasted 30 times must not crowd the other instances out of the examples
+    texts = [f"Q: {prompts[0]}", " ".join(words), prompts[2][: len(prompts[2]) * 6 // 10]]
+    rows = _rows(texts + [prompts[3]] * 30)
     find_contamination(rows, ["humaneval"], method="ngram", out_dir=tmp_path / "o")
     page = (tmp_path / "o" / "report.html").read_text()
     assert "Contaminated instances" in page and "HumanEval/0" in page
-    assert "3 flagged (1 exact, 1 near-verbatim, 1 partial)" in page
+    assert '<div class="n">33</div><div class="d">of 33 training rows flagged' in page
+    for tag in ("31 exact", "1 near-verbatim", "1 partial"):
+        assert f">{tag}</span>" in page
     sections = [page.index(f'<h3><span class="tag k-{k}">') for k in
                 ("exact", "near-verbatim", "partial")]
     assert sections == sorted(sections)
+    exact = page[sections[0]:sections[1]]
+    assert "31 rows; 2 examples, one per instance" in exact
+    assert exact.count("HumanEval/3 &larr;") == 1 and "HumanEval/0 &larr;" in exact
+    assert "tag k-paraphrase" not in page  # only shown when the semantic method ran
