@@ -10,7 +10,7 @@ downloads. Per recipe it reports tokens/s (real tokens through forward and backw
 step left out as warm-up), MFU (6 x parameters x tokens/s over the device's peak bf16 FLOP/s;
 attention FLOPs are not counted, so it is a lower bound) and peak memory (CUDA allocator, or
 the process's peak RSS on the CPU). TRL's SFTTrainer and DPOTrainer run on the same rows,
-model and batch when trl is importable; RLVR's TRL peer is `benchmarks/rlvr_bench.py`.
+model and batch when trl is importable (RLVR beside TRL's GRPOTrainer, training part only).
 On a GPU: bf16, flash_attention_2 when flash-attn is installed (else sdpa), packing.
 """
 
@@ -222,6 +222,62 @@ def trl_args(opts, out: Path) -> dict:
                 model_init_kwargs={"attn_implementation": opts.attn})
 
 
+def bench_trl_grpo(opts, model_dir: Path, mix: Path, out: Path, params: int) -> dict:
+    """TRL's GRPOTrainer on the same prompts and verifier; like ours, the training part of a
+    step (step time less rollout) against the prompt+completion tokens it trains on."""
+    import trl
+    from datasets import Dataset
+    from transformers import AutoTokenizer, TrainerCallback
+
+    from curate.verifiers import verify
+    from manifests.shards import iter_shard_rows
+
+    rows = [{"prompt": r["messages"], "ground_truth": r["ground_truth"],
+             "verifier": r["verifier"]} for r in iter_shard_rows(mix)]
+
+    def reward(prompts, completions, ground_truth, verifier, **_):
+        texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
+        return [float(verify(v, t, g)) for t, g, v in zip(texts, ground_truth, verifier,
+                                                          strict=True)]
+
+    steps: list[dict] = []
+
+    class Timed(trl.GRPOTrainer):
+        def _generate_and_score_completions(self, inputs):
+            began = time.perf_counter()
+            output = super()._generate_and_score_completions(inputs)
+            steps[-1]["rollout"] += time.perf_counter() - began
+            steps[-1]["tokens"] += float(output["completion_mask"].sum()
+                                         + output["prompt_mask"].sum())
+            return output
+
+    class Clock(TrainerCallback):
+        def on_step_begin(self, *args, **kwargs):
+            steps.append({"rollout": 0.0, "tokens": 0.0, "began": time.perf_counter()})
+
+        def on_step_end(self, *args, **kwargs):
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            steps[-1]["train"] = time.perf_counter() - steps[-1].pop("began") \
+                - steps[-1]["rollout"]
+
+    base = trl_args(opts, out)
+    base.pop("max_length")
+    # One optimizer step sees `batch` prompts x `generations` completions, as ours does.
+    base["per_device_train_batch_size"] = opts.micro * opts.generations
+    args = trl.GRPOConfig(**base, num_generations=opts.generations,
+                          max_completion_length=opts.new_tokens, beta=0.04, loss_type="dapo")
+    start_memory()
+    trainer = Timed(model=str(model_dir), reward_funcs=[reward], args=args,
+                    train_dataset=Dataset.from_list(rows),
+                    processing_class=AutoTokenizer.from_pretrained(model_dir),
+                    callbacks=[Clock()])
+    trainer.train()
+    kept = steps[1:] or steps
+    return result(f"TRL {trl.__version__} GRPO (training part)",
+                  sum(s["tokens"] for s in kept), sum(s["train"] for s in kept), params)
+
+
 def bench_trl(opts, recipe: str, model_dir: Path, mixes: dict, out: Path, params: int) -> dict:
     import trl
     from datasets import Dataset
@@ -286,10 +342,14 @@ def main() -> None:
             rows.append(bench_ours(opts, recipe, root / "model", mixes, root / f"ours{n}",
                                    params))
             print(line(rows[-1]), flush=True)
-            if recipe in ("sft", "dpo") and not opts.no_trl and importlib.util.find_spec("trl"):
+            if not opts.no_trl and importlib.util.find_spec("trl"):
                 fresh_accelerate_state()
-                rows.append(bench_trl(opts, recipe, root / "model", mixes,
-                                      root / f"trl{n}", params))
+                if recipe == "rlvr":
+                    rows.append(bench_trl_grpo(opts, root / "model", mixes["rlvr"],
+                                               root / f"trl{n}", params))
+                else:
+                    rows.append(bench_trl(opts, recipe, root / "model", mixes,
+                                          root / f"trl{n}", params))
                 print(line(rows[-1]), flush=True)
     print(f"total {time.perf_counter() - began:.1f} s")
     if opts.write:
