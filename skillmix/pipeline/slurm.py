@@ -413,6 +413,12 @@ def stop_on_signals() -> Iterator[None]:
             signal.signal(s, h)
 
 
+def _ignore_signals() -> None:
+    with contextlib.suppress(ValueError):  # not the main thread
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)
+
+
 def merge_stats(logging_dir: Path) -> None:
     from datatrove.utils.stats import PipelineStats
 
@@ -451,7 +457,11 @@ def run_on_slurm(pipeline: list, n_tasks: int, logging_dir: Path, base_name: str
                 {"job_name": job_name, "tasks": task_ids(submitted)}, indent=1) + "\n")
             watch(task_ids(submitted), logging_dir, stage, options)
         except BaseException as exc:
-            jobs = sorted({job for job, _ in submitted})
+            _ignore_signals()  # a second Ctrl-C must not cut the cleanup short
+            jobs = {job for job, _ in submitted}
+            with contextlib.suppress(SlurmError):  # a job submitted just before a signal
+                jobs |= set(queued_jobs(job_name))
+            jobs = sorted(jobs)
             alive = cancel(jobs)
             if jobs:
                 note = (f"still in the queue after scancel: {', '.join(alive)}" if alive
