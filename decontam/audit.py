@@ -25,6 +25,7 @@ from decontam.index import EvalCorpus
 from decontam.semantic import SemanticStep
 from decontam.spans import KINDS
 from manifests import Accounting, RowWriter, detect_kind, row_text
+from manifests.atomic import AtomicTarget
 
 TOP_PAIRS = 12  # example pairs kept for the HTML page, per kind of match
 
@@ -99,9 +100,11 @@ class Audit:
         self._matches_out: IO[str] | None = None
         self._kept: dict[str, RowWriter] = {}
         self._removed: dict[str, IO[str]] = {}
+        # every output appears under its name only when complete (manifests.atomic)
+        self._targets: list[AtomicTarget] = []
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
-            self._matches_out = open(out_dir / "matches.jsonl", "w", encoding="utf-8")  # noqa: SIM115
+            self._matches_out = self._open_atomic(out_dir / "matches.jsonl")
 
     def run(self, rows: Iterable[dict]) -> AuditState:
         try:
@@ -113,9 +116,16 @@ class Audit:
                     matches = matches + self._semantic_matches(chunk, texts)
                 self._take(chunk, matches, result.any_hits)
             self._settle_pending()
-        finally:
-            self._close()
+        except BaseException:
+            self._close(ok=False)
+            raise
+        self._close(ok=True)
         return self.state
+
+    def _open_atomic(self, path: Path) -> IO[str]:
+        target = AtomicTarget(path)
+        self._targets.append(target)
+        return open(target.path, "w", encoding="utf-8")
 
     def _take(self, chunk: list[dict], matches: list[Match], any_hits: dict) -> None:
         by_doc: dict[int, list[Match]] = defaultdict(list)
@@ -296,14 +306,21 @@ class Audit:
         if source not in self._removed:
             assert self.out_dir is not None
             path = self.out_dir / "removed" / f"{safe_name(source)}.jsonl"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._removed[source] = open(path, "w", encoding="utf-8")  # noqa: SIM115
+            self._removed[source] = self._open_atomic(path)
         return self._removed[source]
 
-    def _close(self) -> None:
+    def _close(self, ok: bool) -> None:
         if self._matches_out is not None:
             self._matches_out.close()
-        for writer in self._kept.values():
-            writer.close()
         for fh in self._removed.values():
             fh.close()
+        for writer in self._kept.values():
+            if ok:
+                writer.close()
+            else:
+                writer.abort()
+        for target in self._targets:
+            if ok:
+                target.commit()
+            else:
+                target.abort()

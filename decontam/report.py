@@ -12,6 +12,7 @@ from decontam.audit import AuditState
 from decontam.engine import DecontamConfig
 from decontam.index import EvalCorpus
 from decontam.spans import KINDS
+from manifests.atomic import atomic_write_text
 
 
 def _per_eval(corpus: EvalCorpus, instances: set[int]) -> np.ndarray:
@@ -135,7 +136,7 @@ def write_tsv(report: dict, path: Path) -> None:
     lines = ["source\t" + "\t".join(evals)]
     for source, shares in report["matrix"].items():
         lines.append(source + "\t" + "\t".join(f"{shares[e]:.4f}" for e in evals))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    atomic_write_text(path, "\n".join(lines) + "\n")
     head = ["eval", "eval_id", "rows", *KINDS, "mass_copied", "sources"]
     out = ["\t".join(head)]
     for e in report.get("instances", []):
@@ -143,8 +144,8 @@ def write_tsv(report: dict, path: Path) -> None:
         cells = [e["eval"], e["eval_id"], str(e["rows"]),
                  *(str(e["by_kind"][k]) for k in KINDS), str(e["mass_copied"]).lower(), sources]
         out.append("\t".join(c.replace("\t", " ").replace("\n", " ") for c in cells))
-    (path.parent / "instances.tsv").write_text("\n".join(out) + "\n", encoding="utf-8")
+    atomic_write_text(path.parent / "instances.tsv", "\n".join(out) + "\n")
 
 
 def write_json(report: dict, path: Path) -> None:
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    atomic_write_text(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from decontam import find_contamination
 from decontam.html_report import highlight
 
@@ -40,3 +42,23 @@ def test_rows_are_kept_plus_removed(tmp_path, make_row, pool_texts, gsm_eval, gs
 
 def test_highlight_escapes_and_marks():
     assert highlight("a <b> c", [[2, 5]]) == "a <mark>&lt;b&gt;</mark> c"
+
+
+def test_outputs_are_atomic_a_failed_run_leaves_the_last_ones(tmp_path, make_row, gsm_eval,
+                                                             gsm_questions):
+    rows = [make_row(i, f"Q: {q}") for i, q in enumerate(gsm_questions)]
+    find_contamination(rows, [gsm_eval], out_dir=tmp_path, remove=True)
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert {"matches.jsonl", "report.json", "report.html", "contamination.tsv"} <= {
+        str(p) for p in before}
+
+    def failing():
+        yield make_row(100, "Tell me about the moon.")
+        yield make_row(101, f"Q: {gsm_questions[0]}")
+        raise RuntimeError("the reader broke")
+
+    with pytest.raises(RuntimeError, match="the reader broke"):
+        find_contamination(failing(), [gsm_eval], out_dir=tmp_path, remove=True,
+                           batch_size=1)
+    after = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before  # nothing half-written, no temp files left beside them

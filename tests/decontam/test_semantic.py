@@ -82,3 +82,59 @@ def test_unjudgeable_reply_is_named_not_guessed(tmp_path):
                                 OpenAIBackend(srv.url, "judge"), tmp_path / "c.jsonl")
     assert result.candidates[0]["judgment"] is None
     assert "unparsed reply" in result.candidates[0]["judge_error"]
+
+
+def test_cli_semantic_method_with_judge_costs_and_report(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from skillmix.cli import main
+
+    train = [
+        EVALS[0],
+        "In April Natalia sold 48 clips to friends; in May she sold half that many.",
+        "Tell me about the history of the printing press in Europe.",
+    ]
+    encoder = _tiny_encoder(EVALS + train, SemanticConfig())
+    model_dir = tmp_path / "encoder"
+    encoder.model.save_pretrained(model_dir)
+    encoder.tokenizer.save_pretrained(model_dir)
+    evals = tmp_path / "ev.jsonl"
+    evals.write_text("".join(json.dumps({"id": i, "q": t}) + "\n"
+                             for i, t in zip("abc", EVALS, strict=True)))
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({"id": f"t{i}", "source": "pool", "messages": [
+        {"role": "user", "content": t}, {"role": "assistant", "content": "ok"}]}) + "\n"
+        for i, t in enumerate(train)))
+    base = ["decontam", "--train", str(data), "--eval", f"ev={evals}:q", "--method", "semantic",
+            "--encoder", str(model_dir), "--top-k", "3", "--similarity-floor", "-1"]
+    with MockOpenAIServer(_judge) as srv:
+        result = CliRunner().invoke(main, [*base, "--judge-model", "judge",
+                                           "--judge-base-url", srv.url, "--out",
+                                           str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    sem = report["semantic"]
+    assert sem["candidates"] == 9 and sem["judged"] == 9 and sem["rephrased"] == 2
+    assert sem["usage"]["requests"] == 9 and sem["usage"]["prompt_tokens"] > 0
+    judged = {(c["train_id"], c["eval_id"]) for c in sem["pairs"] if c["judgment"]}
+    assert judged == {("t0", "a"), ("t1", "a")}
+    assert report["sources"]["pool"]["flagged"] == 2
+    assert report["flagged_rows_by_kind"]["exact"] == 1  # the copy
+    assert report["flagged_rows_by_kind"]["paraphrase"] == 1  # the rewording
+    assert "9 candidates, 9 judged, 2 rephrasings" in result.output
+    page = (tmp_path / "o" / "report.html").read_text()
+    assert "Semantic candidates" in page and "tag k-paraphrase" in page
+    # without a judge the floor decides: all three rows hold a candidate at >= -1
+    plain = CliRunner().invoke(main, [*base, "--out", str(tmp_path / "p")])
+    assert plain.exit_code == 0, plain.output
+    assert json.loads((tmp_path / "p" / "report.json").read_text())["sources"]["pool"][
+        "flagged"] == 3
+    # named errors, not tracebacks
+    missing = CliRunner().invoke(main, [*base[:-6], "--out", str(tmp_path / "q")])
+    assert missing.exit_code == 2 and "needs --encoder" in missing.output
+    (tmp_path / "empty").mkdir()
+    bad = CliRunner().invoke(main, [*base[:-5], str(tmp_path / "empty"), "--out",
+                                    str(tmp_path / "r")])
+    assert bad.exit_code == 1 and "could not load a Hugging Face model" in bad.output
