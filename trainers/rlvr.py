@@ -3,7 +3,8 @@
 Each optimizer step samples `num_generations` completions for every prompt of its batch,
 scores them with the row's verifier, and takes one clipped-ratio step with a k3 KL penalty
 towards a frozen reference. The per-token loss is divided by the completion-token count of
-the whole step (all micro-batches, all processes).
+the whole step (all micro-batches, all processes, zero-signal groups included), and every
+group keeps its KL term: TRL's default `dapo` loss (see docs/rlvr.md).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from trainers.rl.rollout import (
     STAT_KEYS,
     Rollout,
     completion_logps,
+    completion_tokens,
     rollout_stats,
     score_groups,
     stats_to_metrics,
@@ -72,6 +74,10 @@ def repeat_steps(plan: StepPlan, times: int, max_steps: int | None) -> StepPlan:
     if max_steps is not None:
         steps = steps[:max_steps]
     return StepPlan(steps=steps, dropped_per_epoch=plan.dropped_per_epoch)
+
+
+# Per-step sums of the training passes, reduced over processes in this order.
+TOTAL_KEYS = ("loss_sum", "clipped", "kl_sum", "ratio_sum", "ratio_tokens", "tokens")
 
 
 class GRPOStep:
@@ -106,13 +112,13 @@ class GRPOStep:
             with run.accelerator.unwrap_model(run.model).disable_adapter():
                 return completion_logps(run.model, batch, config.temperature)[0]
 
-    def _importance_weights(self, batch, completions, signal, old) -> torch.Tensor | None:
+    def _importance_weights(self, batch, completions, keep, old) -> torch.Tensor | None:
         """Truncated importance weights of a rollout's completion tokens (or None: off)."""
         cap = self.config.importance_sampling_cap
         if cap is None:
             return None
         # The documents' completions, in the order `training_docs` makes documents.
-        docs = [c for p, group in enumerate(completions) if signal[p]
+        docs = [c for p, group in enumerate(completions) if keep[p]
                 for c in group if c.token_ids]
         if old is None:
             with torch.no_grad():
@@ -135,10 +141,15 @@ class GRPOStep:
         advantages, signal = group_advantages(rewards, scale_by_std=config.scale_rewards)
         stats = rollout_stats(prompts, completions, scored, signal)
         self._timing["reward_seconds"] += time.perf_counter() - began
-        docs, doc_advantages = training_docs(prompts, completions, advantages, signal)
+        # A zero-signal group has advantage 0, so no policy-gradient term; it keeps its KL
+        # term (beta > 0) and, always, its tokens in the normalizer. With beta 0 it adds
+        # nothing to the gradient, so it is not run through the model.
+        keep = signal | (config.beta > 0)
+        docs, doc_advantages = training_docs(prompts, completions, advantages, keep)
+        num_tokens = completion_tokens(completions)
         if not docs:
             self._is_weights.append(None)
-            return Rollout(None, None, None, None, 0, stats)
+            return Rollout(None, None, None, None, num_tokens, stats)
         began = time.perf_counter()
         batch = collate(docs, pad_id=self.run.tokenizer.pad_token_id, layout=Layout.of(config))
         batch = {k: v.to(device) for k, v in batch.items()}
@@ -147,8 +158,7 @@ class GRPOStep:
             with torch.no_grad():
                 old = completion_logps(self.run.model, batch, config.temperature)[0]
         ref = self._reference_logps(batch)
-        self._is_weights.append(self._importance_weights(batch, completions, signal, old))
-        num_tokens = sum(d.num_labels for d in docs)
+        self._is_weights.append(self._importance_weights(batch, completions, keep, old))
         self._timing["reference_seconds"] += time.perf_counter() - began
         return Rollout(
             batch, torch.tensor(doc_advantages, device=device), old, ref, num_tokens, stats
@@ -174,6 +184,7 @@ class GRPOStep:
             "clipped": float(terms.clipped.sum()),
             "kl_sum": float(terms.kl.detach().sum()) if terms.kl is not None else 0.0,
             "ratio_sum": float(terms.ratio.detach().sum()),
+            "ratio_tokens": float(terms.ratio.numel()),  # the completion tokens run here
             "tokens": float(rollout.batch["input_ids"].numel() - padding_tokens(rollout.batch)),
         }
 
@@ -196,7 +207,7 @@ class GRPOStep:
         began = time.perf_counter()
         global_tokens = reduce_sum(run, sum(r.num_tokens for r in self._rollouts))
         scale = run.accelerator.num_processes / max(global_tokens, 1.0)
-        totals = dict.fromkeys(("loss_sum", "clipped", "kl_sum", "ratio_sum", "tokens"), 0.0)
+        totals = dict.fromkeys(TOTAL_KEYS, 0.0)
         trainable = [(r, w) for r, w in zip(self._rollouts, self._is_weights, strict=True)
                      if r.batch is not None]
         for index, (rollout, weights) in enumerate(trainable):
@@ -214,14 +225,15 @@ class GRPOStep:
         run = self.run
         keys = list(STAT_KEYS)
         local = [sum(r.stats[k] for r in self._rollouts) for k in keys]
-        local += [totals[k] for k in ("loss_sum", "clipped", "kl_sum", "ratio_sum", "tokens")]
+        local += [totals[k] for k in TOTAL_KEYS]
         local += [self._timing[k] for k in sorted(self._timing)]
         vector = torch.tensor(local, dtype=torch.float64, device=run.accelerator.device)
         summed = run.accelerator.reduce(vector, reduction="sum").tolist()
         stats = dict(zip(keys, summed[: len(keys)], strict=True))
-        loss_sum, clipped, kl_sum, ratio_sum, tokens = summed[len(keys) : len(keys) + 5]
+        end = len(keys) + len(TOTAL_KEYS)
+        loss_sum, clipped, kl_sum, ratio_sum, ratio_tokens, tokens = summed[len(keys) : end]
         processes = run.accelerator.num_processes
-        timing = {k: v / processes for k, v in zip(sorted(self._timing), summed[len(keys) + 5 :],
+        timing = {k: v / processes for k, v in zip(sorted(self._timing), summed[end:],
                                                    strict=True)}
         if fresh:
             self.zero_signal_groups += int(stats["zero_signal_groups"])
@@ -230,7 +242,8 @@ class GRPOStep:
         metrics.update({
             "loss": loss_sum / n,
             "clip_fraction": clipped / n,
-            "ratio_mean": ratio_sum / n if global_tokens else 1.0,
+            # Over the tokens run through the model (with beta 0, zero-signal groups are not).
+            "ratio_mean": ratio_sum / ratio_tokens if ratio_tokens else 1.0,
             "loss_tokens": global_tokens,
             "tokens": tokens,
             "new_rollout": float(fresh),

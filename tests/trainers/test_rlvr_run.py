@@ -154,11 +154,13 @@ def test_loss_is_normalized_by_the_tokens_of_the_whole_batch(model_dir, tmp_path
         torch.testing.assert_close(grads_split[name], grad, atol=1e-6, rtol=1e-4)
 
 
-def test_zero_signal_groups_are_skipped_and_counted(model_dir, tmp_path):
+def test_zero_signal_groups_are_counted_and_give_no_gradient_without_kl(model_dir, tmp_path):
     metrics, grads = _step_grads(model_dir, tmp_path, ["the cat sat"] * 4, [[0, 1], [2, 3]],
                                  vary=False, micro_batch_size=2)
     assert metrics["zero_signal_groups"] == 4 and metrics["zero_signal_share"] == 1.0
-    assert metrics["loss_tokens"] == 0 and grads == {}
+    # Their tokens still count in the normalizer (test_fix_grpo_norm.py); the gradient is 0.
+    assert metrics["loss_tokens"] > 0 and metrics["loss"] == 0.0
+    assert all(float(g.abs().max()) == 0.0 for g in grads.values())
     assert metrics["reward/mean"] == 10.0  # all correct, so nothing to learn from
 
 

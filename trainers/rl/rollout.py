@@ -81,13 +81,15 @@ def training_docs(
     prompts: Sequence[Prompt],
     completions: Sequence[Sequence[Completion]],
     advantages: torch.Tensor,
-    signal: torch.Tensor,
+    keep: torch.Tensor,
 ) -> tuple[list[Tokenized], list[float]]:
-    """Prompt + completion documents (labels on the completion only) of the groups with
-    signal, and each document's advantage. Groups without signal are left out."""
+    """Prompt + completion documents (labels on the completion only) of the groups marked
+    in `keep`, and each document's advantage. The caller leaves out a zero-signal group only
+    when it adds nothing to the gradient (no KL term); its tokens still count, see
+    `completion_tokens`."""
     docs, doc_advantages = [], []
     for p, (prompt, group) in enumerate(zip(prompts, completions, strict=True)):
-        if not signal[p]:
+        if not keep[p]:
             continue
         for g, completion in enumerate(group):
             if not completion.token_ids:
@@ -97,6 +99,12 @@ def training_docs(
             docs.append(Tokenized(input_ids=ids, labels=labels))
             doc_advantages.append(float(advantages[p, g]))
     return docs, doc_advantages
+
+
+def completion_tokens(completions: Sequence[Sequence[Completion]]) -> int:
+    """Completion tokens of every group, zero-signal ones included: the loss's normalizer
+    (TRL's `dapo` convention, its default)."""
+    return sum(len(c.token_ids) for group in completions for c in group)
 
 
 def completion_logps(
@@ -117,5 +125,5 @@ class Rollout:
     advantages: torch.Tensor | None  # per document of `batch`
     old_logps: torch.Tensor | None  # per completion token; None: use the current (detached)
     ref_logps: torch.Tensor | None  # per completion token; None without a reference
-    num_tokens: int  # completion tokens in the loss
+    num_tokens: int  # completion tokens of all groups: the normalizer's share of this batch
     stats: dict[str, float]
