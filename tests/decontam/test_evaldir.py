@@ -202,3 +202,33 @@ def test_eval_dir_refuses_a_changed_file(tmp_path, gsm_questions):
         load_eval_dir(out)
     with pytest.raises(EvalDirError, match="no index"):
         load_eval_dir(tmp_path / "hub")
+
+
+def test_pipeline_decontaminate_stage_reads_a_pulled_folder(tmp_path, no_hub):
+    from skillmix.pipeline import load_run_recipe, plan_run, run_pipeline
+    from tests.skillmix.pipeline_helpers import LEAK, write_recipe, write_sources
+
+    folder = tmp_path / "r"
+    write_sources(folder)
+    hub = folder / "hub" / "openai" / "gsm8k" / "main"
+    hub.mkdir(parents=True)
+    pq.write_table(pa.table({"question": [LEAK, "How far is the moon from the earth?"]}),
+                   hub / "test-00000-of-00001.parquet")
+    assert pull_evals(["gsm8k"], folder / "evals", folder=folder / "hub", commit=None).pulled
+    stages = [{"decontaminate": {"evals": [], "eval_dir": "evals", "method": "ngram"}},
+              {"mix": {}}]
+    recipe = load_run_recipe(write_recipe(folder, stages, total=60))
+    run_pipeline(recipe, echo=lambda *a, **k: None)
+    report = json.loads(next((folder / "run").glob("*decontaminate/report/report.json"))
+                        .read_text())
+    assert report["evals"]["gsm8k"]["contaminated"] == 1
+    assert report["sources"]["chat"]["flagged"] == 1
+    assert report["evals"]["gsm8k"]["provenance"]["sha256"] == json.loads(
+        (folder / "evals" / "index.json").read_text())["sets"]["gsm8k"]["sha256"]
+    assert all(p.action == "reuse" for p in plan_run(recipe))
+    # a new pull (other content) changes the stage's key: it runs again
+    (hub / "test-00000-of-00001.parquet").unlink()
+    pq.write_table(pa.table({"question": ["What is the capital of France?"]}),
+                   hub / "test-00000-of-00001.parquet")
+    pull_evals(["gsm8k"], folder / "evals", folder=folder / "hub", commit=None)
+    assert plan_run(recipe)[0].action != "reuse"

@@ -49,21 +49,29 @@ class DecontaminateTask(Task):
 
 class Decontaminate(Stage):
     TYPE = "decontaminate"
+    # eval_dir: a folder from `skillmix evals pull`; the registry names in `evals` (all of
+    # its sets when `evals` is []) are read from it offline, sha256-checked
     OPTIONS: ClassVar[dict[str, Any]] = {
         "evals": REQUIRED, "method": "ngram", "ngram_size": 8, "threshold": 0.5, "fields": "user",
+        "eval_dir": None,
     }
-    FILE_OPTIONS: ClassVar[tuple[str, ...]] = ("evals",)
+    FILE_OPTIONS: ClassVar[tuple[str, ...]] = ("evals", "eval_dir")
 
     @classmethod
     def option_paths(cls, value: Any) -> list[str]:
+        from decontam.evaldir import INDEX
         from decontam.evalsets import parse_eval_spec
 
+        if isinstance(value, str):  # eval_dir: its index holds every file's sha256
+            return [str(Path(value) / INDEX)]
         return [path for spec in super().option_paths(value)
                 if (path := parse_eval_spec(spec)[1]) is not None]
 
     def tasks(self, ctx: StageContext) -> list[Task]:
         evals = [resolve_eval(str(e), ctx.recipe.resolve) for e in ctx.options["evals"]]
         options = {k: v for k, v in ctx.options.items() if k != "evals"}
+        if options["eval_dir"] is not None:
+            options["eval_dir"] = ctx.recipe.resolve(str(options["eval_dir"]))
         return [DecontaminateTask(list(ctx.sources.values()), evals, options,
                                   ctx.stage_dir / REPORT, ctx.on_bad_row, ctx.workers)]
 
