@@ -18,10 +18,15 @@ def test_advantages_are_reward_minus_group_mean():
 
 
 def test_advantages_over_group_std_match_hand_values():
+    # The sample std (Bessel's correction), as TRL's GRPOTrainer (trl.trainer.utils.nanstd).
     groups = [[10.0, 0.0, 0.0, 0.0], [3.0, 1.0, 2.0, 6.0]]
     adv, signal = group_advantages(torch.tensor(groups), scale_by_std=True, eps=1e-4)
-    for row, got in zip(groups, adv.tolist(), strict=True):
-        mean, std = statistics.fmean(row), statistics.pstdev(row)
+    from trl.trainer.utils import nanstd
+
+    trl_std = nanstd(torch.tensor(groups), dim=1).tolist()
+    for row, got, std_trl in zip(groups, adv.tolist(), trl_std, strict=True):
+        mean, std = statistics.fmean(row), statistics.stdev(row)
+        assert std == pytest.approx(std_trl, rel=1e-6)
         assert got == pytest.approx([(r - mean) / (std + 1e-4) for r in row], rel=1e-6)
     assert signal.all()
 

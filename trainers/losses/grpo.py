@@ -19,14 +19,17 @@ def group_advantages(
     """Advantages (reward minus its group's mean, optionally over the group's std) and a
     mask of the groups that carry signal (not all rewards equal).
 
-    The std is the population std (ddof=0); `eps` keeps a near-constant group finite.
+    The std is the sample std (Bessel's correction, as TRL's GRPOTrainer); `eps` keeps a
+    near-constant group finite.
     """
     if rewards.ndim != 2:
         raise ValueError(f"rewards must be [prompts, generations], got {tuple(rewards.shape)}")
+    if rewards.size(1) < 2:
+        raise ValueError("a group needs at least 2 generations to compare")
     rewards = rewards.float()
     advantages = rewards - rewards.mean(dim=1, keepdim=True)
     if scale_by_std:
-        advantages = advantages / (rewards.std(dim=1, keepdim=True, correction=0) + eps)
+        advantages = advantages / (rewards.std(dim=1, keepdim=True, correction=1) + eps)
     signal = rewards.amax(dim=1) != rewards.amin(dim=1)
     return advantages, signal
 
