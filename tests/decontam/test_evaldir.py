@@ -232,3 +232,13 @@ def test_pipeline_decontaminate_stage_reads_a_pulled_folder(tmp_path, no_hub):
                    hub / "test-00000-of-00001.parquet")
     pull_evals(["gsm8k"], folder / "evals", folder=folder / "hub", commit=None)
     assert plan_run(recipe)[0].action != "reuse"
+
+
+def test_evals_list_shows_every_entry_and_its_source():
+    result = CliRunner().invoke(main, ["evals", "list"])
+    assert result.exit_code == 0
+    lines = {line.split("\t")[0]: line for line in result.output.splitlines()}
+    assert set(lines) == set(REGISTRY)
+    assert "SaylorTwift/bbh (27 configs)" in lines["bbh"] and "lukaemon" not in result.output
+    assert "tatsu-lab/alpaca_eval @refs/convert/parquet" in lines["alpaca_eval"]
+    assert "allenai/tulu-3-harmbench-eval" in lines["harmbench"]
