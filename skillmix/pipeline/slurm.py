@@ -337,8 +337,24 @@ def find_failures(tasks: Mapping[str, int], states: Mapping[str, tuple[str, str]
     return failures
 
 
-def error_line(*logs: Path) -> str:
-    """The last line that reads like an error in the first log that has one."""
+NO_ERROR_LINE = "no error line in its log (killed or cancelled before it wrote one)"
+
+
+def error_line(*logs: Path, settle_seconds: float = 0.0) -> str:
+    """The last line that reads like an error in the first log that has one.
+
+    slurmstepd may write its "CANCELLED AT" line a moment after squeue shows the state,
+    so a log without an error line is read again for up to `settle_seconds`.
+    """
+    deadline = time.monotonic() + settle_seconds
+    while True:
+        line = _error_line(logs)
+        if line != NO_ERROR_LINE or time.monotonic() >= deadline:
+            return line
+        time.sleep(0.25)
+
+
+def _error_line(logs: Sequence[Path]) -> str:
     for log in logs:
         try:
             lines = log.read_text(errors="replace").splitlines()
@@ -347,7 +363,7 @@ def error_line(*logs: Path) -> str:
         for line in reversed(lines):
             if ERROR_LINE.search(line.strip()):
                 return line.strip()[:500]
-    return "no error line in its log (killed or cancelled before it wrote one)"
+    return NO_ERROR_LINE
 
 
 def completed_ranks(logging_dir: Path) -> set[int]:
@@ -362,7 +378,8 @@ def describe(failures: Sequence[TaskFailure], stage: str, logging_dir: Path) -> 
             f.state, f.state + (f" ({f.reason})" if f.reason and f.reason != "None" else ""))
         slurm_log = logging_dir / "slurm_logs" / f"{f.job}.out"
         task_log = logging_dir / "logs" / f"task_{f.rank:05d}.log"
-        lines.append(f"  rank {f.rank} (job {f.job}) {state}: {error_line(slurm_log, task_log)}")
+        line = error_line(slurm_log, task_log, settle_seconds=3)
+        lines.append(f"  rank {f.rank} (job {f.job}) {state}: {line}")
         lines.append(f"    log: {slurm_log}")
     return "\n".join(lines)
 

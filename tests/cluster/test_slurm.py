@@ -29,12 +29,12 @@ FAST = ["--executor", "slurm", "--slurm-poll-seconds", "0.5", "--slurm-cpus-per-
 HOLD = "--slurm-sbatch-arg=--begin=now+300"  # keeps the array pending while a test acts
 
 
-def driver_env() -> dict[str, str]:
+def driver_env(**extra: str) -> dict[str, str]:
     """The driver as a user might start it: by path, no virtualenv on PATH."""
     venv_bin = str(Path(sys.executable).parent)
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     env["PATH"] = ":".join(p for p in env["PATH"].split(":") if p != venv_bin)
-    return env
+    return {**env, **extra}
 
 
 def skillmix_run(recipe: Path, run_dir: Path, *args: str, timeout: float = 240):
@@ -43,10 +43,21 @@ def skillmix_run(recipe: Path, run_dir: Path, *args: str, timeout: float = 240):
                           cwd=recipe.parent)
 
 
-def start(recipe: Path, run_dir: Path, *args: str) -> subprocess.Popen:
+def start(recipe: Path, run_dir: Path, *args: str, **env: str) -> subprocess.Popen:
     return subprocess.Popen([SKILLMIX, "run", str(recipe), "--run-dir", str(run_dir), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=driver_env(), cwd=recipe.parent)
+                            env=driver_env(**env), cwd=recipe.parent)
+
+
+def wait_for_state(task: str, state: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done = subprocess.run(["squeue", "-h", "-r", "-j", task.split("_")[0], "-o", "%i|%T"],
+                              capture_output=True, text=True)
+        if f"{task}|{state}" in done.stdout.split():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{task} never reached {state} in {seconds} s")
 
 
 def queue() -> dict[str, str]:
@@ -140,6 +151,39 @@ def test_cancelled_task_is_named(recipe, tmp_path, cancel_after):
     assert driver.returncode == 1, err
     assert f"rank 1 (job {job}_1) left the queue without a completion marker" in err
     assert f"cancelled Slurm jobs {job}" in err
+    assert name not in queue().values()
+
+
+SLOW_TASKS = """import os, time
+if os.environ.get("SLURM_ARRAY_TASK_ID"):  # inside a Slurm task only, not in the driver
+    time.sleep(120)
+"""
+
+
+def test_cancelled_running_task_is_named(recipe, tmp_path, cancel_after):
+    """A task cancelled while it runs: CANCELLED in squeue, Slurm's line in its log."""
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(SLOW_TASKS)
+    name = stage_job(tmp_path / "run", "00-augment_if")
+    cancel_after.append(name)
+    driver = start(recipe, tmp_path / "run", *FAST, PYTHONPATH=str(slow))
+    try:
+        job = wait_for_jobs(name, 2)[0].split("_")[0]
+        wait_for_state(f"{job}_0", "RUNNING")
+        log = tmp_path / "run" / "00-augment_if" / "executor" / "slurm_logs" / f"{job}_0.out"
+        deadline = time.monotonic() + 30  # RUNNING comes before the script has started
+        while "skillmix stage job" not in (log.read_text() if log.exists() else ""):
+            assert time.monotonic() < deadline, f"{log} never started"
+            time.sleep(0.3)
+        subprocess.run(["scancel", f"{job}_0"], check=True)
+        _, err = driver.communicate(timeout=60)
+    finally:
+        driver.kill()
+    assert driver.returncode == 1, err
+    assert f"rank 0 (job {job}_0) CANCELLED" in err
+    assert "CANCELLED AT" in err, err  # slurmstepd's line, read from the task's log
+    assert f"slurm_logs/{job}_0.out" in err
     assert name not in queue().values()
 
 
