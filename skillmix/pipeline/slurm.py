@@ -371,16 +371,22 @@ def completed_ranks(logging_dir: Path) -> set[int]:
     return {int(p.name) for p in folder.iterdir() if p.name.isdigit()} if folder.is_dir() else set()
 
 
-def describe(failures: Sequence[TaskFailure], stage: str, logging_dir: Path) -> str:
+def describe(failures: Sequence[TaskFailure], stage: str, logging_dir: Path,
+             shown: int = 10) -> str:
     lines = [f"stage {stage}: {len(failures)} Slurm task(s) did not finish"]
-    for f in failures:
+    settle_until = time.monotonic() + 3  # one short wait for late log lines, in all
+    for f in failures[:shown]:
         state = {"gone": "left the queue without a completion marker (cancelled?)"}.get(
             f.state, f.state + (f" ({f.reason})" if f.reason and f.reason != "None" else ""))
         slurm_log = logging_dir / "slurm_logs" / f"{f.job}.out"
         task_log = logging_dir / "logs" / f"task_{f.rank:05d}.log"
-        line = error_line(slurm_log, task_log, settle_seconds=3)
+        line = error_line(slurm_log, task_log,
+                          settle_seconds=max(0.0, settle_until - time.monotonic()))
         lines.append(f"  rank {f.rank} (job {f.job}) {state}: {line}")
         lines.append(f"    log: {slurm_log}")
+    if len(failures) > shown:
+        lines.append(f"  ... and {len(failures) - shown} more (ranks "
+                     f"{', '.join(str(f.rank) for f in failures[shown:])})")
     return "\n".join(lines)
 
 

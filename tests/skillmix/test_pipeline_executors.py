@@ -341,6 +341,16 @@ def test_a_hanging_squeue_counts_as_no_answer(tmp_path, monkeypatch):
         slurm.sbatch(tmp_path / "x.slurm")
 
 
+def test_many_vanished_tasks_are_summarised_quickly(tmp_path):
+    failures = [slurm.TaskFailure(f"3_{i}", i, "gone") for i in range(40)]
+    began = time.monotonic()
+    text = slurm.describe(failures, "01-x", tmp_path)
+    assert time.monotonic() - began < 5  # one settle wait in all, not one per task
+    assert text.startswith("stage 01-x: 40 Slurm task(s) did not finish")
+    assert text.count("left the queue without a completion marker") == 10
+    assert text.endswith("... and 30 more (ranks " + ", ".join(map(str, range(10, 40))) + ")")
+
+
 def test_error_line_of_a_cancelled_task(tmp_path):
     log = tmp_path / "x.out"
     log.write_text("start\nslurmstepd: error: *** JOB 12 ON vm CANCELLED AT 2026-12-03 ***\n")
