@@ -186,7 +186,8 @@ def _semantic(report: dict, limit: int = 30) -> str:
         f'{escape(str(c["judgment"]) if c["judgment"] is not None else "-")}'
         f'{(" (" + escape(c["judge_error"]) + ")") if c.get("judge_error") else ""}</td></tr>'
         for c in pairs)
-    return (f"<h2>Semantic candidates</h2><p>Encoder {escape(sem['encoder'])}, top {sem['top_k']} "
+    return ('<h2>Semantic candidates</h2><p class="legend">'
+            f"Encoder {escape(sem['encoder'])}, top {sem['top_k']} "
             f"at similarity &ge; {sem['floor']}: {sem['candidates']} candidates, {sem['judged']} "
             f"judged, {sem['rephrased']} rephrasings, {sem['unjudged']} unjudged.{cost}</p>"
             '<table><tr><th class="l">source</th><th class="l">row</th><th class="l">eval</th>'
