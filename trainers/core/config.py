@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
+from manifests.yaml_files import YamlFileError, load_yaml_file
 
 REDUCTIONS = ("mean", "sum")
 SCHEDULES = ("linear", "cosine", "constant")
@@ -114,7 +114,10 @@ def load_config(cls: type[C], path: str | Path | None, overrides: dict[str, Any]
     """Build `cls` from a YAML file (optional) with `overrides` (CLI flags) on top."""
     values: dict[str, Any] = {}
     if path:
-        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        try:  # the project's one strict YAML loader: no aliases, no repeated keys
+            loaded = load_yaml_file(Path(path)) or {}
+        except YamlFileError as exc:
+            raise ValueError(f"config {exc}") from None
         if not isinstance(loaded, dict):
             raise ValueError(f"{path}: expected a mapping of option names to values")
         values.update({k.replace("-", "_"): v for k, v in loaded.items()})

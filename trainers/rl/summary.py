@@ -19,7 +19,8 @@ def rlvr_summary_lines(summary: dict) -> list[str]:
     lines = summary_lines(summary)
     lines.insert(-1, f"prompts: {summary['train_prompts']} train, {summary['eval_prompts']} "
                      f"held out; generation: {summary['generation_backend']}")
-    lines.insert(-1, f"zero-signal groups skipped: {summary['zero_signal_groups_skipped']}")
+    lines.insert(-1, "zero-signal groups (no policy gradient; their KL term is kept when "
+                     f"beta > 0): {summary['zero_signal_groups_skipped']}")
     if summary.get("final_reward") is not None:
         lines.insert(-1, f"train reward: first step {summary['first_reward']:.3f}, "
                          f"last step {summary['final_reward']:.3f}")
