@@ -15,12 +15,11 @@ from skillmix.pipeline.stage import (
     REQUIRED,
     Stage,
     StageContext,
-    StageError,
     StageResult,
     Task,
     atomic_target,
 )
-from skillmix.pipeline.stages._io import source_file
+from skillmix.pipeline.stages._io import from_sources, source_file
 
 
 class AugmentTask(Task):
@@ -62,15 +61,7 @@ class AugmentIf(Stage):
                              max_constraints=int(ctx.options["max_constraints"]))
 
     def _inputs(self, ctx: StageContext) -> list[SourceRef]:
-        names = ctx.options["from"]
-        names = [names] if isinstance(names, str) else list(names)
-        missing = [n for n in names if n not in ctx.sources]
-        if missing:
-            raise StageError(f"stage {ctx.name}: from: no source named {missing[0]!r} "
-                             f"(sources: {', '.join(ctx.sources)})")
-        if ctx.options["as"] in ctx.sources:
-            raise StageError(f"stage {ctx.name}: as: {ctx.options['as']!r} already names a source")
-        return [ctx.sources[n] for n in names]
+        return from_sources(ctx)
 
     def tasks(self, ctx: StageContext) -> list[Task]:
         config = self._config(ctx)

@@ -24,6 +24,7 @@ from skillmix.pipeline.stage import (
     Task,
     atomic_target,
 )
+from skillmix.pipeline.stages._io import from_sources
 from skillmix.pipeline.stages.synth import set_lineage
 
 PROMPTS = "prompts.jsonl"
@@ -102,14 +103,7 @@ class Preferences(Stage):
     }
 
     def _inputs(self, ctx: StageContext) -> list[SourceRef]:
-        names = ctx.options["from"]
-        names = [names] if isinstance(names, str) else list(names)
-        missing = [n for n in names if n not in ctx.sources]
-        if missing:
-            raise StageError(f"stage {ctx.name}: from: no source named {missing[0]!r} "
-                             f"(sources: {', '.join(ctx.sources)})")
-        if ctx.options["as"] in ctx.sources:
-            raise StageError(f"stage {ctx.name}: as: {ctx.options['as']!r} already names a source")
+        refs = from_sources(ctx)
         pool = ctx.options["pool"]
         if not isinstance(pool, list) or not pool:
             raise StageError(f"stage {ctx.name}: pool: expected a list of backends "
@@ -119,7 +113,7 @@ class Preferences(Stage):
                 _backend(member)
             except StageError as exc:
                 raise StageError(f"stage {ctx.name}: {exc}") from None
-        return [ctx.sources[n] for n in names]
+        return refs
 
     def tasks(self, ctx: StageContext) -> list[Task]:
         seed = ctx.options["seed"]
