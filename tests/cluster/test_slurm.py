@@ -226,3 +226,22 @@ def test_unknown_partition_is_a_named_error(recipe, tmp_path):
     assert result.returncode == 1
     assert "Slurm partition 'nosuchpart' not found on this cluster" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_demo_recipe_on_slurm_gives_the_local_shards(tmp_path):
+    """The shipped demo recipe (augment-if, preference pairs from the mock pool and judge,
+    tag, decontaminate, dedup, three mixes, a CPU SFT) on Slurm and locally."""
+    from curate.backends.mock_server import MockOpenAIServer, template_answer
+
+    demo = Path(__file__).parents[2] / "manifests" / "recipes" / "demo_run.yaml"
+    with MockOpenAIServer(template_answer, port=18931):  # the port the recipe names
+        local = skillmix_run(demo, tmp_path / "local", timeout=400)
+        assert local.returncode == 0, local.stderr[-3000:]
+        on_slurm = skillmix_run(demo, tmp_path / "slurm", *FAST, "--tasks", "2", timeout=400)
+        assert on_slurm.returncode == 0, on_slurm.stderr[-3000:]
+    expected = shard_digests(tmp_path / "local")
+    assert {Path(k).parts[0] for k in expected} == {"05-mix", "06-rlvr_mix", "07-pref_mix"}
+    assert shard_digests(tmp_path / "slurm") == expected
+    ran_on_slurm = sorted(p.parent.parent.name
+                          for p in (tmp_path / "slurm").glob("*/executor/slurm_logs"))
+    assert "03-decontaminate" in ran_on_slurm and "04-dedup" in ran_on_slurm, ran_on_slurm
