@@ -10,6 +10,7 @@ nothing. An `OSError` (full disk, permissions, a folder in the way) is re-raised
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import re
 import shutil
@@ -56,10 +57,6 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-def glob_escape(name: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", name)
-
-
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
@@ -97,7 +94,7 @@ def remove_dead_temp_files(folder: Path, recursive: bool = True) -> list[Path]:
 def _temp_name(target: Path, folder: bool) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     # What a killed writer of this same target left behind goes first.
-    for stale in target.parent.glob(f".tmp-*-{glob_escape(target.name)}.*"):
+    for stale in target.parent.glob(f".tmp-*-{glob.escape(target.name)}.*"):
         if _dead_temp(stale):
             _remove(stale)
     prefix = f".tmp-{os.getpid()}-{target.name}."

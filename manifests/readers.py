@@ -108,28 +108,36 @@ class _ZstdReader(io.RawIOBase):
         self._raw = raw
         self._new = zstandard.ZstdDecompressor().decompressobj
         self._dobj = self._new()
-        self._pending = b""
+        self._pending = memoryview(b"")  # decompressed bytes not yet handed out
         self._started = False  # bytes of the current frame were fed
 
     def readable(self) -> bool:
         return True
 
+    def _fill(self) -> bool:
+        """Decompress the next input chunk; False at the end of the file."""
+        chunk = self._raw.read(1 << 16)
+        if not chunk:
+            if self._started and not self._dobj.eof:
+                raise EOFError("the file ends inside a zstd frame (truncated)")
+            return False
+        parts = []
+        while chunk:
+            if self._dobj.eof:  # a new frame follows the one just finished
+                self._dobj = self._new()
+            self._started = True
+            parts.append(self._dobj.decompress(chunk))
+            chunk = self._dobj.unused_data if self._dobj.eof else b""
+        self._pending = memoryview(b"".join(parts))
+        return True
+
     def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            chunk = self._raw.read(1 << 16)
-            if not chunk:
-                if self._started and not self._dobj.eof:
-                    raise EOFError("the file ends inside a zstd frame (truncated)")
+        while not len(self._pending):
+            if not self._fill():
                 return 0
-            while chunk:
-                if self._dobj.eof:  # a new frame follows the one just finished
-                    self._dobj = self._new()
-                self._started = True
-                self._pending += self._dobj.decompress(chunk)
-                chunk = self._dobj.unused_data if self._dobj.eof else b""
         n = min(len(buffer), len(self._pending))
         buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
+        self._pending = self._pending[n:]  # a view: nothing is copied
         return n
 
     def close(self) -> None:
@@ -138,6 +146,16 @@ class _ZstdReader(io.RawIOBase):
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _surrogate_problem(value: Any) -> str | None:
+    """A `\\ud800` escape decodes to a lone surrogate, which no UTF-8 output can hold."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (f"invalid Unicode: a lone surrogate escape (\\u{ord(exc.object[exc.start]):04x})"
+                " that is half of no character")
+    return None
 
 
 def _no_constant(name: str) -> Any:
@@ -164,13 +182,9 @@ def _parse_json_line(path: str, lineno: int, line: bytes) -> RawRecord:
     if not isinstance(value, dict):
         return RawRecord(path, lineno, None,
                          f"expected a JSON object, got {type(value).__name__}", value)
-    if _SURROGATE_ESCAPE.search(text):
-        try:  # a \ud800 escape decodes to a lone surrogate, which no UTF-8 output can hold
-            json.dumps(value, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError as exc:
-            return RawRecord(path, lineno, None, "invalid Unicode: a lone surrogate escape "
-                             f"(\\u{ord(exc.object[exc.start]):04x}) that is half of no character",
-                             text)
+    problem = _surrogate_problem(value) if _SURROGATE_ESCAPE.search(text) else None
+    if problem:
+        return RawRecord(path, lineno, None, problem, text)
     return RawRecord(path, lineno, value)
 
 
@@ -213,14 +227,18 @@ def read_json(path: str) -> Iterator[RawRecord]:
         return
     with open_binary(path) as fh:
         try:
-            values = json.loads(fh.read().removeprefix(BOM).decode("utf-8"),
-                                parse_constant=_no_constant)
+            text = fh.read().removeprefix(BOM).decode("utf-8")
+            values = json.loads(text, parse_constant=_no_constant)
         except RecursionError:
             raise BadRowError(path, None, "JSON nested too deeply") from None
         except (UnicodeDecodeError, ValueError, EOFError, zlib.error) as exc:
             raise BadRowError(path, None, f"malformed JSON array: {exc}") from None
+    escapes = _SURROGATE_ESCAPE.search(text) is not None
     for i, value in enumerate(values):
-        if isinstance(value, dict):
+        problem = _surrogate_problem(value) if escapes and isinstance(value, dict) else None
+        if problem:
+            yield RawRecord(path, i, None, problem, json.dumps(value))  # escaped: writable
+        elif isinstance(value, dict):
             yield RawRecord(path, i, value)
         else:
             yield RawRecord(path, i, None, f"expected a JSON object, got {type(value).__name__}",

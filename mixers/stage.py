@@ -328,8 +328,8 @@ def stage_source(
                            f"{kind}")
         columnar = None if mapping else columnar_source(path, kind)
     except (pa.ArrowException, OSError) as exc:
-        raise BadRowError(path, None, f"not a readable {Path(path).suffix.lstrip('.')} file: "
-                          f"{exc}") from None
+        kind_of_file = {".parquet": "Parquet", ".arrow": "Arrow"}.get(Path(path).suffix, "data")
+        raise BadRowError(path, None, f"not a readable {kind_of_file} file: {exc}") from None
     if columnar is not None:
         tables = _columnar_tables(columnar, kind, name=name, skill=skill, on_bad_row=on_bad_row,
                                   rejects=rejects, acc=acc)

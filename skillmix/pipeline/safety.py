@@ -72,29 +72,27 @@ def die_with_parent() -> None:
         os._exit(1)
 
 
-_REGISTERED: list[object] = []
+_FORK_HOOKED = False
 
 
-class _AfterFork:
-    """A handle for `register_after_fork`, which keeps only weak references."""
-
-    def __call__(self) -> None:
-        die_with_parent()
+def _after_fork(hook: object) -> None:
+    die_with_parent()
 
 
 def forked_children_die_with_parent() -> None:
     """Every process forked from here on through multiprocessing or `multiprocess` (the pool
     datatrove starts, its Manager server) dies with its parent instead of living on as an
     orphan after a kill -9 of the driver."""
-    if _REGISTERED:
+    global _FORK_HOOKED
+    if _FORK_HOOKED:
         return
+    _FORK_HOOKED = True
     import multiprocessing.util
 
-    handle = _AfterFork()
-    _REGISTERED.append(handle)
-    multiprocessing.util.register_after_fork(handle, lambda h: h())
+    # The registries hold their key object weakly: a module-level function lives on.
+    multiprocessing.util.register_after_fork(die_with_parent, _after_fork)
     try:
         import multiprocess.util  # datatrove's fork of multiprocessing
     except ImportError:
         return
-    multiprocess.util.register_after_fork(handle, lambda h: h())
+    multiprocess.util.register_after_fork(die_with_parent, _after_fork)

@@ -170,3 +170,29 @@ def test_skip_needs_a_rejects_file(tmp_path):
     path = jsonl_with_bad_rows(tmp_path / "d.jsonl")
     with pytest.raises(ValueError, match="RejectsWriter"):
         list(read_rows(path, on_bad_row="skip"))
+
+
+def test_lone_surrogates_in_a_json_array_are_rejected_and_the_reject_is_writable(tmp_path):
+    path = tmp_path / "rows.json"
+    rows = [GOOD, {"instruction": "x", "output": "y"}, GOOD | {"output": "7"}]
+    text = json.dumps(rows).replace('"x"', '"\\ud800x"')
+    path.write_text(text)
+    kept, acc, rejects = collect(path, tmp_path)
+    assert [r["messages"][-1]["content"] for r in kept] == ["5", "7"]
+    assert acc.rejected == 1 and "lone surrogate" in rejects[0]["reason"]
+    emoji = tmp_path / "emoji.json"  # a surrogate pair is a real character: kept
+    emoji.write_text(json.dumps([GOOD | {"output": "\U0001f600"}]))
+    assert collect(emoji, tmp_path / "e")[0][0]["messages"][-1]["content"] == "\U0001f600"
+
+
+def test_zstd_with_several_frames_reads_whole_and_a_cut_frame_is_named(tmp_path):
+    lines = [json.dumps(GOOD | {"output": str(i)}).encode() for i in range(3000)]
+    frames = b"".join(zstandard.ZstdCompressor().compress(b"".join(x + b"\n" for x in part))
+                      for part in (lines[:1000], lines[1000:2500], lines[2500:]))
+    whole = tmp_path / "frames.jsonl.zst"
+    whole.write_bytes(frames)
+    assert len(collect(whole, tmp_path)[0]) == 3000
+    cut = tmp_path / "cut.jsonl.zst"
+    cut.write_bytes(frames[:-20])
+    with pytest.raises(BadRowError, match=r"cut\.jsonl\.zst: damaged or truncated .*zstd frame"):
+        list(read_rows(cut, "sft"))
