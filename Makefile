@@ -21,6 +21,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q -n 2
 
 # The real-Slurm tests (tests/cluster) on a throwaway one-node Slurm: as root, installs

@@ -42,19 +42,40 @@ from decontam.tokenize import TokenBatch, tokens
 
 # (name, instances, mean words): real sizes of the test splits
 EVALS = [
-    ("gsm8k", 1319, 46), ("math", 5000, 35), ("math500", 500, 35), ("mbpp", 500, 16),
-    ("ifeval", 541, 38), ("mmlu", 14042, 55), ("mmlu_pro", 12032, 75), ("bbh", 6511, 85),
-    ("gpqa", 448, 110), ("truthfulqa", 817, 11), ("alpaca_eval", 805, 28), ("drop", 9536, 230),
-    ("popqa", 14267, 7), ("agieval", 2546, 140), ("bigcodebench", 1140, 130),
-    ("ifbench", 300, 45), ("arc_challenge", 1172, 28), ("hellaswag", 10042, 55),
+    ("gsm8k", 1319, 46),
+    ("math", 5000, 35),
+    ("math500", 500, 35),
+    ("mbpp", 500, 16),
+    ("ifeval", 541, 38),
+    ("mmlu", 14042, 55),
+    ("mmlu_pro", 12032, 75),
+    ("bbh", 6511, 85),
+    ("gpqa", 448, 110),
+    ("truthfulqa", 817, 11),
+    ("alpaca_eval", 805, 28),
+    ("drop", 9536, 230),
+    ("popqa", 14267, 7),
+    ("agieval", 2546, 140),
+    ("bigcodebench", 1140, 130),
+    ("ifbench", 300, 45),
+    ("arc_challenge", 1172, 28),
+    ("hellaswag", 10042, 55),
     ("winogrande", 1267, 22),
 ]  # + humaneval (164, real) = twenty
 
 PHRASES = [
-    "which of the following is", "answer the following question", "let x be a real number",
-    "what is the value of", "write a python function that", "in the following passage",
-    "how many of the", "show your work and explain", "return the list of",
-    "given an array of integers", "the answer is", "find the sum of all",
+    "which of the following is",
+    "answer the following question",
+    "let x be a real number",
+    "what is the value of",
+    "write a python function that",
+    "in the following passage",
+    "how many of the",
+    "show your work and explain",
+    "return the list of",
+    "given an array of integers",
+    "the answer is",
+    "find the sum of all",
 ]
 
 
@@ -64,8 +85,10 @@ class TextMaker:
 
     def __init__(self, seed: int) -> None:
         words: set[str] = set()
-        modules = ("argparse asyncio collections decimal email json logging os pathlib re "
-                   "shutil subprocess tarfile textwrap unittest zipfile")
+        modules = (
+            "argparse asyncio collections decimal email json logging os pathlib re "
+            "shutil subprocess tarfile textwrap unittest zipfile"
+        )
         for name in modules.split():
             for _, obj in inspect.getmembers(importlib.import_module(name)):
                 words.update(re.findall(r"[A-Za-z]+", inspect.getdoc(obj) or ""))
@@ -89,11 +112,13 @@ class TextMaker:
             if rng.random() < 0.3:
                 piece.insert(len(piece) // 2, str(rng.integers(0, 1000)))
             if rng.random() < 0.03:  # a list of numbers, as in code and data rows
-                piece.append("[" + ", ".join(f"{rng.integers(0, 10)}.{rng.integers(0, 10)}"
-                                             for _ in range(15)) + "]")
+                piece.append(
+                    "["
+                    + ", ".join(f"{rng.integers(0, 10)}.{rng.integers(0, 10)}" for _ in range(15))
+                    + "]"
+                )
             out.append(" ".join(piece))
         return out
-
 
     def name(self) -> str:
         """A made-up proper name: benchmark items name specific things (people, places,
@@ -114,8 +139,9 @@ def make_evals(maker: TextMaker) -> list[EvalSet]:
     return sets
 
 
-def plant(maker: TextMaker, pool: list[str], evals: list[EvalSet], count: int,
-          seed: int) -> set[int]:
+def plant(
+    maker: TextMaker, pool: list[str], evals: list[EvalSet], count: int, seed: int
+) -> set[int]:
     """Put `count` evaluation instances, framed by other text, into random pool rows."""
     rng = np.random.default_rng(seed)
     where = rng.choice(len(pool), count, replace=False)
@@ -132,6 +158,7 @@ def rate(n: int, seconds: float) -> float:
 
 
 # --- peers -------------------------------------------------------------------------------
+
 
 def datatrove_filter(eval_texts: list[str], docs: list[str]) -> tuple[float, set[int]]:
     from datatrove.data import Document
@@ -198,14 +225,19 @@ class ByteWindows:
         return windows, starts
 
 
-def numpy_bytes(eval_texts: list[str], docs: list[str], width: int = 50,
-                batch: int = 2048) -> tuple[float, set[int]]:
+def numpy_bytes(
+    eval_texts: list[str], docs: list[str], width: int = 50, batch: int = 2048
+) -> tuple[float, set[int]]:
     """Byte-level n-gram hashes: every `width`-byte window of a document against the
     evaluation windows taken every width/2 bytes (so a shared run of 1.5*width bytes
     is always found), with a bitmap on the top 26 bits before the binary search."""
     hasher = ByteWindows(width, 1 << 22)
-    index = np.concatenate([hasher(eval_texts[i : i + 2048])[0][:: width // 2]
-                            for i in range(0, len(eval_texts), 2048)])
+    index = np.concatenate(
+        [
+            hasher(eval_texts[i : i + 2048])[0][:: width // 2]
+            for i in range(0, len(eval_texts), 2048)
+        ]
+    )
     index = np.sort(index)
     bitmap = np.zeros(1 << 26, dtype=bool)
     bitmap[index >> np.uint64(38)] = True
@@ -220,8 +252,9 @@ def numpy_bytes(eval_texts: list[str], docs: list[str], width: int = 50,
     return time.perf_counter() - start, flagged
 
 
-def skillmix_method(corpus: EvalCorpus, method: str, docs: list[str],
-                    batch: int = 2048) -> tuple[float, float, set[int]]:
+def skillmix_method(
+    corpus: EvalCorpus, method: str, docs: list[str], batch: int = 2048
+) -> tuple[float, float, set[int]]:
     start = time.perf_counter()
     matchers = Matchers(corpus, DecontamConfig(methods=(method,), max_ngram_rows=None))
     build = time.perf_counter() - start
@@ -280,8 +313,9 @@ def labeled_minhash(maker: TextMaker, pairs: int = 600, threshold: float = 0.7) 
     for text in bases:
         words = text.split()
         rate_ = rng.uniform(0.0, 0.12)
-        edited.append(" ".join(w if rng.random() > rate_ else "edit" + str(rng.integers(1e6))
-                               for w in words))
+        edited.append(
+            " ".join(w if rng.random() > rate_ else "edit" + str(rng.integers(1e6)) for w in words)
+        )
 
     def exact(a: str, b: str) -> float:
         sa, sb = set(python_shingles(a)), set(python_shingles(b))
@@ -307,14 +341,22 @@ def labeled_minhash(maker: TextMaker, pairs: int = 600, threshold: float = 0.7) 
 
     def score(pred: np.ndarray) -> dict:
         tp = int((pred & labels).sum())
-        return {"agree": float((pred == labels).mean()), "recall": tp / max(labels.sum(), 1),
-                "precision": tp / max(pred.sum(), 1)}
+        return {
+            "agree": float((pred == labels).mean()),
+            "recall": tp / max(labels.sum(), 1),
+            "precision": tp / max(pred.sum(), 1),
+        }
 
-    return {"positives": int(labels.sum()), "pairs": pairs, "skillmix": score(ours),
-            "datasketch_lsh": score(theirs)}
+    return {
+        "positives": int(labels.sum()),
+        "pairs": pairs,
+        "skillmix": score(ours),
+        "datasketch_lsh": score(theirs),
+    }
 
 
 # --- the Tülu-3-sized audit ---------------------------------------------------------------
+
 
 def peak_rss_mb() -> float:
     """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec,
@@ -326,8 +368,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def audit(evals: list[EvalSet], maker: TextMaker, rows: int, bank_size: int,
-          planted: int) -> dict:
+def audit(evals: list[EvalSet], maker: TextMaker, rows: int, bank_size: int, planted: int) -> dict:
     """Stream `rows` chat rows (cycling a bank of generated texts) through all methods."""
     bank = maker.texts(bank_size, 110)
     planted_bank = plant(maker, bank, evals, max(1, planted * bank_size // rows), seed=3)
@@ -336,9 +377,13 @@ def audit(evals: list[EvalSet], maker: TextMaker, rows: int, bank_size: int,
     def stream():
         for i in range(rows):
             yield {
-                "id": f"r{i}", "source": f"src{i % 8}", "skill": "general",
-                "messages": [{"role": "user", "content": bank[i % bank_size]},
-                             {"role": "assistant", "content": answers[i % 64]}],
+                "id": f"r{i}",
+                "source": f"src{i % 8}",
+                "skill": "general",
+                "messages": [
+                    {"role": "user", "content": bank[i % bank_size]},
+                    {"role": "assistant", "content": answers[i % 64]},
+                ],
                 "metadata": "{}",
             }
 
@@ -350,9 +395,13 @@ def audit(evals: list[EvalSet], maker: TextMaker, rows: int, bank_size: int,
     peak_parent = peak_rss_mb()
     peak_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {
-        "rows": rows, "wall": wall, "flagged": len(flagged),
-        "planted": len(expected), "planted_found": len(expected & flagged),
-        "peak_parent_mb": peak_parent, "peak_worker_mb": peak_child,
+        "rows": rows,
+        "wall": wall,
+        "flagged": len(flagged),
+        "planted": len(expected),
+        "planted_found": len(expected & flagged),
+        "peak_parent_mb": peak_parent,
+        "peak_worker_mb": peak_child,
         "instances": sum(len(e) for e in evals),
     }
 
@@ -361,8 +410,12 @@ T = TypeVar("T")
 
 
 def run_audit(rows: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--audit-only", "--rows", str(rows)],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, __file__, "--audit-only", "--rows", str(rows)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -387,14 +440,23 @@ def semantic_section(train_rows: int, eval_rows: int, write: bool) -> None:
     texts = train + evals
     raw = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     raw.pre_tokenizer = pre_tokenizers.Whitespace()
-    raw.train_from_iterator(texts, trainers.WordPieceTrainer(
-        vocab_size=30_000, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]"]))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, pad_token="[PAD]",
-                                        unk_token="[UNK]")
+    raw.train_from_iterator(
+        texts,
+        trainers.WordPieceTrainer(
+            vocab_size=30_000, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
+        ),
+    )
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, pad_token="[PAD]", unk_token="[UNK]")
     torch.manual_seed(0)
-    model = BertModel(BertConfig(vocab_size=raw.get_vocab_size(), hidden_size=384,
-                                 num_hidden_layers=6, num_attention_heads=12,
-                                 intermediate_size=1536))
+    model = BertModel(
+        BertConfig(
+            vocab_size=raw.get_vocab_size(),
+            hidden_size=384,
+            num_hidden_layers=6,
+            num_attention_heads=12,
+            intermediate_size=1536,
+        )
+    )
     config = SemanticConfig(top_k=1, floor=0.0, batch_size=64, max_length=128)
     corpus = EvalCorpus.from_sets([EvalSet("bench", [str(i) for i in range(eval_rows)], evals)])
     start = time.perf_counter()
@@ -403,39 +465,55 @@ def semantic_section(train_rows: int, eval_rows: int, write: bool) -> None:
     start = time.perf_counter()
     found = matcher.candidates(train)
     match_s = time.perf_counter() - start
-    line = (f"| candidates only (`SemanticMatcher`) | {train_rows:,} | {eval_rows:,} | "
-            f"{torch.get_num_threads()} | {index_s:.1f} | {train_rows / match_s:,.0f} | "
-            f"{len(found) / match_s:,.0f} | {len(found):,} |")
+    line = (
+        f"| candidates only (`SemanticMatcher`) | {train_rows:,} | {eval_rows:,} | "
+        f"{torch.get_num_threads()} | {index_s:.1f} | {train_rows / match_s:,.0f} | "
+        f"{len(found) / match_s:,.0f} | {len(found):,} |"
+    )
     # the same through the audit (`find_contamination(method="semantic")`): reading rows,
     # matches with their spans and kinds, the report; no judge
     from decontam import find_contamination
 
-    rows = [{"id": str(i), "source": "bench", "messages": [
-        {"role": "user", "content": t}, {"role": "assistant", "content": "ok"}]}
-        for i, t in enumerate(train)]
+    rows = [
+        {
+            "id": str(i),
+            "source": "bench",
+            "messages": [{"role": "user", "content": t}, {"role": "assistant", "content": "ok"}],
+        }
+        for i, t in enumerate(train)
+    ]
     evalset = EvalSet("bench", [str(i) for i in range(eval_rows)], evals)
     start = time.perf_counter()
-    result = find_contamination(rows, [evalset], method="semantic",
-                                encoder=Encoder(model, tokenizer, config), semantic_top_k=1,
-                                semantic_floor=0.0)
+    result = find_contamination(
+        rows,
+        [evalset],
+        method="semantic",
+        encoder=Encoder(model, tokenizer, config),
+        semantic_top_k=1,
+        semantic_floor=0.0,
+    )
     audit_s = time.perf_counter() - start
     cands = result.report["semantic"]["candidates"]
-    line += (f"\n| whole audit, no judge (`--method semantic`) | {train_rows:,} | {eval_rows:,} | "
-             f"{torch.get_num_threads()} | (in the total) | {train_rows / audit_s:,.0f} | "
-             f"{cands / audit_s:,.0f} | {cands:,} |")
-    text = "\n".join([
-        "### `semantic` candidates on the CPU (`benchmarks/decontam_bench.py --semantic`)",
-        "",
-        machine_line(),
-        "",
-        "Encoder: MiniLM-L6-sized BERT (384 hidden, 6 layers, 128 tokens), random weights; "
-        "top-1 per row, batch 64.",
-        "",
-        "| path | training rows | eval instances | torch threads | eval embedding s | rows/s "
-        "| candidates/s | candidates |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-        line,
-    ])
+    line += (
+        f"\n| whole audit, no judge (`--method semantic`) | {train_rows:,} | {eval_rows:,} | "
+        f"{torch.get_num_threads()} | (in the total) | {train_rows / audit_s:,.0f} | "
+        f"{cands / audit_s:,.0f} | {cands:,} |"
+    )
+    text = "\n".join(
+        [
+            "### `semantic` candidates on the CPU (`benchmarks/decontam_bench.py --semantic`)",
+            "",
+            machine_line(),
+            "",
+            "Encoder: MiniLM-L6-sized BERT (384 hidden, 6 layers, 128 tokens), random weights; "
+            "top-1 per row, batch 64.",
+            "",
+            "| path | training rows | eval instances | torch threads | eval embedding s | rows/s "
+            "| candidates/s | candidates |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            line,
+        ]
+    )
     print(text)
     if write:
         write_section("decontam-semantic", text)
@@ -445,13 +523,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=940_000, help="rows in the scale audit")
     parser.add_argument("--docs", type=int, default=20_000, help="documents in the speed test")
-    parser.add_argument("--slow-docs", type=int, default=2_000,
-                        help="documents for the slow peers (datatrove, datasketch)")
+    parser.add_argument(
+        "--slow-docs",
+        type=int,
+        default=2_000,
+        help="documents for the slow peers (datatrove, datasketch)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print, skip docs/benchmarks.md")
-    parser.add_argument("--semantic", action="store_true",
-                        help="only time the semantic method (its own section)")
-    parser.add_argument("--audit-only", action="store_true",
-                        help="run only the scale audit and print its result as JSON")
+    parser.add_argument(
+        "--semantic", action="store_true", help="only time the semantic method (its own section)"
+    )
+    parser.add_argument(
+        "--audit-only",
+        action="store_true",
+        help="run only the scale audit and print its result as JSON",
+    )
     args = parser.parse_args()
     if args.semantic:
         semantic_section(2_000, 1_000, not args.no_write)
@@ -474,8 +560,14 @@ def main() -> None:
 
     rows = []
 
-    def add(tool: str, n: int, seconds: float, flagged: set[int] | None, plant_set: set[int],
-            note: str = "") -> float:
+    def add(
+        tool: str,
+        n: int,
+        seconds: float,
+        flagged: set[int] | None,
+        plant_set: set[int],
+        note: str = "",
+    ) -> float:
         speed = rate(n, seconds)
         found = f"{len(flagged & plant_set)}/{len(plant_set)}" if flagged is not None else "-"
         extra = str(len(flagged - plant_set)) if flagged is not None else "-"
@@ -488,33 +580,50 @@ def main() -> None:
     set_t, set_flag = best_of(2, lambda: python_set(eval_texts, docs))
     add("Python set of 8-gram tuples", len(docs), set_t, set_flag, planted)
     np_t, np_flag = best_of(2, lambda: numpy_bytes(eval_texts, docs))
-    numpy_speed = add("numpy byte-level n-gram hashes (50 bytes)", len(docs), np_t, np_flag,
-                      planted)
+    numpy_speed = add(
+        "numpy byte-level n-gram hashes (50 bytes)", len(docs), np_t, np_flag, planted
+    )
     speeds = {}
     builds = {}
-    for method, label in (("ngram-any", "skillmix ngram-any (13-gram)"),
-                          ("ngram", "skillmix ngram (Tülu 3 coverage, 8-gram)"),
-                          ("minhash", "skillmix minhash (match, J >= 0.7)")):
+    for method, label in (
+        ("ngram-any", "skillmix ngram-any (13-gram)"),
+        ("ngram", "skillmix ngram (Tülu 3 coverage, 8-gram)"),
+        ("minhash", "skillmix minhash (match, J >= 0.7)"),
+    ):
         build, seconds, flagged = min(
             (skillmix_method(corpus, method, docs) for _ in range(2)), key=lambda r: r[1]
         )
         builds[method] = build
-        speeds[method] = add(label, len(docs), seconds, flagged, planted,
-                             f"index build {build:.1f} s")
-    ds = add("datasketch MinHash.update (signatures)", len(slow), datasketch_update(slow), None,
-             set())
-    add("rensa RMinHash + Python shingles (signatures)", len(docs),
-        best_of(2, lambda: rensa_python_shingles(docs)), None, set())
-    sig = add("skillmix numpy shingles + rensa matrix (signatures)", len(docs),
-              best_of(2, lambda: skillmix_signatures(docs)), None, set())
+        speeds[method] = add(
+            label, len(docs), seconds, flagged, planted, f"index build {build:.1f} s"
+        )
+    ds = add(
+        "datasketch MinHash.update (signatures)", len(slow), datasketch_update(slow), None, set()
+    )
+    add(
+        "rensa RMinHash + Python shingles (signatures)",
+        len(docs),
+        best_of(2, lambda: rensa_python_shingles(docs)),
+        None,
+        set(),
+    )
+    sig = add(
+        "skillmix numpy shingles + rensa matrix (signatures)",
+        len(docs),
+        best_of(2, lambda: skillmix_signatures(docs)),
+        None,
+        set(),
+    )
     labeled = labeled_minhash(maker)
     print(labeled, flush=True)
     # each audit in a fresh process, so its peak memory is its own
     scale, quarter = (run_audit(n) for n in (args.rows, args.rows // 4))
     print(scale, quarter, flush=True)
 
-    table = ["| tool | docs | docs/s | MB/s | planted found | extra flags | note |",
-             "|---|---:|---:|---:|---:|---:|---|"]
+    table = [
+        "| tool | docs | docs/s | MB/s | planted found | extra flags | note |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
     for tool, n, speed, mbs, found, extra, note in rows:
         table.append(f"| {tool} | {n:,} | {speed:,.0f} | {mbs:.1f} | {found} | {extra} | {note} |")
     ratios = [
@@ -528,58 +637,62 @@ def main() -> None:
         f"**{speeds['minhash'] / ds:.0f}x** (target >= 20x).",
     ]
     sk, dl = labeled["skillmix"], labeled["datasketch_lsh"]
-    text = "\n".join([
-        "## Decontamination (`benchmarks/decontam_bench.py`)",
-        "",
-        machine_line(),
-        f"Load average when it started: {load:.1f} (other work shared the two cores; the "
-        "speeds in one table were taken in the same run, so their ratios hold).",
-        "",
-        f"### Speed, one core, the same {len(docs):,} generated documents "
-        f"({megabytes:.1f} MB, {len(planted):,} with a planted evaluation instance) against "
-        f"twenty evaluation sets of their real sizes ({len(corpus):,} instances)",
-        "",
-        *table,
-        "",
-        "Slow peers ran on the first "
-        f"{len(slow):,} documents ({len(slow_planted)} planted). 'extra flags' are documents "
-        "flagged without a planted instance: for datatrove these are its number "
-        "normalization (every digit becomes 0) matching the number lists in the pool.",
-        "",
-        *ratios,
-        "",
-        f"### MinHash decisions on a labeled sample ({labeled['pairs']} pairs around J = 0.7, "
-        f"{labeled['positives']} with exact Jaccard >= 0.7)",
-        "",
-        "| tool | agreement with exact Jaccard | recall | precision |",
-        "|---|---:|---:|---:|",
-        f"| skillmix minhash (bands for recall, exact Jaccard confirm) | {sk['agree']:.3f} | "
-        f"{sk['recall']:.3f} | {sk['precision']:.3f} |",
-        f"| datasketch MinHashLSH(threshold=0.7), its default bands | {dl['agree']:.3f} | "
-        f"{dl['recall']:.3f} | {dl['precision']:.3f} |",
-        "",
-        f"### Tülu-3-sized audit: {scale['rows']:,} chat rows, twenty evaluation sets "
-        f"({scale['instances']:,} instances), `--method all`, `--workers 2`",
-        "",
-        "| wall time | rows/s | flagged | planted rows found | peak RSS parent | "
-        "peak RSS worker |",
-        "|---:|---:|---:|---:|---:|---:|",
-        f"| {scale['wall']:.1f} s ({scale['rows']:,} rows) | {scale['rows'] / scale['wall']:,.0f} "
-        f"| {scale['flagged']:,} "
-        f"| {scale['planted_found']:,}/{scale['planted']:,} | {scale['peak_parent_mb']:,.0f} MB "
-        f"| {scale['peak_worker_mb']:,.0f} MB |",
-        f"| {quarter['wall']:.1f} s ({quarter['rows']:,} rows) | "
-        f"{quarter['rows'] / quarter['wall']:,.0f} | {quarter['flagged']:,} | "
-        f"{quarter['planted_found']:,}/{quarter['planted']:,} | "
-        f"{quarter['peak_parent_mb']:,.0f} MB | {quarter['peak_worker_mb']:,.0f} MB |",
-        "",
-        "Wall time includes loading the evaluation sets and building the three indexes, "
-        "and generating the rows as they stream (from a bank of 47,000 generated texts, "
-        "1,000 of the rows carrying a planted instance). Each audit ran in its own process; "
-        "the second row, a quarter of the rows, shows that memory is the evaluation index's "
-        "and does not grow with the training data. Speeds of the fast tools are the "
-        "better of two runs.",
-    ])
+    text = "\n".join(
+        [
+            "## Decontamination (`benchmarks/decontam_bench.py`)",
+            "",
+            machine_line(),
+            f"Load average when it started: {load:.1f} (other work shared the two cores; the "
+            "speeds in one table were taken in the same run, so their ratios hold).",
+            "",
+            f"### Speed, one core, the same {len(docs):,} generated documents "
+            f"({megabytes:.1f} MB, {len(planted):,} with a planted evaluation instance) against "
+            f"twenty evaluation sets of their real sizes ({len(corpus):,} instances)",
+            "",
+            *table,
+            "",
+            "Slow peers ran on the first "
+            f"{len(slow):,} documents ({len(slow_planted)} planted). 'extra flags' are documents "
+            "flagged without a planted instance: for datatrove these are its number "
+            "normalization (every digit becomes 0) matching the number lists in the pool.",
+            "",
+            *ratios,
+            "",
+            f"### MinHash decisions on a labeled sample ({labeled['pairs']} pairs around J = 0.7, "
+            f"{labeled['positives']} with exact Jaccard >= 0.7)",
+            "",
+            "| tool | agreement with exact Jaccard | recall | precision |",
+            "|---|---:|---:|---:|",
+            f"| skillmix minhash (bands for recall, exact Jaccard confirm) | {sk['agree']:.3f} | "
+            f"{sk['recall']:.3f} | {sk['precision']:.3f} |",
+            f"| datasketch MinHashLSH(threshold=0.7), its default bands | {dl['agree']:.3f} | "
+            f"{dl['recall']:.3f} | {dl['precision']:.3f} |",
+            "",
+            f"### Tülu-3-sized audit: {scale['rows']:,} chat rows, twenty evaluation sets "
+            f"({scale['instances']:,} instances), `--method all`, `--workers 2`",
+            "",
+            "| wall time | rows/s | flagged | planted rows found | peak RSS parent | "
+            "peak RSS worker |",
+            "|---:|---:|---:|---:|---:|---:|",
+            f"| {scale['wall']:.1f} s ({scale['rows']:,} rows) "
+            f"| {scale['rows'] / scale['wall']:,.0f} "
+            f"| {scale['flagged']:,} "
+            f"| {scale['planted_found']:,}/{scale['planted']:,} "
+            f"| {scale['peak_parent_mb']:,.0f} MB "
+            f"| {scale['peak_worker_mb']:,.0f} MB |",
+            f"| {quarter['wall']:.1f} s ({quarter['rows']:,} rows) | "
+            f"{quarter['rows'] / quarter['wall']:,.0f} | {quarter['flagged']:,} | "
+            f"{quarter['planted_found']:,}/{quarter['planted']:,} | "
+            f"{quarter['peak_parent_mb']:,.0f} MB | {quarter['peak_worker_mb']:,.0f} MB |",
+            "",
+            "Wall time includes loading the evaluation sets and building the three indexes, "
+            "and generating the rows as they stream (from a bank of 47,000 generated texts, "
+            "1,000 of the rows carrying a planted instance). Each audit ran in its own process; "
+            "the second row, a quarter of the rows, shows that memory is the evaluation index's "
+            "and does not grow with the training data. Speeds of the fast tools are the "
+            "better of two runs.",
+        ]
+    )
     print(text)
     if not args.no_write:
         write_section("decontam", text)

@@ -63,8 +63,9 @@ def generate(folder: Path, rows: int) -> list[Path]:
                 n = min(chunk, per_source - first)
                 user_len = rng.integers(15, 80, size=n)
                 answer_len = rng.integers(60, 260, size=n)
-                words = vocab[rng.choice(WORDS, size=int(user_len.sum() + answer_len.sum()),
-                                         p=weights)]
+                words = vocab[
+                    rng.choice(WORDS, size=int(user_len.sum() + answer_len.sum()), p=weights)
+                ]
                 records, at = [], 0
                 for i in range(n):
                     user = " ".join(words[at : at + user_len[i]])
@@ -72,12 +73,20 @@ def generate(folder: Path, rows: int) -> list[Path]:
                     answer = " ".join(words[at : at + answer_len[i]])
                     at += answer_len[i]
                     row = first + i
-                    records.append({
-                        "id": f"s{s}-{row}", "source": f"source{s}", "skill": f"skill{s}",
-                        "messages": [{"role": "user", "content": user},
-                                     {"role": "assistant", "content": answer}],
-                        "metadata": canonical_json({"file": f"gen/source{s}.jsonl", "row": row}),
-                    })
+                    records.append(
+                        {
+                            "id": f"s{s}-{row}",
+                            "source": f"source{s}",
+                            "skill": f"skill{s}",
+                            "messages": [
+                                {"role": "user", "content": user},
+                                {"role": "assistant", "content": answer},
+                            ],
+                            "metadata": canonical_json(
+                                {"file": f"gen/source{s}.jsonl", "row": row}
+                            ),
+                        }
+                    )
                 writer.write_table(pa.Table.from_pylist(records, schema=schema_for("sft")))
         tmp.rename(path)
     return paths
@@ -87,9 +96,13 @@ def write_recipe(folder: Path, paths: list[Path], exact: bool) -> Path:
     import yaml
 
     recipe = {
-        "name": "bench", "seed": SEED, "kind": "sft",
-        "sources": [{"name": p.stem, "path": str(p), "take": {"fraction": t}}
-                    for p, t in zip(paths, TAKES, strict=True)],
+        "name": "bench",
+        "seed": SEED,
+        "kind": "sft",
+        "sources": [
+            {"name": p.stem, "path": str(p), "take": {"fraction": t}}
+            for p, t in zip(paths, TAKES, strict=True)
+        ],
         "dedup": {"exact": exact},
         "shards": {"max_bytes": 500_000_000},
     }
@@ -99,6 +112,7 @@ def write_recipe(folder: Path, paths: list[Path], exact: bool) -> Path:
 
 
 # ---- contenders: each runs in a fresh process and returns the rows it wrote ----------
+
 
 def run_skillmix(paths: list[Path], out: Path, exact: bool, memory_mb: float = 512) -> int:
     from manifests.recipe import load_recipe
@@ -225,10 +239,16 @@ def table(results: dict[str, list[dict]], rows: int, input_mb: float) -> str:
         out_rows = results[name][0]["rows"]
         lines.append(
             f"| {name} | {out_rows:,} | {med[name]:.2f} | {cpu[name]:.2f} | {peak[name]:.0f} | "
-            f"{med[name] / med['skillmix']:.2f} | {med[name] / med['raw copy']:.1f} |")
+            f"{med[name] / med['skillmix']:.2f} | {med[name] / med['raw copy']:.1f} |"
+        )
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    lines += ["", f"Load average when the run ended: {load} (the machine is shared; CPU "
-              "seconds are the steadier measure).", "", machine_line()]
+    lines += [
+        "",
+        f"Load average when the run ended: {load} (the machine is shared; CPU "
+        "seconds are the steadier measure).",
+        "",
+        machine_line(),
+    ]
     return "\n".join(lines)
 
 
@@ -249,16 +269,18 @@ def scale_table(rows: int, scratch: Path) -> str:
     input_mb = sum(p.stat().st_size for p in paths) / 1e6
     arrow_mb = uncompressed_mb(paths)
     result = measure("skillmix +exact dedup", data, scratch / "scale")
-    return "\n".join([
-        f"Out of core: skillmix (exact dedup, default 512 MiB in memory, the rest staged "
-        f"on disk) on {rows:,} generated rows, "
-        f"{input_mb:,.0f} MB of Parquet (about {arrow_mb:,.0f} MB as Arrow):",
-        "",
-        "| rows in | rows out | time (s) | peak RSS (MB) | peak RSS / Arrow data size |",
-        "|---:|---:|---:|---:|---:|",
-        f"| {rows:,} | {result['rows']:,} | {result['seconds']:.1f} | "
-        f"{result['peak_mb']:.0f} | {result['peak_mb'] / arrow_mb:.2f} |",
-    ])
+    return "\n".join(
+        [
+            f"Out of core: skillmix (exact dedup, default 512 MiB in memory, the rest staged "
+            f"on disk) on {rows:,} generated rows, "
+            f"{input_mb:,.0f} MB of Parquet (about {arrow_mb:,.0f} MB as Arrow):",
+            "",
+            "| rows in | rows out | time (s) | peak RSS (MB) | peak RSS / Arrow data size |",
+            "|---:|---:|---:|---:|---:|",
+            f"| {rows:,} | {result['rows']:,} | {result['seconds']:.1f} | "
+            f"{result['peak_mb']:.0f} | {result['peak_mb'] / arrow_mb:.2f} |",
+        ]
+    )
 
 
 def main() -> None:
@@ -269,9 +291,13 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true", help="Print, do not update docs.")
-    parser.add_argument("--scale-rows", type=int, default=0,
-                        help="Also mix this many rows with skillmix alone, to show memory "
-                             "against data size (e.g. 2000000).")
+    parser.add_argument(
+        "--scale-rows",
+        type=int,
+        default=0,
+        help="Also mix this many rows with skillmix alone, to show memory "
+        "against data size (e.g. 2000000).",
+    )
     args = parser.parse_args()
     if args.child:
         child(args.child, args.data, args.out)

@@ -33,9 +33,32 @@ PROMPTS_PER_STEP, GENERATIONS, NEW_TOKENS = 8, 8, 32
 # signal and both trainers train on most sequences.
 LOWERCASE = json.dumps({"instruction_id_list": ["change_case:english_lowercase"], "kwargs": [{}]})
 WORDS = [
-    "what", "is", "plus", "minus", "times", "the", "sum", "of", "and", "answer", "with", "a",
-    "number", "please", "think", "step", "by", "then", "write", "final", "result", "apples",
-    "pears", "boxes", "cats", "dogs",
+    "what",
+    "is",
+    "plus",
+    "minus",
+    "times",
+    "the",
+    "sum",
+    "of",
+    "and",
+    "answer",
+    "with",
+    "a",
+    "number",
+    "please",
+    "think",
+    "step",
+    "by",
+    "then",
+    "write",
+    "final",
+    "result",
+    "apples",
+    "pears",
+    "boxes",
+    "cats",
+    "dogs",
 ]
 
 
@@ -53,17 +76,28 @@ def build_assets(root: Path, rows: int = 64) -> tuple[Path, Path]:
     core.decoder = decoders.ByteLevel()
     core.train_from_iterator(
         corpus + ["<|user|>\n<|assistant|>\n<|system|>\n"] * 4,
-        trainers.BpeTrainer(vocab_size=1000, special_tokens=["<s>", "</s>", "<pad>"],
-                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()),
+        trainers.BpeTrainer(
+            vocab_size=1000,
+            special_tokens=["<s>", "</s>", "<pad>"],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
     )
-    tok = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>",
-                                  pad_token="<pad>")
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+    )
     ensure_chat_template(tok)
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=len(tok), hidden_size=256, intermediate_size=688, num_hidden_layers=4,
-        num_attention_heads=8, num_key_value_heads=4, max_position_embeddings=256,
-        bos_token_id=0, eos_token_id=1, pad_token_id=2,
+        vocab_size=len(tok),
+        hidden_size=256,
+        intermediate_size=688,
+        num_hidden_layers=4,
+        num_attention_heads=8,
+        num_key_value_heads=4,
+        max_position_embeddings=256,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=2,
     )
     model_dir, mix = root / "model", root / "mix"
     LlamaForCausalLM(config).save_pretrained(model_dir)
@@ -71,9 +105,17 @@ def build_assets(root: Path, rows: int = 64) -> tuple[Path, Path]:
     data = []
     for i in range(rows):
         a, b = rng.randint(1, 50), rng.randint(1, 50)
-        data.append({"id": f"b{i}", "source": "bench", "skill": "ifeval",
-                     "messages": [{"role": "user", "content": f"in lower case: {a} plus {b}"}],
-                     "ground_truth": LOWERCASE, "verifier": "ifeval", "metadata": "{}"})
+        data.append(
+            {
+                "id": f"b{i}",
+                "source": "bench",
+                "skill": "ifeval",
+                "messages": [{"role": "user", "content": f"in lower case: {a} plus {b}"}],
+                "ground_truth": LOWERCASE,
+                "verifier": "ifeval",
+                "metadata": "{}",
+            }
+        )
     write_shards(data, mix, "rlvr")
     return model_dir, mix
 
@@ -83,22 +125,39 @@ def run_skillmix(model_dir: Path, mix: Path, out: Path, steps: int) -> list[dict
     from trainers.rl.config import RLVRConfig
     from trainers.rlvr import run_rlvr
 
-    run_rlvr(RLVRConfig(
-        data=str(mix), model=str(model_dir), output=str(out), max_length=128,
-        max_new_tokens=NEW_TOKENS, num_generations=GENERATIONS, batch_size=PROMPTS_PER_STEP,
-        micro_batch_size=PROMPTS_PER_STEP, learning_rate=1e-6, beta=0.04, max_steps=steps,
-        packing=False, tensorboard=False, generation_backend="transformers", seed=0,
-    ))
+    run_rlvr(
+        RLVRConfig(
+            data=str(mix),
+            model=str(model_dir),
+            output=str(out),
+            max_length=128,
+            max_new_tokens=NEW_TOKENS,
+            num_generations=GENERATIONS,
+            batch_size=PROMPTS_PER_STEP,
+            micro_batch_size=PROMPTS_PER_STEP,
+            learning_rate=1e-6,
+            beta=0.04,
+            max_steps=steps,
+            packing=False,
+            tensorboard=False,
+            generation_backend="transformers",
+            seed=0,
+        )
+    )
     rows = []
     for r in read_log(out):
         rollout = r["generation_seconds"] + r["reward_seconds"] + r["reference_seconds"]
-        rows.append({
-            "generation": r["generation_seconds"], "rollout": rollout,
-            "train": r["step_seconds"] - rollout, "step": r["step_seconds"],
-            "generated": r["completion_length"] * PROMPTS_PER_STEP * GENERATIONS,
-            "train_tokens": r["tokens"],
-            "sequences": GENERATIONS * PROMPTS_PER_STEP * (1 - r["zero_signal_share"]),
-        })
+        rows.append(
+            {
+                "generation": r["generation_seconds"],
+                "rollout": rollout,
+                "train": r["step_seconds"] - rollout,
+                "step": r["step_seconds"],
+                "generated": r["completion_length"] * PROMPTS_PER_STEP * GENERATIONS,
+                "train_tokens": r["tokens"],
+                "sequences": GENERATIONS * PROMPTS_PER_STEP * (1 - r["zero_signal_share"]),
+            }
+        )
     return rows
 
 
@@ -111,13 +170,18 @@ def run_trl(model_dir: Path, mix: Path, out: Path, steps: int) -> list[dict]:
     from manifests.shards import iter_shard_rows
 
     rows = list(iter_shard_rows(mix))
-    dataset = Dataset.from_list([{"prompt": r["messages"], "ground_truth": r["ground_truth"],
-                                  "verifier": r["verifier"]} for r in rows])
+    dataset = Dataset.from_list(
+        [
+            {"prompt": r["messages"], "ground_truth": r["ground_truth"], "verifier": r["verifier"]}
+            for r in rows
+        ]
+    )
 
     def reward(prompts, completions, ground_truth, verifier, **_):
         texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
-        return [10.0 * verify(v, t, g) for t, g, v in zip(texts, ground_truth, verifier,
-                                                          strict=True)]
+        return [
+            10.0 * verify(v, t, g) for t, g, v in zip(texts, ground_truth, verifier, strict=True)
+        ]
 
     timing: list[dict] = []
 
@@ -140,23 +204,43 @@ def run_trl(model_dir: Path, mix: Path, out: Path, steps: int) -> list[dict]:
 
     class StepClock(TrainerCallback):
         def on_step_begin(self, args, state, control, **kw):
-            timing.append(dict.fromkeys(
-                ("generation", "rollout", "generated", "train_tokens", "sequences"), 0.0))
+            timing.append(
+                dict.fromkeys(
+                    ("generation", "rollout", "generated", "train_tokens", "sequences"), 0.0
+                )
+            )
             timing[-1]["began"] = time.perf_counter()
 
         def on_step_end(self, args, state, control, **kw):
             timing[-1]["step"] = time.perf_counter() - timing[-1].pop("began")
 
     args = GRPOConfig(
-        output_dir=str(out), per_device_train_batch_size=PROMPTS_PER_STEP * GENERATIONS,
-        gradient_accumulation_steps=1, num_generations=GENERATIONS,
-        max_completion_length=NEW_TOKENS, max_steps=steps, learning_rate=1e-6, beta=0.04,
-        temperature=1.0, loss_type="dapo", use_cpu=True, report_to=[], logging_steps=1,
-        save_strategy="no", seed=0, disable_tqdm=True,
+        output_dir=str(out),
+        per_device_train_batch_size=PROMPTS_PER_STEP * GENERATIONS,
+        gradient_accumulation_steps=1,
+        num_generations=GENERATIONS,
+        max_completion_length=NEW_TOKENS,
+        max_steps=steps,
+        learning_rate=1e-6,
+        beta=0.04,
+        temperature=1.0,
+        loss_type="dapo",
+        use_cpu=True,
+        report_to=[],
+        logging_steps=1,
+        save_strategy="no",
+        seed=0,
+        disable_tqdm=True,
     )
     tok = AutoTokenizer.from_pretrained(model_dir)
-    trainer = Timed(model=str(model_dir), reward_funcs=[reward], args=args,
-                    train_dataset=dataset, processing_class=tok, callbacks=[StepClock()])
+    trainer = Timed(
+        model=str(model_dir),
+        reward_funcs=[reward],
+        args=args,
+        train_dataset=dataset,
+        processing_class=tok,
+        callbacks=[StepClock()],
+    )
     trainer.train()
     for t in timing:
         t["train"] = t["step"] - t["rollout"]
@@ -220,10 +304,13 @@ def main() -> None:
         root = Path(tmp)
         model_dir, mix = build_assets(root)
         results = [
-            summarize("skillmix train rlvr", run_skillmix(model_dir, mix, root / "ours",
-                                                          opts.steps)),
-            summarize(f"TRL GRPOTrainer {__import__('trl').__version__}",
-                      run_trl(model_dir, mix, root / "trl", opts.steps)),
+            summarize(
+                "skillmix train rlvr", run_skillmix(model_dir, mix, root / "ours", opts.steps)
+            ),
+            summarize(
+                f"TRL GRPOTrainer {__import__('trl').__version__}",
+                run_trl(model_dir, mix, root / "trl", opts.steps),
+            ),
         ]
     text = table(results, opts.steps, opts.threads)
     print(text)

@@ -39,11 +39,18 @@ def make_rows(n: int, seed: int = 0) -> list[dict]:
     for i in range(n):
         user = " ".join(rng.choices(VOCAB, k=rng.randint(5, 80)))
         reply = " ".join(rng.choices(VOCAB, k=int(rng.paretovariate(1.2) * 15)))
-        rows.append({
-            "id": f"b{i}", "source": "bench", "skill": "chat", "metadata": "{}",
-            "messages": [{"role": "user", "content": user},
-                         {"role": "assistant", "content": reply}],
-        })
+        rows.append(
+            {
+                "id": f"b{i}",
+                "source": "bench",
+                "skill": "chat",
+                "metadata": "{}",
+                "messages": [
+                    {"role": "user", "content": user},
+                    {"role": "assistant", "content": reply},
+                ],
+            }
+        )
     return rows
 
 
@@ -51,34 +58,61 @@ def build_model_dir(path: Path) -> Path:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=512, special_tokens=["<s>", "</s>", "<pad>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=512,
+        special_tokens=["<s>", "</s>", "<pad>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator([" ".join(VOCAB)] * 8 + ["<|user|>\n<|assistant|>\n"] * 8, trainer)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
-                                        pad_token="<pad>")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+    )
     ensure_chat_template(tokenizer)  # both trainers render with the same template
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=128, intermediate_size=512,
-                         num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4,
-                         max_position_embeddings=MAX_LENGTH, bos_token_id=0, eos_token_id=1,
-                         pad_token_id=2, use_cache=False)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=128,
+        intermediate_size=512,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=MAX_LENGTH,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=2,
+        use_cache=False,
+    )
     LlamaForCausalLM(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 
 
 def bench_skillmix(model_dir: Path, mix: Path, out: Path, **options) -> dict:
-    config = SFTConfig(data=str(mix), model=str(model_dir), output=str(out),
-                       max_length=MAX_LENGTH, batch_size=BATCH, micro_batch_size=BATCH,
-                       learning_rate=1e-3, tensorboard=False, epochs=1, **options)
+    config = SFTConfig(
+        data=str(mix),
+        model=str(model_dir),
+        output=str(out),
+        max_length=MAX_LENGTH,
+        batch_size=BATCH,
+        micro_batch_size=BATCH,
+        learning_rate=1e-3,
+        tensorboard=False,
+        epochs=1,
+        **options,
+    )
     run_sft(config)
     log = read_log(out)
     seconds = sum(r["step_seconds"] for r in log)
     cpu = sum(r["cpu_seconds"] for r in log)
     tokens = sum(r["tokens"] for r in log)
     padded_total = sum(r["tokens"] / (1 - r["padding_share"]) for r in log)
-    return {"tokens_per_s": tokens / seconds, "padding": 1 - tokens / padded_total,
-            "seconds": seconds, "tokens": tokens, "tokens_per_cpu_s": tokens / cpu}
+    return {
+        "tokens_per_s": tokens / seconds,
+        "padding": 1 - tokens / padded_total,
+        "seconds": seconds,
+        "tokens": tokens,
+        "tokens_per_cpu_s": tokens / cpu,
+    }
 
 
 def bench_trl(model_dir: Path, rows: list[dict], out: Path, *, packing: bool) -> dict:
@@ -100,14 +134,29 @@ def bench_trl(model_dir: Path, rows: list[dict], out: Path, *, packing: bool) ->
             clock["end"], clock["cpu_end"] = time.perf_counter(), time.process_time()
 
     args = TRLConfig(
-        output_dir=str(out), per_device_train_batch_size=BATCH, gradient_accumulation_steps=1,
-        num_train_epochs=1, learning_rate=1e-3, max_length=MAX_LENGTH, packing=packing,
-        save_strategy="no", report_to="none", use_cpu=True, logging_steps=1000, seed=42,
-        dataloader_num_workers=0, dataset_num_proc=1,
+        output_dir=str(out),
+        per_device_train_batch_size=BATCH,
+        gradient_accumulation_steps=1,
+        num_train_epochs=1,
+        learning_rate=1e-3,
+        max_length=MAX_LENGTH,
+        packing=packing,
+        save_strategy="no",
+        report_to="none",
+        use_cpu=True,
+        logging_steps=1000,
+        seed=42,
+        dataloader_num_workers=0,
+        dataset_num_proc=1,
     )
     dataset = Dataset.from_list([{"messages": r["messages"]} for r in rows])
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset,
-                         processing_class=tokenizer, callbacks=[Clock()])
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=[Clock()],
+    )
     collator = trainer.data_collator
 
     def counting(features):
@@ -122,10 +171,13 @@ def bench_trl(model_dir: Path, rows: list[dict], out: Path, *, packing: bool) ->
     trainer.train()
     seconds = clock["end"] - clock["start"]
     cpu = clock["cpu_end"] - clock["cpu_start"]
-    return {"tokens_per_s": counts["real"] / seconds,
-            "tokens_per_cpu_s": counts["real"] / cpu,
-            "padding": 1 - counts["real"] / counts["total"], "seconds": seconds,
-            "tokens": counts["real"]}
+    return {
+        "tokens_per_s": counts["real"] / seconds,
+        "tokens_per_cpu_s": counts["real"] / cpu,
+        "padding": 1 - counts["real"] / counts["total"],
+        "seconds": seconds,
+        "tokens": counts["real"],
+    }
 
 
 def fresh_accelerate_state() -> None:
@@ -145,9 +197,12 @@ def interleaved_best(setups: dict, repeats: int) -> dict[str, dict]:
             fresh_accelerate_state()
             runs[name].append(fn())
             r = runs[name][-1]
-            print(f"{name}: {r['tokens_per_s']:.0f} tok/s, "
-                  f"{r['tokens_per_cpu_s']:.0f} tok/CPU-s, padding {r['padding']:.1%}, "
-                  f"{r['seconds']:.2f} s", flush=True)
+            print(
+                f"{name}: {r['tokens_per_s']:.0f} tok/s, "
+                f"{r['tokens_per_cpu_s']:.0f} tok/CPU-s, padding {r['padding']:.1%}, "
+                f"{r['seconds']:.2f} s",
+                flush=True,
+            )
     best = {}
     for name, results in runs.items():
         best[name] = max(results, key=lambda r: r["tokens_per_s"])
@@ -159,8 +214,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=128, help="conversations in the mix")
     parser.add_argument("--repeats", type=int, default=3, help="rounds; each setup's best is kept")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (1 keeps runs steady on a shared machine)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (1 keeps runs steady on a shared machine)",
+    )
     opts = parser.parse_args()
     torch.set_num_threads(opts.threads)
     rows = make_rows(opts.rows)
@@ -175,15 +234,19 @@ def main() -> None:
             return tmp_path / f"run{next(counter)}"
 
         setups = {
-            "skillmix, packed: one row per micro-batch (default)":
-                lambda: bench_skillmix(model_dir, mix, out(), packing=True),
-            "skillmix, packed: rows as long as the longest document (`--pack-length 0`)":
-                lambda: bench_skillmix(model_dir, mix, out(), packing=True, pack_length=0),
-            "skillmix, padded (`--no-packing`)":
-                lambda: bench_skillmix(model_dir, mix, out(), packing=False),
+            "skillmix, packed: one row per micro-batch (default)": lambda: bench_skillmix(
+                model_dir, mix, out(), packing=True
+            ),
+            "skillmix, packed: rows as long as the longest document (`--pack-length 0`)": lambda: (
+                bench_skillmix(model_dir, mix, out(), packing=True, pack_length=0)
+            ),
+            "skillmix, padded (`--no-packing`)": lambda: bench_skillmix(
+                model_dir, mix, out(), packing=False
+            ),
             "TRL SFTTrainer, padded": lambda: bench_trl(model_dir, rows, out(), packing=False),
-            "TRL SFTTrainer, packing=True (BFD, padding-free)":
-                lambda: bench_trl(model_dir, rows, out(), packing=True),
+            "TRL SFTTrainer, packing=True (BFD, padding-free)": lambda: bench_trl(
+                model_dir, rows, out(), packing=True
+            ),
         }
         results = interleaved_best(setups, opts.repeats)
     write_section("train", report(results, opts))
@@ -209,10 +272,12 @@ def report(results: dict[str, dict], opts) -> str:
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for name, r in results.items():
-        lines.append(f"| {name} | {r['tokens_per_s']:,.0f} | {r['tokens_per_cpu_s']:,.0f} | "
-                     f"{r['padding']:.1%} | "
-                     f"{r['seconds']:.2f} | {r['tokens']:,.0f} | "
-                     f"{', '.join(f'{v:,.0f}' for v in r['all'])} |")
+        lines.append(
+            f"| {name} | {r['tokens_per_s']:,.0f} | {r['tokens_per_cpu_s']:,.0f} | "
+            f"{r['padding']:.1%} | "
+            f"{r['seconds']:.2f} | {r['tokens']:,.0f} | "
+            f"{', '.join(f'{v:,.0f}' for v in r['all'])} |"
+        )
     ours = {k: v for k, v in results.items() if k.startswith("skillmix")}
     peer = {k: v for k, v in results.items() if k.startswith("TRL")}
     best_ours = max(ours, key=lambda k: ours[k]["tokens_per_cpu_s"])

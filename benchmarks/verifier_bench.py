@@ -22,8 +22,10 @@ def main() -> None:
     for _ in range(args.n):
         assert run_tests(SOLUTION, TESTS, limits) == [True, True, False]
     seconds = time.perf_counter() - start
-    print(f"{args.n} problems x {len(TESTS)} tests: {seconds:.2f} s, "
-          f"{args.n / seconds:.1f} problems/s")
+    print(
+        f"{args.n} problems x {len(TESTS)} tests: {seconds:.2f} s, "
+        f"{args.n / seconds:.1f} problems/s"
+    )
 
 
 if __name__ == "__main__":

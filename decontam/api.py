@@ -43,11 +43,11 @@ def load_evals(
         named = [e for e in evals if isinstance(e, str) and parse_eval_spec(e)[1] is None]
         others = [e for e in evals if not (isinstance(e, str) and e in named)]
         pulled = load_eval_dir(eval_dir, named or None)
-        sets = pulled + [e if isinstance(e, EvalSet) else load_eval(e, allow_bad=allow_bad)
-                         for e in others]
+        sets = pulled + [
+            e if isinstance(e, EvalSet) else load_eval(e, allow_bad=allow_bad) for e in others
+        ]
     else:
-        sets = [e if isinstance(e, EvalSet) else load_eval(e, allow_bad=allow_bad)
-                for e in evals]
+        sets = [e if isinstance(e, EvalSet) else load_eval(e, allow_bad=allow_bad) for e in evals]
     names = [s.name for s in sets]
     if len(set(names)) != len(names):
         raise ValueError(f"two evaluation sets share a name: {names}; use NAME=path:FIELD")
@@ -56,18 +56,27 @@ def load_evals(
     return sets
 
 
-def _semantic_step(corpus: EvalCorpus, config: DecontamConfig, encoder: Encoder | str | None,
-                   judge: Judge | None, judge_name: str) -> SemanticStep | None:
+def _semantic_step(
+    corpus: EvalCorpus,
+    config: DecontamConfig,
+    encoder: Encoder | str | None,
+    judge: Judge | None,
+    judge_name: str,
+) -> SemanticStep | None:
     if SEMANTIC not in config.methods:
         if encoder is not None or judge is not None:
-            raise ValueError("an encoder or a judge was given but the methods do not include "
-                             "'semantic'")
+            raise ValueError(
+                "an encoder or a judge was given but the methods do not include 'semantic'"
+            )
         return None
     if encoder is None:
-        raise ValueError("the semantic method needs an encoder: a local Hugging Face model "
-                         "folder (--encoder PATH)")
-    settings = SemanticConfig(top_k=config.semantic_top_k, floor=config.semantic_floor,
-                              device=config.semantic_device)
+        raise ValueError(
+            "the semantic method needs an encoder: a local Hugging Face model "
+            "folder (--encoder PATH)"
+        )
+    settings = SemanticConfig(
+        top_k=config.semantic_top_k, floor=config.semantic_floor, device=config.semantic_device
+    )
     if isinstance(encoder, str):
         name = encoder
         encoder = Encoder(encoder, config=settings)
@@ -163,8 +172,7 @@ def decontaminate_files(
         )
         result = find_contamination(rows, evals, out_dir=out, **kwargs)  # type: ignore[arg-type]
     done = result.report["accounting"]
-    total = Accounting(read_acc.rows_in, done["rows_out"], dict(done["removed"]),
-                       read_acc.rejected)
+    total = Accounting(read_acc.rows_in, done["rows_out"], dict(done["removed"]), read_acc.rejected)
     total.check()
     result.report["accounting"] = total.to_dict()
     write_json(result.report, out / "report.json")

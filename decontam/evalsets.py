@@ -147,8 +147,12 @@ REGISTRY: dict[str, EvalSpec] = {
             "truthfulqa", (("truthfulqa/truthful_qa", "generation"),), "validation", ("question",)
         ),
         EvalSpec(
-            "alpaca_eval", (("tatsu-lab/alpaca_eval", "alpaca_eval"),), "eval", ("instruction",),
-            revision=_CONVERTED, data_files=_PARQUET,
+            "alpaca_eval",
+            (("tatsu-lab/alpaca_eval", "alpaca_eval"),),
+            "eval",
+            ("instruction",),
+            revision=_CONVERTED,
+            data_files=_PARQUET,
         ),
         EvalSpec(
             "drop", (("ucinlp/drop", None),), "validation", ("passage", "question"), "query_id"
@@ -169,24 +173,29 @@ REGISTRY: dict[str, EvalSpec] = {
         ),
         EvalSpec("ifbench", (("allenai/IFBench_test", None),), "train", ("prompt",), "key"),
         # the safety and out-of-distribution sets of Tülu 3's evaluation
-        EvalSpec("humaneval_plus", (("evalplus/humanevalplus", None),), "test", ("prompt",),
-                 "task_id"),
-        EvalSpec("gpqa_extended", (("Idavidrein/gpqa", "gpqa_extended"),), "train",
-                 ("Question",)),
+        EvalSpec(
+            "humaneval_plus", (("evalplus/humanevalplus", None),), "test", ("prompt",), "task_id"
+        ),
+        EvalSpec("gpqa_extended", (("Idavidrein/gpqa", "gpqa_extended"),), "train", ("Question",)),
         # IFEval-OOD is IFBench's test set under the name OLMES gives it
         EvalSpec("ifeval_ood", (("allenai/IFBench_test", None),), "train", ("prompt",), "key"),
-        EvalSpec("wildguardtest", (("allenai/wildguardmix", "wildguardtest"),), "test",
-                 ("prompt",)),
-        EvalSpec("wildjailbreak_eval", (("allenai/wildjailbreak", "eval"),), "train",
-                 ("adversarial",)),
-        EvalSpec("harmbench", (("allenai/tulu-3-harmbench-eval", None),), "test",
-                 ("Behavior",)),
+        EvalSpec(
+            "wildguardtest", (("allenai/wildguardmix", "wildguardtest"),), "test", ("prompt",)
+        ),
+        EvalSpec(
+            "wildjailbreak_eval", (("allenai/wildjailbreak", "eval"),), "train", ("adversarial",)
+        ),
+        EvalSpec("harmbench", (("allenai/tulu-3-harmbench-eval", None),), "test", ("Behavior",)),
         EvalSpec("xstest", (("walledai/XSTest", None),), "test", ("prompt",)),
-        EvalSpec("do_anything_now", (("allenai/tulu-3-do-anything-now-eval", None),), "test",
-                 ("prompt",)),
-        EvalSpec("trustllm_jailbreak",
-                 (("allenai/tulu-3-trustllm-jailbreaktrigger-eval", None),), "test",
-                 ("prompt",)),
+        EvalSpec(
+            "do_anything_now", (("allenai/tulu-3-do-anything-now-eval", None),), "test", ("prompt",)
+        ),
+        EvalSpec(
+            "trustllm_jailbreak",
+            (("allenai/tulu-3-trustllm-jailbreaktrigger-eval", None),),
+            "test",
+            ("prompt",),
+        ),
     ]
 }
 
@@ -220,12 +229,14 @@ def evalset_from(
         missing = [f for f in fields if f not in record]
         if len(missing) == len(fields):
             raise EvalFileError(
-                where, row_number,
+                where,
+                row_number,
                 f"evaluation set {name!r}: none of the fields {list(fields)} "
                 f"(the record has {sorted(record)[:12]})",
             )
-        inst_id = str(record[id_field]) if id_field and record.get(id_field) is not None \
-            else fallback_id
+        inst_id = (
+            str(record[id_field]) if id_field and record.get(id_field) is not None else fallback_id
+        )
         text = field_text(record, fields)
         problem = None
         if not text.strip():
@@ -234,10 +245,14 @@ def evalset_from(
             problem = "duplicate_id"
         if problem is not None:
             if not allow_bad:
-                detail = (f"the text ({'+'.join(fields)}) is null or empty"
-                          if problem == "empty_text" else f"id {inst_id!r} appears twice")
+                detail = (
+                    f"the text ({'+'.join(fields)}) is null or empty"
+                    if problem == "empty_text"
+                    else f"id {inst_id!r} appears twice"
+                )
                 raise EvalFileError(
-                    where, row_number,
+                    where,
+                    row_number,
                     f"evaluation set {name!r}: {detail} (pass --allow-bad-evals to drop and "
                     "count such instances)",
                 )
@@ -255,8 +270,10 @@ class EvalSourceError(RuntimeError):
 
     def __init__(self, eval_name: str, repo: str, reason: str, hint: str = "") -> None:
         self.eval_name, self.repo, self.reason = eval_name, repo, reason
-        super().__init__(f"could not load evaluation set {eval_name!r} from {repo}: {reason}"
-                         + (f"\n{hint}" if hint else ""))
+        super().__init__(
+            f"could not load evaluation set {eval_name!r} from {repo}: {reason}"
+            + (f"\n{hint}" if hint else "")
+        )
 
 
 _FILE_TYPES = ("parquet", "jsonl", "json", "jsonl.gz", "arrow", "csv")
@@ -274,14 +291,18 @@ class DatasetFolder:
     def files(self, repo: str, config: str | None, split: str) -> list[Path]:
         base = self.root / repo
         if not base.is_dir():
-            raise FileNotFoundError(f"no folder {base} (the dataset {repo!r} saved as "
-                                    f"{self.root}/<owner>/<name>/)")
+            raise FileNotFoundError(
+                f"no folder {base} (the dataset {repo!r} saved as {self.root}/<owner>/<name>/)"
+            )
         folders = [base / (config or "default"), base]
         for folder in folders:
             for sub in ("", "data/"):
                 for ext in _FILE_TYPES:
-                    for pattern in (f"{sub}{split}/*.{ext}", f"{sub}{split}-*.{ext}",
-                                    f"{sub}{split}.{ext}"):
+                    for pattern in (
+                        f"{sub}{split}/*.{ext}",
+                        f"{sub}{split}-*.{ext}",
+                        f"{sub}{split}.{ext}",
+                    ):
                         found = sorted(folder.glob(pattern))
                         if found:
                             return found
@@ -299,16 +320,18 @@ class DatasetFolder:
 def _hub_part(spec: EvalSpec, repo: str, config: str | None, loader: Callable[..., Any]) -> Any:
     if spec.data_files is not None:
         revision = quote(spec.revision or "main", safe="")
-        files = spec.data_files.format(repo=repo, config=config or "default", split=spec.split,
-                                       revision=revision)
+        files = spec.data_files.format(
+            repo=repo, config=config or "default", split=spec.split, revision=revision
+        )
         return loader("parquet", None, split="train", data_files=files)
     if spec.revision is not None:
         return loader(repo, config, split=spec.split, revision=spec.revision)
     return loader(repo, config, split=spec.split)
 
 
-def _folder_part(folder: DatasetFolder, spec: EvalSpec, repo: str,
-                 config: str | None) -> Iterable[dict]:
+def _folder_part(
+    folder: DatasetFolder, spec: EvalSpec, repo: str, config: str | None
+) -> Iterable[dict]:
     for path in folder.files(repo, config, spec.split):
         for record in read_records(path):
             if record.data is None:
@@ -316,8 +339,9 @@ def _folder_part(folder: DatasetFolder, spec: EvalSpec, repo: str,
             yield record.data
 
 
-def _source_records(spec: EvalSpec, loader: Callable[..., Any] | None,
-                    folder: DatasetFolder | None) -> Iterable[_Raw]:
+def _source_records(
+    spec: EvalSpec, loader: Callable[..., Any] | None, folder: DatasetFolder | None
+) -> Iterable[_Raw]:
     for dataset_name, config in spec.parts:
         where = f"{dataset_name} ({config})" if config else dataset_name
         try:
@@ -332,8 +356,10 @@ def _source_records(spec: EvalSpec, loader: Callable[..., Any] | None,
             place = f"the folder {folder.root}" if folder is not None else "the hub"
             pinned = f", revision {spec.revision!r}" if spec.revision else ""
             raise EvalSourceError(
-                spec.name, f"{place} (dataset {dataset_name!r}, config {config!r}, split "
-                f"{spec.split!r}{pinned})", f"{type(exc).__name__}: {exc}",
+                spec.name,
+                f"{place} (dataset {dataset_name!r}, config {config!r}, split "
+                f"{spec.split!r}{pinned})",
+                f"{type(exc).__name__}: {exc}",
                 f"Pass a local copy instead: --eval {local} (skillmix evals pull: --from "
                 "FOLDER holding it as FOLDER/<owner>/<name>/)",
             ) from None

@@ -89,23 +89,42 @@ def _cards(report: dict) -> str:
     cards = [
         (f"{flagged:,}", f"of {rows:,} training rows flagged<br>{by_kind}"),
         (f"{found:,}", f"of {total:,} evaluation instances found in the training data"),
-        (f"{len(dirty)}", f"of {len(sources)} sources contaminated (above "
-                          f"{100 * report['config']['source_threshold']:.0f}% of an eval)"
-                          + (f"<br>{escape(', '.join(dirty[:6]))}" if dirty else "")),
+        (
+            f"{len(dirty)}",
+            f"of {len(sources)} sources contaminated (above "
+            f"{100 * report['config']['source_threshold']:.0f}% of an eval)"
+            + (f"<br>{escape(', '.join(dirty[:6]))}" if dirty else ""),
+        ),
         (f"{mass}", "instances mass-copied (in more rows than --max-ngram-rows)"),
     ]
     if "semantic" in report:
         sem = report["semantic"]
-        cards.append((f"{sem['rephrased'] if sem['judge'] else sem['candidates']}",
-                      f"semantic: {sem['candidates']} candidates, {sem['judged']} judged, "
-                      f"{sem['rephrased']} rephrasings"))
-    body = "".join(f'<div class="card"><div class="n">{n}</div><div class="d">{d}</div></div>'
-                   for n, d in cards)
-    legend = ('<p class="legend">' + _tag("exact") + " the whole instance in one span &middot; "
-              + _tag("near-verbatim") + " at least 80% of its tokens &middot; " + _tag("partial")
-              + " less (coverage given)"
-              + (" &middot; " + _tag("paraphrase") + " a semantic match with little shared text"
-                 if "paraphrase" in shown_kinds(report) else "") + "</p>")
+        cards.append(
+            (
+                f"{sem['rephrased'] if sem['judge'] else sem['candidates']}",
+                f"semantic: {sem['candidates']} candidates, {sem['judged']} judged, "
+                f"{sem['rephrased']} rephrasings",
+            )
+        )
+    body = "".join(
+        f'<div class="card"><div class="n">{n}</div><div class="d">{d}</div></div>'
+        for n, d in cards
+    )
+    legend = (
+        '<p class="legend">'
+        + _tag("exact")
+        + " the whole instance in one span &middot; "
+        + _tag("near-verbatim")
+        + " at least 80% of its tokens &middot; "
+        + _tag("partial")
+        + " less (coverage given)"
+        + (
+            " &middot; " + _tag("paraphrase") + " a semantic match with little shared text"
+            if "paraphrase" in shown_kinds(report)
+            else ""
+        )
+        + "</p>"
+    )
     return f'<div class="cards">{body}</div>{legend}'
 
 
@@ -114,8 +133,10 @@ def _provenance(e: dict) -> str:
     if not prov:
         return "<td></td>"
     rev = prov.get("revision") or "default"
-    return (f'<td class="l mono">{escape(prov["file"])} sha256 {escape(prov["sha256"][:12])}'
-            f"&hellip; @{escape(rev)}</td>")
+    return (
+        f'<td class="l mono">{escape(prov["file"])} sha256 {escape(prov["sha256"][:12])}'
+        f"&hellip; @{escape(rev)}</td>"
+    )
 
 
 def _counts(report: dict) -> str:
@@ -123,9 +144,10 @@ def _counts(report: dict) -> str:
     prov = any(e.get("provenance") for e in report["evals"].values())
     evals = "".join(
         f'<tr><td class="l">{escape(name)}</td><td>{e["instances"]}</td>'
-        f'<td>{e["contaminated"]}</td><td>{100 * e["contaminated_share"]:.1f}%</td>'
+        f"<td>{e['contaminated']}</td><td>{100 * e['contaminated_share']:.1f}%</td>"
         + "".join(f"<td>{e.get('by_kind', {}).get(k, 0) or ''}</td>" for k in kinds)
-        + f"<td>{e.get('mass_copied', 0) or ''}</td>" + (_provenance(e) if prov else "")
+        + f"<td>{e.get('mass_copied', 0) or ''}</td>"
+        + (_provenance(e) if prov else "")
         + "</tr>"
         for name, e in report["evals"].items()
     )
@@ -143,8 +165,9 @@ def _counts(report: dict) -> str:
         f"{sources}</table>"
         '<h2>Evaluation sets</h2><table><tr><th class="l">eval</th><th>instances</th>'
         f"<th>contaminated</th><th>share</th>{heads}<th>mass-copied</th>"
-        + ('<th class="l">pulled copy</th>' if prov else "") + f"</tr>{evals}</table>"
-        "<p class=\"legend\">Instances are counted once, by their best kind of match anywhere; "
+        + ('<th class="l">pulled copy</th>' if prov else "")
+        + f"</tr>{evals}</table>"
+        '<p class="legend">Instances are counted once, by their best kind of match anywhere; '
         "rows by the best kind each holds.</p>"
     )
 
@@ -159,13 +182,17 @@ def _instances(report: dict, limit: int = 50) -> str:
         cells = "".join(f"<td>{e['by_kind'][k] or ''}</td>" for k in kinds)
         sources = ", ".join(f"{s} ({n})" for s, n in e["sources"].items())
         mass = " " + _tag("exact", "mass-copied") if e["mass_copied"] else ""
-        rows.append(f'<tr><td class="l">{escape(e["eval"])}</td><td class="l">'
-                    f'{escape(e["eval_id"])}{mass}</td><td>{e["rows"]}</td>{cells}'
-                    f'<td class="l">{escape(sources)}</td></tr>')
+        rows.append(
+            f'<tr><td class="l">{escape(e["eval"])}</td><td class="l">'
+            f"{escape(e['eval_id'])}{mass}</td><td>{e['rows']}</td>{cells}"
+            f'<td class="l">{escape(sources)}</td></tr>'
+        )
     more = f"<p>{len(entries) - limit} more in report.json.</p>" if len(entries) > limit else ""
     head = "".join(f"<th>{_tag(k)}</th>" for k in kinds)
-    return ('<table><tr><th class="l">eval</th><th class="l">instance</th><th>rows</th>'
-            f'{head}<th class="l">sources (rows)</th></tr>{"".join(rows)}</table>{more}')
+    return (
+        '<table><tr><th class="l">eval</th><th class="l">instance</th><th>rows</th>'
+        f'{head}<th class="l">sources (rows)</th></tr>{"".join(rows)}</table>{more}'
+    )
 
 
 def _semantic(report: dict, limit: int = 30) -> str:
@@ -173,26 +200,32 @@ def _semantic(report: dict, limit: int = 30) -> str:
     if not sem:
         return ""
     usage = sem.get("usage") or {}
-    cost = (f" Judge <b>{escape(sem['judge'])}</b>: {usage.get('requests', 0)} requests, "
-            f"{usage.get('cached', 0)} cached, {usage.get('failed', 0)} failed, "
-            f"{usage.get('prompt_tokens', 0)} prompt + {usage.get('completion_tokens', 0)} "
-            "completion tokens." if sem.get("judge") else
-            " No judge: every candidate at or above the floor is a match.")
+    cost = (
+        f" Judge <b>{escape(sem['judge'])}</b>: {usage.get('requests', 0)} requests, "
+        f"{usage.get('cached', 0)} cached, {usage.get('failed', 0)} failed, "
+        f"{usage.get('prompt_tokens', 0)} prompt + {usage.get('completion_tokens', 0)} "
+        "completion tokens."
+        if sem.get("judge")
+        else " No judge: every candidate at or above the floor is a match."
+    )
     pairs = sorted(sem["pairs"], key=lambda c: -c["similarity"])[:limit]
     rows = "".join(
         f'<tr><td class="l">{escape(c["source"])}</td><td class="l">{escape(c["train_id"])}</td>'
         f'<td class="l">{escape(c["eval"])}</td><td class="l">{escape(c["eval_id"])}</td>'
         f'<td>{c["similarity"]:.3f}</td><td class="l">'
-        f'{escape(str(c["judgment"]) if c["judgment"] is not None else "-")}'
-        f'{(" (" + escape(c["judge_error"]) + ")") if c.get("judge_error") else ""}</td></tr>'
-        for c in pairs)
-    return ('<h2>Semantic candidates</h2><p class="legend">'
-            f"Encoder {escape(sem['encoder'])}, top {sem['top_k']} "
-            f"at similarity &ge; {sem['floor']}: {sem['candidates']} candidates, {sem['judged']} "
-            f"judged, {sem['rephrased']} rephrasings, {sem['unjudged']} unjudged.{cost}</p>"
-            '<table><tr><th class="l">source</th><th class="l">row</th><th class="l">eval</th>'
-            '<th class="l">instance</th><th>similarity</th><th class="l">judgment</th></tr>'
-            f"{rows}</table>")
+        f"{escape(str(c['judgment']) if c['judgment'] is not None else '-')}"
+        f"{(' (' + escape(c['judge_error']) + ')') if c.get('judge_error') else ''}</td></tr>"
+        for c in pairs
+    )
+    return (
+        '<h2>Semantic candidates</h2><p class="legend">'
+        f"Encoder {escape(sem['encoder'])}, top {sem['top_k']} "
+        f"at similarity &ge; {sem['floor']}: {sem['candidates']} candidates, {sem['judged']} "
+        f"judged, {sem['rephrased']} rephrasings, {sem['unjudged']} unjudged.{cost}</p>"
+        '<table><tr><th class="l">source</th><th class="l">row</th><th class="l">eval</th>'
+        '<th class="l">instance</th><th>similarity</th><th class="l">judgment</th></tr>'
+        f"{rows}</table>"
+    )
 
 
 def _group(pairs: list[dict]) -> list[tuple[dict, list[str]]]:
@@ -211,8 +244,10 @@ def _pairs_by_kind(report: dict, pairs: list[dict]) -> str:
     for kind in shown_kinds(report):
         groups = _group([p for p in pairs if p.get("kind", "partial") == kind])
         if groups:
-            out.append(f"<h3>{_tag(kind)} {rows.get(kind, 0)} rows; {len(groups)} examples, "
-                       f"one per instance</h3>{_pairs(groups)}")
+            out.append(
+                f"<h3>{_tag(kind)} {rows.get(kind, 0)} rows; {len(groups)} examples, "
+                f"one per instance</h3>{_pairs(groups)}"
+            )
     return "".join(out) or "<p>No matches.</p>"
 
 
@@ -223,8 +258,8 @@ def _pairs(groups: list[tuple[dict, list[str]]]) -> str:
         label = f"{kind} {100 * pair.get('coverage', 0):.0f}%"
         out.append(
             f'<div class="meta">{_tag(kind, label)} '
-            f'<b>{escape(pair["eval"])}</b> {escape(pair["eval_id"])} &larr; '
-            f'<b>{escape(pair["source"])}</b> {escape(pair["train_id"])} &middot; '
+            f"<b>{escape(pair['eval'])}</b> {escape(pair['eval_id'])} &larr; "
+            f"<b>{escape(pair['source'])}</b> {escape(pair['train_id'])} &middot; "
             f'{escape(" · ".join(methods))}</div><div class="pair">'
             f'<div class="box">{highlight(pair["train_text"], pair["train_spans"])}</div>'
             f'<div class="box">{highlight(pair["eval_text"], pair["eval_spans"])}</div></div>'
@@ -234,9 +269,7 @@ def _pairs(groups: list[tuple[dict, list[str]]]) -> str:
 
 def render_html(report: dict, top_pairs: list[dict]) -> str:
     config = report["config"]
-    cfg = ", ".join(
-        f"{k}={v}" for k, v in config.items() if k not in ("batch_size", "workers")
-    )
+    cfg = ", ".join(f"{k}={v}" for k, v in config.items() if k not in ("batch_size", "workers"))
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>skillmix contamination "
         f"report</title><style>{_CSS}</style></head><body>"
@@ -244,7 +277,7 @@ def render_html(report: dict, top_pairs: list[dict]) -> str:
         f"{_cards(report)}"
         f'<details class="cfg"><summary>settings</summary>{escape(cfg)}</details>'
         f"<h2>Source &times; evaluation set</h2>"
-        f"<p class=\"legend\">Share of an evaluation set's instances found in a source; bold "
+        f'<p class="legend">Share of an evaluation set\'s instances found in a source; bold '
         f"above {100 * config['source_threshold']:.0f}%. {report['matches']} matched pairs in "
         "matches.jsonl.</p>"
         f"{_matrix_table(report)}"

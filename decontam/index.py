@@ -65,8 +65,9 @@ class HashIndex:
         keep[1:] = keys[1:] != keys[:-1]
         keys = keys[keep]
         empty = np.zeros(0, np.int32)
-        return cls(keys, np.zeros(1, np.int64), empty, empty, Bitmap.build(keys),
-                   *cls._buckets(keys))
+        return cls(
+            keys, np.zeros(1, np.int64), empty, empty, Bitmap.build(keys), *cls._buckets(keys)
+        )
 
     @staticmethod
     def _buckets(keys: np.ndarray) -> tuple[np.ndarray, int]:
@@ -101,8 +102,15 @@ class HashIndex:
         buckets = np.searchsorted(
             keys >> np.uint64(64 - bucket_bits), np.arange((1 << bucket_bits) + 1, dtype=np.uint64)
         ).astype(np.int32 if len(keys) < 2**31 else np.int64)
-        index = cls(keys, offsets, pair_inst.astype(np.int32), mult.astype(np.int32),
-                    Bitmap.build(keys), buckets, bucket_bits)
+        index = cls(
+            keys,
+            offsets,
+            pair_inst.astype(np.int32),
+            mult.astype(np.int32),
+            Bitmap.build(keys),
+            buckets,
+            bucket_bits,
+        )
         return index, key_of_input
 
     def lookup(self, hashes: np.ndarray, prefilter: Bitmap | None = None) -> np.ndarray:

@@ -132,8 +132,9 @@ class MinHashMatcher:
             return Pairs.empty()
         sub_flat = np.concatenate([self._shingles(flat, offsets, d) for d in cand])
         sub_offsets = np.concatenate(([0], np.cumsum(sizes[cand]))).astype(np.int64)
-        keys = band_keys(signatures(sub_flat, sub_offsets, self.num_perm, self.seed),
-                         self.bands, self.rows)
+        keys = band_keys(
+            signatures(sub_flat, sub_offsets, self.num_perm, self.seed), self.bands, self.rows
+        )
         found = self.band_index.lookup(keys.ravel())
         owner = np.repeat(np.arange(len(cand), dtype=np.int64), self.bands)[found >= 0]
         which, inst, _ = self.band_index.postings(found[found >= 0])

@@ -62,8 +62,7 @@ class _NGramIndex:
         # one small bitmap per n-gram size, so most lookups stop at a cache-resident test
         size_of = np.where(self.lengths[inst] < n, self.lengths[inst], n)
         self.prefilters = {
-            int(k): Bitmap.build(hashes[size_of == k])
-            for k in [n, *self.short_sizes]
+            int(k): Bitmap.build(hashes[size_of == k]) for k in [n, *self.short_sizes]
         }
 
     def row_keys(self, batch: TokenBatch) -> tuple[np.ndarray, np.ndarray]:

@@ -28,8 +28,9 @@ def _matrix(corpus: EvalCorpus, by_source: dict[str, set[int]], sources: list[st
     out = {}
     for source in sources:
         shares = _per_eval(corpus, by_source.get(source, set())) / sizes
-        out[source] = {name: round(float(s), 6) for name, s in zip(corpus.names, shares,
-                                                                    strict=True)}
+        out[source] = {
+            name: round(float(s), 6) for name, s in zip(corpus.names, shares, strict=True)
+        }
     return out
 
 
@@ -40,15 +41,17 @@ def _instances(corpus: EvalCorpus, config: DecontamConfig, state: AuditState) ->
     for inst, sources in state.inst_sources.items():
         rows = sum(sources.values())
         kinds = state.inst_kinds[inst]
-        out.append({
-            "eval": corpus.names[corpus.eval_of[inst]],
-            "eval_id": corpus.ids[inst],
-            "rows": rows,
-            "by_kind": {k: kinds.get(k, 0) for k in KINDS},
-            "sources": dict(sources.most_common()),
-            # pasted into more rows than ngram-any's commonness cap: still flagged, named
-            "mass_copied": cap is not None and rows > cap,
-        })
+        out.append(
+            {
+                "eval": corpus.names[corpus.eval_of[inst]],
+                "eval_id": corpus.ids[inst],
+                "rows": rows,
+                "by_kind": {k: kinds.get(k, 0) for k in KINDS},
+                "sources": dict(sources.most_common()),
+                # pasted into more rows than ngram-any's commonness cap: still flagged, named
+                "mass_copied": cap is not None and rows > cap,
+            }
+        )
     out.sort(key=lambda e: (-e["rows"], e["eval"], e["eval_id"]))
     return out
 
@@ -87,9 +90,7 @@ def build_report(corpus: EvalCorpus, config: DecontamConfig, state: AuditState) 
             "contaminated_share": round(int(contaminated_evals[index]) / max(size, 1), 6),
             "by_method": by_method,
             "by_kind": kinds[name],  # instances by their best kind of match
-            "mass_copied": sum(
-                1 for e in instances if e["eval"] == name and e["mass_copied"]
-            ),
+            "mass_copied": sum(1 for e in instances if e["eval"] == name and e["mass_copied"]),
         }
     source_report = {}
     for source in sources:
@@ -141,8 +142,14 @@ def write_tsv(report: dict, path: Path) -> None:
     out = ["\t".join(head)]
     for e in report.get("instances", []):
         sources = ",".join(f"{s}:{n}" for s, n in e["sources"].items())
-        cells = [e["eval"], e["eval_id"], str(e["rows"]),
-                 *(str(e["by_kind"][k]) for k in KINDS), str(e["mass_copied"]).lower(), sources]
+        cells = [
+            e["eval"],
+            e["eval_id"],
+            str(e["rows"]),
+            *(str(e["by_kind"][k]) for k in KINDS),
+            str(e["mass_copied"]).lower(),
+            sources,
+        ]
         out.append("\t".join(c.replace("\t", " ").replace("\n", " ") for c in cells))
     atomic_write_text(path.parent / "instances.tsv", "\n".join(out) + "\n")
 

@@ -48,8 +48,10 @@ class Encoder:
                 tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
                 model = AutoModel.from_pretrained(path)
             except Exception as exc:  # transformers raises OSError, ValueError, KeyError...
-                raise ValueError(f"encoder {path!r}: could not load a Hugging Face model and "
-                                 f"tokenizer from it ({type(exc).__name__}: {exc})") from None
+                raise ValueError(
+                    f"encoder {path!r}: could not load a Hugging Face model and "
+                    f"tokenizer from it ({type(exc).__name__}: {exc})"
+                ) from None
         if tokenizer is None:
             raise ValueError("a tokenizer is needed when the encoder is given as an object")
         self.model = model.to(self.config.device).eval()
@@ -61,8 +63,13 @@ class Encoder:
         out = []
         for start in range(0, len(texts), self.config.batch_size):
             chunk = texts[start : start + self.config.batch_size]
-            enc = self.tokenizer(chunk, padding=True, truncation=True,
-                                 max_length=self.config.max_length, return_tensors="pt")
+            enc = self.tokenizer(
+                chunk,
+                padding=True,
+                truncation=True,
+                max_length=self.config.max_length,
+                return_tensors="pt",
+            )
             enc = {k: v.to(self.config.device) for k, v in enc.items()}
             with torch.inference_mode():
                 hidden = self.model(**enc).last_hidden_state
@@ -123,8 +130,9 @@ class SemanticStep:
             return [(None, None)] * len(pairs)
         verdicts = list(self.judge(pairs))
         if len(verdicts) != len(pairs):
-            raise RuntimeError(f"the semantic judge returned {len(verdicts)} verdicts for "
-                               f"{len(pairs)} pairs")
+            raise RuntimeError(
+                f"the semantic judge returned {len(verdicts)} verdicts for {len(pairs)} pairs"
+            )
         return verdicts
 
     def summary(self) -> dict:

@@ -66,10 +66,16 @@ def contract_adapter(fields: str = "user") -> Callable[..., dict]:
             # keep the record as the text so datatrove does not drop it as empty
             problem = str(exc) or type(exc).__name__
             reject = {"file": path, "row": row_number, "problem": problem, "record": data}
-            return {"text": json.dumps(data, default=str) or "{}", "id": fallback_id,
-                    "metadata": {REJECT: reject}}
-        return {"text": text, "id": row["id"],
-                "metadata": {"source": row["source"], "kind": kind, "row": row}}
+            return {
+                "text": json.dumps(data, default=str) or "{}",
+                "id": fallback_id,
+                "metadata": {REJECT: reject},
+            }
+        return {
+            "text": text,
+            "id": row["id"],
+            "metadata": {"source": row["source"], "kind": kind, "row": row},
+        }
 
     return adapt
 
@@ -87,8 +93,11 @@ def contract_writer_adapter(_writer: Any, doc: Document) -> dict:
     if row is None:  # a document from another reader: datatrove's own layout
         return {"text": doc.text, "id": doc.id, "metadata": doc.metadata}
     if "decontam" in doc.metadata:
-        return {"row": row, "matches": doc.metadata["decontam"],
-                "reason": doc.metadata.get("filter_reason")}
+        return {
+            "row": row,
+            "matches": doc.metadata["decontam"],
+            "reason": doc.metadata.get("filter_reason"),
+        }
     return row
 
 
@@ -118,8 +127,10 @@ class DecontamFilter(BaseFilter):
         self.evals = list(evals)
         self.config = DecontamConfig(methods=expand_methods(method), **config)
         if SEMANTIC in self.config.methods:
-            raise ValueError("the semantic method needs an encoder and a judge; run it with "
-                             "skillmix decontam --method semantic, not in the datatrove step")
+            raise ValueError(
+                "the semantic method needs an encoder and a judge; run it with "
+                "skillmix decontam --method semantic, not in the datatrove step"
+            )
         self._matchers: Matchers | None = None
 
     def _load(self) -> Matchers:
@@ -163,8 +174,9 @@ class DecontamFilter(BaseFilter):
                 insts, scores = matchers.any.pairs_for(keys)
                 for inst, score in zip(insts, scores, strict=True):
                     found.setdefault(doc, []).append(
-                        matchers.describe(doc, int(inst), "ngram-any", float(score),
-                                          batch[doc].text)
+                        matchers.describe(
+                            doc, int(inst), "ngram-any", float(score), batch[doc].text
+                        )
                     )
         corpus = matchers.corpus
         verdicts: list[bool | tuple[bool, str]] = []

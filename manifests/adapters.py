@@ -113,8 +113,11 @@ def to_messages(value: Any, field: str) -> list[dict]:
 
 
 def _looks_like_messages(value: Any) -> bool:
-    return (isinstance(value, list) and bool(value)
-            and all(isinstance(m, dict) and ("role" in m or "from" in m) for m in value))
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(m, dict) and ("role" in m or "from" in m) for m in value)
+    )
 
 
 def _turns(value: Any, role: str, field: str) -> list[dict]:
@@ -224,8 +227,13 @@ def prompt_row(row: dict) -> dict:
     if len(turns) < len(messages):
         meta["prompt_of"] = detect_kind(row)
         meta["turns_left_out"] = len(messages) - len(turns)
-    out = {"id": row["id"], "source": row["source"], "skill": row["skill"],
-           "messages": turns, "metadata": canonical_json(meta)}
+    out = {
+        "id": row["id"],
+        "source": row["source"],
+        "skill": row["skill"],
+        "messages": turns,
+        "metadata": canonical_json(meta),
+    }
     validate_row(out, "prompt")
     return out
 
@@ -327,7 +335,18 @@ def _stem(file: str) -> str:
     if file.startswith("hf://"):
         file = file[len("hf://") :].split("@", 1)[0].split(":", 1)[0]
     name = file.rstrip("/").rsplit("/", 1)[-1]
-    for suffix in (".gz", ".zst", ".zstd", ".jsonl", ".ndjson", ".json", ".parquet", ".arrow",
-                   ".ipc", ".feather", ".csv"):
+    for suffix in (
+        ".gz",
+        ".zst",
+        ".zstd",
+        ".jsonl",
+        ".ndjson",
+        ".json",
+        ".parquet",
+        ".arrow",
+        ".ipc",
+        ".feather",
+        ".csv",
+    ):
         name = name.removesuffix(suffix)
     return name or "unknown"

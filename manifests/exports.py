@@ -30,11 +30,21 @@ def _open_instruct_dataset(row: dict) -> str:
 def export_row(row: dict, layout: str) -> dict:
     """One rlvr contract row in a peer's layout."""
     if layout == "trl":
-        return {"id": row["id"], "source": row["source"], "prompt": row["messages"],
-                "ground_truth": row["ground_truth"], "verifier": row["verifier"]}
+        return {
+            "id": row["id"],
+            "source": row["source"],
+            "prompt": row["messages"],
+            "ground_truth": row["ground_truth"],
+            "verifier": row["verifier"],
+        }
     if layout == "open-instruct":
-        return {"id": row["id"], "source": row["source"], "messages": row["messages"],
-                "ground_truth": row["ground_truth"], "dataset": _open_instruct_dataset(row)}
+        return {
+            "id": row["id"],
+            "source": row["source"],
+            "messages": row["messages"],
+            "ground_truth": row["ground_truth"],
+            "dataset": _open_instruct_dataset(row),
+        }
     raise ValueError(f"unknown export layout {layout!r}: expected one of {EXPORT_LAYOUTS}")
 
 

@@ -54,8 +54,10 @@ def folder_lock(folder: Path, what: str = "skillmix") -> Iterator[Path]:
                 time.sleep(0.1)
                 continue
             os.close(fd)
-            raise FolderLockedError(f"{folder}: another {what} (PID {holder}) is writing "
-                                    f"here; wait for it to finish or stop it") from None
+            raise FolderLockedError(
+                f"{folder}: another {what} (PID {holder}) is writing "
+                f"here; wait for it to finish or stop it"
+            ) from None
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

@@ -85,8 +85,12 @@ def detect_format(path: str) -> str:
     ):
         if name.endswith(ext):
             return fmt
-    raise BadRowError(path, None, "unknown file type: use .jsonl[.gz|.zst], .json, .parquet, "
-                      ".arrow, .csv, a save_to_disk folder or hf://NAME")
+    raise BadRowError(
+        path,
+        None,
+        "unknown file type: use .jsonl[.gz|.zst], .json, .parquet, "
+        ".arrow, .csv, a save_to_disk folder or hf://NAME",
+    )
 
 
 def open_binary(path: str) -> IO[bytes]:
@@ -153,8 +157,10 @@ def _surrogate_problem(value: Any) -> str | None:
     try:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as exc:
-        return (f"invalid Unicode: a lone surrogate escape (\\u{ord(exc.object[exc.start]):04x})"
-                " that is half of no character")
+        return (
+            f"invalid Unicode: a lone surrogate escape (\\u{ord(exc.object[exc.start]):04x})"
+            " that is half of no character"
+        )
     return None
 
 
@@ -164,7 +170,7 @@ def _no_constant(name: str) -> Any:
 
 def _parse_json_line(path: str, lineno: int, line: bytes) -> RawRecord:
     if lineno == 1 and line.startswith(BOM):
-        line = line[len(BOM):]  # a UTF-8 byte-order mark is not part of the first row
+        line = line[len(BOM) :]  # a UTF-8 byte-order mark is not part of the first row
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -173,15 +179,17 @@ def _parse_json_line(path: str, lineno: int, line: bytes) -> RawRecord:
         # NaN/Infinity are not JSON: such a row is rejected rather than written back invalid.
         value = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
-        return RawRecord(path, lineno, None, f"malformed JSON: {exc.msg} (column {exc.colno})",
-                         text)
+        return RawRecord(
+            path, lineno, None, f"malformed JSON: {exc.msg} (column {exc.colno})", text
+        )
     except RecursionError:
         return RawRecord(path, lineno, None, "JSON nested too deeply", text[:200])
     except ValueError as exc:
         return RawRecord(path, lineno, None, f"malformed JSON: {exc}", text)
     if not isinstance(value, dict):
-        return RawRecord(path, lineno, None,
-                         f"expected a JSON object, got {type(value).__name__}", value)
+        return RawRecord(
+            path, lineno, None, f"expected a JSON object, got {type(value).__name__}", value
+        )
     problem = _surrogate_problem(value) if _SURROGATE_ESCAPE.search(text) else None
     if problem:
         return RawRecord(path, lineno, None, problem, text)
@@ -190,8 +198,7 @@ def _parse_json_line(path: str, lineno: int, line: bytes) -> RawRecord:
 
 def _damaged(path: str, lineno: int | None, exc: Exception) -> BadRowError:
     after = f" after line {lineno}" if lineno else ""
-    return BadRowError(path, None, f"damaged or truncated file{after}: "
-                       f"{type(exc).__name__}: {exc}")
+    return BadRowError(path, None, f"damaged or truncated file{after}: {type(exc).__name__}: {exc}")
 
 
 def _file_problem(path: str, exc: OSError) -> BadRowError:
@@ -241,8 +248,9 @@ def read_json(path: str) -> Iterator[RawRecord]:
         elif isinstance(value, dict):
             yield RawRecord(path, i, value)
         else:
-            yield RawRecord(path, i, None, f"expected a JSON object, got {type(value).__name__}",
-                            value)
+            yield RawRecord(
+                path, i, None, f"expected a JSON object, got {type(value).__name__}", value
+            )
 
 
 def _batches_to_records(path: str, batches: Iterator[pa.RecordBatch]) -> Iterator[RawRecord]:
@@ -321,8 +329,9 @@ def _read_csv(path: str) -> Iterator[RawRecord]:
             if _has_bad_utf8(cells):
                 yield RawRecord(path, lineno, None, "invalid UTF-8", cells)
             elif len(cells) != len(header):
-                yield RawRecord(path, lineno, None,
-                                f"{len(cells)} fields, the header has {len(header)}", cells)
+                yield RawRecord(
+                    path, lineno, None, f"{len(cells)} fields, the header has {len(header)}", cells
+                )
             else:
                 yield RawRecord(path, lineno, dict(zip(header, cells, strict=True)))
 
@@ -361,7 +370,8 @@ def read_hub(spec: str) -> Iterator[RawRecord]:
         first = next(iterator, None)
     except (ConnectionError, OSError, ValueError) as exc:
         raise BadRowError(
-            spec, None,
+            spec,
+            None,
             f"could not load {hub.name!r} (config {hub.config!r}, split {hub.split!r}) through "
             f"datasets.load_dataset: {exc}. Without hub access, download it elsewhere "
             f"(e.g. `datasets.load_dataset(...).to_json('{Path(hub.name).name}.jsonl')`) and "

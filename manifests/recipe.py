@@ -65,8 +65,12 @@ class SourceSpec:
     mapping: dict[str, str] | None = None
 
     def to_dict(self) -> dict:
-        out: dict[str, Any] = {"name": self.name, "path": self.path, "skill": self.skill,
-                               "take": self.take.to_dict()}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "path": self.path,
+            "skill": self.skill,
+            "take": self.take.to_dict(),
+        }
         if self.mapping:
             out["mapping"] = dict(self.mapping)
         return out
@@ -129,11 +133,14 @@ class Recipe:
             "sources": [s.to_dict() for s in self.sources],
             "total": self.total,
             "tokens": self.tokens,
-            "dedup": {"exact": self.dedup.exact,
-                      "minhash": asdict(self.dedup.minhash) if self.dedup.minhash else None},
+            "dedup": {
+                "exact": self.dedup.exact,
+                "minhash": asdict(self.dedup.minhash) if self.dedup.minhash else None,
+            },
             "decontaminate": (
                 {**asdict(self.decontaminate), "evals": list(self.decontaminate.evals)}
-                if self.decontaminate else None
+                if self.decontaminate
+                else None
             ),
             "shards": asdict(self.shards),
         }
@@ -149,8 +156,9 @@ class _Checker:
             raise self.error(where, f"expected a mapping, got {type(value).__name__}")
         unknown = [k for k in value if k not in allowed]
         if unknown:
-            raise self.error(f"{self.key(unknown[0])}",
-                             f"unknown key (allowed: {', '.join(allowed)})")
+            raise self.error(
+                f"{self.key(unknown[0])}", f"unknown key (allowed: {', '.join(allowed)})"
+            )
         self.value = value
 
     def key(self, name: str) -> str:
@@ -186,13 +194,17 @@ class _Checker:
             raise self.error(self.key(name), f"must be at least {minimum}, got {value}")
         return value
 
-    def number(self, name: str, *, low: float, high: float = math.inf,
-               low_open: bool = False) -> Any:
+    def number(
+        self, name: str, *, low: float, high: float = math.inf, low_open: bool = False
+    ) -> Any:
         value = self.value.get(name)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
-                value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             raise self.error(self.key(name), f"expected a number, got {value!r}")
         if value < low or (low_open and value == low) or value > high:
             bound = f"({low}, {high}]" if low_open else f"[{low}, {high}]"
@@ -210,16 +222,20 @@ def _parse_take(c: _Checker, where: str, value: Any) -> Take:
     t = _Checker(c.origin, where, value, (*TAKE_MODES, "upsample"))
     modes = [m for m in TAKE_MODES if m in t.value]
     if len(modes) != 1:
-        raise t.error(where, f"expected exactly one of {', '.join(TAKE_MODES)}, got "
-                             f"{', '.join(modes) or 'none'}")
+        raise t.error(
+            where,
+            f"expected exactly one of {', '.join(TAKE_MODES)}, got {', '.join(modes) or 'none'}",
+        )
     mode = modes[0]
     if mode == "count":
         amount: float = t.integer("count", minimum=0, required=True)
     elif mode == "fraction":
         amount = t.number("fraction", low=0, low_open=True)
         if "upsample" in t.value:
-            raise t.error(t.key("upsample"), "only for count or weight (a fraction above 1 "
-                                             "upsamples by itself)")
+            raise t.error(
+                t.key("upsample"),
+                "only for count or weight (a fraction above 1 upsamples by itself)",
+            )
     else:
         amount = t.number("weight", low=0)
     if amount is None:
@@ -235,14 +251,19 @@ def _parse_source(c: _Checker, index: int, value: Any) -> SourceSpec:
         raise s.error(s.key("name"), f"use letters, digits, '_', '.', '-' only, got {name!r}")
     mapping = s.value.get("mapping")
     if mapping is not None and not (
-            isinstance(mapping, dict)
-            and all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items())):
+        isinstance(mapping, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items())
+    ):
         raise s.error(s.key("mapping"), "expected a mapping of field names to field names")
     if "take" not in s.value:
-        raise s.error(s.key("take"), "missing (e.g. {fraction: 1.0}, {count: 1000}, "
-                                     "{weight: 0.5})")
-    return SourceSpec(name=name, path=s.string("path"), skill=s.string("skill", required=False),
-                      take=_parse_take(s, s.key("take"), s.value["take"]), mapping=mapping)
+        raise s.error(s.key("take"), "missing (e.g. {fraction: 1.0}, {count: 1000}, {weight: 0.5})")
+    return SourceSpec(
+        name=name,
+        path=s.string("path"),
+        skill=s.string("skill", required=False),
+        take=_parse_take(s, s.key("take"), s.value["take"]),
+        mapping=mapping,
+    )
 
 
 def _parse_dedup(c: _Checker, value: Any) -> DedupSpec:
@@ -268,11 +289,15 @@ def _parse_dedup(c: _Checker, value: Any) -> DedupSpec:
 def _parse_decontam(c: _Checker, value: Any) -> DecontamSpec | None:
     if value is None or value is False:
         return None
-    d = _Checker(c.origin, "decontaminate", value,
-                 ("evals", "method", "ngram_size", "threshold", "fields"))
+    d = _Checker(
+        c.origin, "decontaminate", value, ("evals", "method", "ngram_size", "threshold", "fields")
+    )
     evals = d.value.get("evals")
-    if (not isinstance(evals, list) or not evals
-            or not all(isinstance(e, str) and e.strip() for e in evals)):
+    if (
+        not isinstance(evals, list)
+        or not evals
+        or not all(isinstance(e, str) and e.strip() for e in evals)
+    ):
         raise d.error("decontaminate.evals", "expected a non-empty list of eval names or paths")
     defaults = DecontamSpec(evals=())
     threshold = d.number("threshold", low=0, high=1, low_open=True)
@@ -297,8 +322,17 @@ def _parse_shards(c: _Checker, value: Any) -> ShardSpec:
     return ShardSpec(max_rows=max_rows, max_bytes=max_bytes, format=fmt)
 
 
-TOP_KEYS = ("name", "seed", "kind", "sources", "total", "tokens", "dedup", "decontaminate",
-            "shards")
+TOP_KEYS = (
+    "name",
+    "seed",
+    "kind",
+    "sources",
+    "total",
+    "tokens",
+    "dedup",
+    "decontaminate",
+    "shards",
+)
 
 
 def parse_recipe(data: Any, *, origin: str = "recipe", base_dir: str | Path = ".") -> Recipe:
@@ -314,8 +348,10 @@ def parse_recipe(data: Any, *, origin: str = "recipe", base_dir: str | Path = ".
     seen: dict[str, int] = {}
     for i, source in enumerate(sources):
         if source.name in seen:
-            raise c.error(f"sources[{i}].name",
-                          f"{source.name!r} is also the name of sources[{seen[source.name]}]")
+            raise c.error(
+                f"sources[{i}].name",
+                f"{source.name!r} is also the name of sources[{seen[source.name]}]",
+            )
         seen[source.name] = i
     total = c.integer("total", minimum=0)
     tokens = c.integer("tokens", minimum=1)
@@ -323,22 +359,31 @@ def parse_recipe(data: Any, *, origin: str = "recipe", base_dir: str | Path = ".
         raise c.error("tokens", "set total (rows) or tokens, not both")
     weighted = [i for i, s in enumerate(sources) if s.take.mode == "weight"]
     if weighted and total is None and tokens is None:
-        raise c.error("total", f"sources[{weighted[0]}] takes a weight, which needs total "
-                               "(rows) or tokens to share")
+        raise c.error(
+            "total",
+            f"sources[{weighted[0]}] takes a weight, which needs total (rows) or tokens to share",
+        )
     if (total is not None or tokens is not None) and not weighted:
         key = "total" if total is not None else "tokens"
         raise c.error(key, "no source takes a weight, so there is nothing to share")
     if weighted and sum(sources[i].take.value for i in weighted) <= 0:
-        raise c.error(f"sources[{weighted[0]}].take.weight",
-                      "the weights must sum to something positive")
+        raise c.error(
+            f"sources[{weighted[0]}].take.weight", "the weights must sum to something positive"
+        )
     counts = sum(s.take.value for s in sources if s.take.mode == "count")
     if total is not None and counts > total:
         raise c.error("total", f"{total} is less than the fixed counts ({int(counts)})")
     return Recipe(
-        name=name, kind=kind, seed=0 if seed is None else seed, sources=sources, total=total,
-        tokens=tokens, dedup=_parse_dedup(c, c.value.get("dedup")),
+        name=name,
+        kind=kind,
+        seed=0 if seed is None else seed,
+        sources=sources,
+        total=total,
+        tokens=tokens,
+        dedup=_parse_dedup(c, c.value.get("dedup")),
         decontaminate=_parse_decontam(c, c.value.get("decontaminate")),
-        shards=_parse_shards(c, c.value.get("shards")), base_dir=Path(base_dir),
+        shards=_parse_shards(c, c.value.get("shards")),
+        base_dir=Path(base_dir),
     )
 
 

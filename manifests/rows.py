@@ -47,16 +47,27 @@ def read_rows(
             assert record.data is not None
             kind = kind or detect_kind(record.data)
             try:
-                row = to_contract(record.data, kind, file=record.file, row=record.row,
-                                  source=source, skill=skill, mapping=mapping)
+                row = to_contract(
+                    record.data,
+                    kind,
+                    file=record.file,
+                    row=record.row,
+                    source=source,
+                    skill=skill,
+                    mapping=mapping,
+                )
             except ValueError as exc:
                 problem = str(exc)
         if row is None:
             if on_bad_row == "error":
                 raise BadRowError(record.file, record.row, problem or "bad row")
             assert rejects is not None
-            rejects.reject(record.file, record.row, problem or "bad row",
-                           record.data if record.data is not None else record.raw)
+            rejects.reject(
+                record.file,
+                record.row,
+                problem or "bad row",
+                record.data if record.data is not None else record.raw,
+            )
             acc.reject()
             continue
         acc.add_out()

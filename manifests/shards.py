@@ -34,8 +34,18 @@ BATCH_ROWS = 1024
 SHARD_RE = re.compile(r"^shard-(\d{5})-of-(\d{5})\.(arrow|parquet)$")
 TMP_RE = re.compile(r"^\.shard-\d{5}\.(arrow|parquet)\.tmp$|^\.manifest\.json\.tmp$")
 REQUIRED_KEYS = (
-    "kind", "format", "seed", "skillmix_version", "created_at", "recipe", "sources", "shards",
-    "schema", "total_rows", "token_counts", "decontamination",
+    "kind",
+    "format",
+    "seed",
+    "skillmix_version",
+    "created_at",
+    "recipe",
+    "sources",
+    "shards",
+    "schema",
+    "total_rows",
+    "token_counts",
+    "decontamination",
 )
 WRITER_KEYS = ("kind", "format", "shards", "schema", "total_rows")
 
@@ -146,8 +156,9 @@ class ShardWriter:
         try:
             validate_row(row, self.kind)
         except ValueError as exc:
-            raise ValueError(f"row {self.rows_written + len(self._rows) + self._pending_rows}: "
-                             f"{exc}") from None
+            raise ValueError(
+                f"row {self.rows_written + len(self._rows) + self._pending_rows}: {exc}"
+            ) from None
         self._rows.append(row)
         if len(self._rows) >= self.batch_rows:
             self._flush_rows()
@@ -183,8 +194,11 @@ class ShardWriter:
             if self.max_rows is not None:
                 n = min(n, self.max_rows - self._shard_rows)
             batch = self._take(n)
-            if (self.max_bytes is not None and self._shard_rows
-                    and self._shard_bytes + batch.nbytes > self.max_bytes):
+            if (
+                self.max_bytes is not None
+                and self._shard_rows
+                and self._shard_bytes + batch.nbytes > self.max_bytes
+            ):
                 self._close_shard()
             self._write_batch(batch)
             if self.max_rows is not None and self._shard_rows >= self.max_rows:
@@ -194,8 +208,11 @@ class ShardWriter:
         if self._file is None:
             path = self.out_dir / f".shard-{len(self._done):05d}.{self.fmt}.tmp"
             try:
-                self._file = (IpcShardFile(path, self.schema) if self.fmt == "arrow"
-                              else _ParquetShardFile(path, self.schema))
+                self._file = (
+                    IpcShardFile(path, self.schema)
+                    if self.fmt == "arrow"
+                    else _ParquetShardFile(path, self.schema)
+                )
             except OSError as exc:
                 raise OutputError(path, exc.strerror or str(exc)) from None
         try:
@@ -213,8 +230,9 @@ class ShardWriter:
             size, sha = self._file.close()
         except OSError as exc:
             raise OutputError(self._file.path, exc.strerror or str(exc)) from None
-        self._done.append({"tmp": self._file.path, "rows": self._shard_rows, "bytes": size,
-                           "sha256": sha})
+        self._done.append(
+            {"tmp": self._file.path, "rows": self._shard_rows, "bytes": size, "sha256": sha}
+        )
         self._file = None
         self._shard_rows = 0
         self._shard_bytes = 0
@@ -234,8 +252,14 @@ class ShardWriter:
         for index, done in enumerate(self._done):
             name = shard_name(index, total, self.fmt)
             os.replace(done["tmp"], self.out_dir / name)
-            shards.append({"file": name, "rows": done["rows"], "bytes": done["bytes"],
-                           "sha256": done["sha256"]})
+            shards.append(
+                {
+                    "file": name,
+                    "rows": done["rows"],
+                    "bytes": done["bytes"],
+                    "sha256": done["sha256"],
+                }
+            )
         return shards
 
     def abort(self) -> None:
@@ -295,20 +319,27 @@ def write_datasets_side_files(out_dir: Path, manifest: dict) -> None:
     from datasets import Features
 
     fingerprint = hashlib.sha256(
-        "".join(s["sha256"] for s in manifest["shards"]).encode()).hexdigest()[:16]
-    _write_json(out_dir / "dataset_info.json", {
-        "description": f"skillmix {manifest['kind']} mix (see manifest.json)",
-        "features": Features.from_arrow_schema(schema_for(manifest["kind"])).to_dict(),
-    })
-    _write_json(out_dir / "state.json", {
-        "_data_files": [{"filename": s["file"]} for s in manifest["shards"]],
-        "_fingerprint": fingerprint,
-        "_format_columns": None,
-        "_format_kwargs": {},
-        "_format_type": None,
-        "_output_all_columns": False,
-        "_split": None,
-    })
+        "".join(s["sha256"] for s in manifest["shards"]).encode()
+    ).hexdigest()[:16]
+    _write_json(
+        out_dir / "dataset_info.json",
+        {
+            "description": f"skillmix {manifest['kind']} mix (see manifest.json)",
+            "features": Features.from_arrow_schema(schema_for(manifest["kind"])).to_dict(),
+        },
+    )
+    _write_json(
+        out_dir / "state.json",
+        {
+            "_data_files": [{"filename": s["file"]} for s in manifest["shards"]],
+            "_fingerprint": fingerprint,
+            "_format_columns": None,
+            "_format_kwargs": {},
+            "_format_type": None,
+            "_output_all_columns": False,
+            "_split": None,
+        },
+    )
 
 
 def write_manifest(out_dir: str | Path, manifest: dict) -> Path:
@@ -348,10 +379,12 @@ def load_manifest(shard_dir: str | Path) -> dict:
     if not folder.is_dir():
         raise ValueError(f"{folder}: no such shard folder")
     if not path.exists():
-        leftovers = [e.name for e in folder.iterdir()
-                     if SHARD_RE.match(e.name) or TMP_RE.match(e.name)]
-        hint = (" (shards without a manifest: the write did not finish; rerun it)"
-                if leftovers else "")
+        leftovers = [
+            e.name for e in folder.iterdir() if SHARD_RE.match(e.name) or TMP_RE.match(e.name)
+        ]
+        hint = (
+            " (shards without a manifest: the write did not finish; rerun it)" if leftovers else ""
+        )
         raise ValueError(f"{path}: missing{hint}")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -419,8 +452,7 @@ def verify_shards(shard_dir: str | Path) -> list[str]:
         if rows != shard["rows"]:
             problems.append(f"{shard['file']}: {rows} rows, the manifest says {shard['rows']}")
         if not file_schema.equals(schema):
-            problems.append(f"{shard['file']}: schema differs from the {manifest['kind']} "
-                            "contract")
+            problems.append(f"{shard['file']}: schema differs from the {manifest['kind']} contract")
     total = sum(s["rows"] for s in manifest["shards"])
     if total != manifest["total_rows"]:
         problems.append(f"total_rows {manifest['total_rows']} but the shards hold {total}")
@@ -441,13 +473,15 @@ def iter_shard_batches(
     """Record batches of every shard, in manifest order."""
     manifest = load_manifest(shard_dir)
     if expected_kind is not None and manifest["kind"] != expected_kind:
-        raise ValueError(f"{shard_dir}: shards hold {manifest['kind']!r} rows, "
-                         f"expected {expected_kind!r}")
+        raise ValueError(
+            f"{shard_dir}: shards hold {manifest['kind']!r} rows, expected {expected_kind!r}"
+        )
     if verify:
         problems = verify_shards(shard_dir)
         if problems:
-            raise ValueError(f"{shard_dir}: shards do not match manifest.json: "
-                             + "; ".join(problems))
+            raise ValueError(
+                f"{shard_dir}: shards do not match manifest.json: " + "; ".join(problems)
+            )
     for shard in manifest["shards"]:
         path = Path(shard_dir) / shard["file"]
         if manifest["format"] == "parquet":

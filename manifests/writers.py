@@ -26,15 +26,24 @@ def output_format(path: str | Path) -> str:
     name = Path(path).name.lower()
     for suffix in (".gz", ".zst", ".zstd"):
         name = name.removesuffix(suffix)
-    for ext, fmt in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "jsonl"),
-                     (".parquet", "parquet"), (".arrow", "arrow"), (".ipc", "arrow"),
-                     (".feather", "arrow"), (".csv", "csv")):
+    for ext, fmt in (
+        (".jsonl", "jsonl"),
+        (".ndjson", "jsonl"),
+        (".json", "jsonl"),
+        (".parquet", "parquet"),
+        (".arrow", "arrow"),
+        (".ipc", "arrow"),
+        (".feather", "arrow"),
+        (".csv", "csv"),
+    ):
         if name.endswith(ext):
             return fmt
     if "." not in Path(path).name:
         return "disk"
-    raise ValueError(f"{path}: unknown output type: use .jsonl[.gz|.zst], .parquet, .arrow, "
-                     ".csv, or a folder name (save_to_disk)")
+    raise ValueError(
+        f"{path}: unknown output type: use .jsonl[.gz|.zst], .parquet, .arrow, "
+        ".csv, or a folder name (save_to_disk)"
+    )
 
 
 def open_text_out(path: str, target: str | None = None) -> IO[str]:

@@ -22,7 +22,8 @@ class _StrictLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(
-                None, None, f"alias *{event.anchor} is not allowed", event.start_mark)
+                None, None, f"alias *{event.anchor} is not allowed", event.start_mark
+            )
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
@@ -36,7 +37,8 @@ class _StrictLoader(yaml.SafeLoader):
                 fresh = True
             if not fresh:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} is given twice", key_node.start_mark)
+                    None, None, f"key {key!r} is given twice", key_node.start_mark
+                )
         return super().construct_mapping(node, deep=deep)
 
 

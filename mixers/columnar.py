@@ -81,8 +81,9 @@ def columnar_source(path: str, kind: str) -> ColumnarSource | None:
         return None
     schema = file_schema(path, fmt)
     names = set(schema.names)
-    required = set(MESSAGE_FIELDS[kind]) | ({"ground_truth", "verifier"} if kind == "rlvr"
-                                            else set())
+    required = set(MESSAGE_FIELDS[kind]) | (
+        {"ground_truth", "verifier"} if kind == "rlvr" else set()
+    )
     if not required <= names:
         return None
     if kind == "preference" and "prompt" in names:
@@ -110,8 +111,7 @@ def iter_batches(source: ColumnarSource) -> Iterator[pa.RecordBatch]:
         # One decoding thread per file: the mixer reads several sources at once instead.
         # Buffered page reads instead of whole column chunks keep memory near one batch.
         parquet = pq.ParquetFile(source.path, pre_buffer=False, buffer_size=1 << 22)
-        yield from parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns,
-                                        use_threads=False)
+        yield from parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns, use_threads=False)
         return
     with pa.memory_map(source.path, "r") as mm:
         try:
@@ -128,7 +128,8 @@ def _present_text(column: pa.Array) -> np.ndarray:
     """True where a string is set and not blank."""
     trimmed = pc.utf8_trim_whitespace(column)
     return pc.fill_null(pc.greater(pc.utf8_length(trimmed), 0), False).to_numpy(
-        zero_copy_only=False)
+        zero_copy_only=False
+    )
 
 
 def _messages_ok(messages: pa.Array, kind: str, field: str) -> np.ndarray:
@@ -140,8 +141,10 @@ def _messages_ok(messages: pa.Array, kind: str, field: str) -> np.ndarray:
     parents = pc.list_parent_indices(messages).to_numpy(zero_copy_only=False)
     roles = pc.struct_field(flat, "role")
     contents = pc.struct_field(flat, "content")
-    good_turn = pc.and_(pc.fill_null(pc.is_in(roles, value_set=pa.array(sorted(ROLES))), False),
-                        pc.is_valid(contents)).to_numpy(zero_copy_only=False)
+    good_turn = pc.and_(
+        pc.fill_null(pc.is_in(roles, value_set=pa.array(sorted(ROLES))), False),
+        pc.is_valid(contents),
+    ).to_numpy(zero_copy_only=False)
     bad_per_row = np.bincount(parents[~good_turn], minlength=n) if len(parents) else np.zeros(n)
     ok &= bad_per_row == 0
     role_values = pc.fill_null(roles, "").to_numpy(zero_copy_only=False)
@@ -184,18 +187,25 @@ def fast_lane_mask(batch: pa.RecordBatch, kind: str, *, skill_given: bool) -> np
         verifier = batch.column("verifier")
         ok &= _present_text(verifier)
         ok &= pc.fill_null(pc.equal(verifier, pc.utf8_lower(verifier)), False).to_numpy(
-            zero_copy_only=False)
+            zero_copy_only=False
+        )
     if "metadata" in names:
         meta = batch.column("metadata")
         empty = pc.fill_null(pc.equal(pc.utf8_length(meta), 0), True)
-        lineage = pc.and_(*(pc.fill_null(pc.match_substring(meta, m), False)
-                            for m in LINEAGE_MARKERS))
+        lineage = pc.and_(
+            *(pc.fill_null(pc.match_substring(meta, m), False) for m in LINEAGE_MARKERS)
+        )
         ok &= pc.or_(empty, lineage).to_numpy(zero_copy_only=False)
     return ok
 
 
 def contract_table(
-    batch: pa.RecordBatch, kind: str, *, source: str, skill: str | None, file: str,
+    batch: pa.RecordBatch,
+    kind: str,
+    *,
+    source: str,
+    skill: str | None,
+    file: str,
     first_row: int,
 ) -> pa.Table:
     """Fast-lane rows of `batch` as a contract table: source, skill and lineage filled in."""

@@ -61,8 +61,13 @@ def resolve_eval(spec: str, base_dir: Path) -> str:
 
 
 def contaminated(
-    staged: list[StagedSource], spec: DecontamSpec, report_dir: Path, *, base_dir: Path,
-    workers: int = 1, dups: list[set[str]] | None = None,
+    staged: list[StagedSource],
+    spec: DecontamSpec,
+    report_dir: Path,
+    *,
+    base_dir: Path,
+    workers: int = 1,
+    dups: list[set[str]] | None = None,
 ) -> tuple[list[np.ndarray], dict]:
     """Per source, the rows that match an eval set; and the summary for the manifest."""
     import decontam
@@ -71,8 +76,14 @@ def contaminated(
     if dups is None:
         dups = [duplicate_ids(source) for source in staged]
     result = decontam.find_contamination(
-        _staged_rows(staged, dups), evals, method=spec.method, ngram_size=spec.ngram_size,
-        threshold=spec.threshold, fields=spec.fields, out_dir=report_dir, remove=False,
+        _staged_rows(staged, dups),
+        evals,
+        method=spec.method,
+        ngram_size=spec.ngram_size,
+        threshold=spec.threshold,
+        fields=spec.fields,
+        out_dir=report_dir,
+        remove=False,
         workers=workers,
     )
     masks = []

@@ -32,8 +32,9 @@ def exact_duplicates(keys: list[np.ndarray], alive: list[np.ndarray]) -> list[np
     return out
 
 
-def _prompt_items(staged: list[StagedSource], alive: list[np.ndarray],
-                  kind: str) -> Iterator[tuple[str, str]]:
+def _prompt_items(
+    staged: list[StagedSource], alive: list[np.ndarray], kind: str
+) -> Iterator[tuple[str, str]]:
     base = 0
     for source, live in zip(staged, alive, strict=True):
         for batch, start in zip(source.open(), source.offsets[:-1], strict=False):
@@ -45,14 +46,18 @@ def _prompt_items(staged: list[StagedSource], alive: list[np.ndarray],
         base += source.rows
 
 
-def near_duplicates(staged: list[StagedSource], alive: list[np.ndarray], kind: str,
-                    spec: MinhashSpec, seed: int) -> list[np.ndarray]:
+def near_duplicates(
+    staged: list[StagedSource], alive: list[np.ndarray], kind: str, spec: MinhashSpec, seed: int
+) -> list[np.ndarray]:
     """Per source, the live rows that decontam's MinHash finds near an earlier kept row."""
     import decontam
 
     pairs = decontam.minhash_duplicates(
-        _prompt_items(staged, alive, kind), threshold=spec.threshold, num_perm=spec.num_perm,
-        shingle_size=spec.shingle_size, seed=seed,
+        _prompt_items(staged, alive, kind),
+        threshold=spec.threshold,
+        num_perm=spec.num_perm,
+        shingle_size=spec.shingle_size,
+        seed=seed,
     )
     duplicates = [int(key) for key in pairs]
     out, base = [], 0

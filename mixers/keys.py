@@ -28,8 +28,12 @@ def normalized_prompts(table: pa.Table, kind: str) -> pl.Series:
     field = MESSAGE_FIELDS[kind][0]
     frame = pl.from_arrow(table.select([field]))
     assert isinstance(frame, pl.DataFrame)
-    text = (_turns_text(field, ("user",)).str.to_lowercase()
-            .str.replace_all(r"\s+", " ").str.strip_chars())
+    text = (
+        _turns_text(field, ("user",))
+        .str.to_lowercase()
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+    )
     return frame.select(text.alias("prompt")).to_series()
 
 

@@ -58,9 +58,15 @@ class _Cleaning:
     duplicate_ids: list[set[str]]  # per source, ids more than one of its rows carries
 
 
-def _stage_all(recipe: Recipe, work: Path, on_bad_row: str,
-               count_tokens: Callable[[list[str]], list[int]] | None, threads: int | None,
-               memory: MemoryBudget, say: Callable[[str], None]) -> list[StagedSource]:
+def _stage_all(
+    recipe: Recipe,
+    work: Path,
+    on_bad_row: str,
+    count_tokens: Callable[[list[str]], list[int]] | None,
+    threads: int | None,
+    memory: MemoryBudget,
+    say: Callable[[str], None],
+) -> list[StagedSource]:
     """Read every source once, `threads` at a time. A failure stops the sources not yet
     started; of the sources that failed, the first in recipe order gives the error."""
 
@@ -68,10 +74,20 @@ def _stage_all(recipe: Recipe, work: Path, on_bad_row: str,
         spec = recipe.sources[i]
         say(f"reading {spec.name} ({spec.path})")
         with RejectsWriter(work / f"rejects-{i:04d}.jsonl") as rejects:
-            return stage_source(i, spec.name, recipe.source_path(spec), recipe.kind, work,
-                                skill=spec.skill, mapping=spec.mapping, on_bad_row=on_bad_row,
-                                rejects=rejects, count_tokens=count_tokens,
-                                keys=recipe.dedup.exact, memory=memory)
+            return stage_source(
+                i,
+                spec.name,
+                recipe.source_path(spec),
+                recipe.kind,
+                work,
+                skill=spec.skill,
+                mapping=spec.mapping,
+                on_bad_row=on_bad_row,
+                rejects=rejects,
+                count_tokens=count_tokens,
+                keys=recipe.dedup.exact,
+                memory=memory,
+            )
 
     count = threads or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=max(1, count)) as pool:
@@ -106,23 +122,31 @@ def _rng(seed: int, *stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, *stream])
 
 
-def _clean(recipe: Recipe, staged: list[StagedSource], out: Path, workers: int,
-           log: Callable[[str], None]) -> _Cleaning:
+def _clean(
+    recipe: Recipe, staged: list[StagedSource], out: Path, workers: int, log: Callable[[str], None]
+) -> _Cleaning:
     empty = [np.zeros(s.rows, dtype=bool) for s in staged]
     dups = [duplicate_ids(s) for s in staged]
     for source, shared in zip(staged, dups, strict=True):
         if shared:
             shown = ", ".join(sorted(shared)[:3])
-            log(f"{source.name}: {len(shared)} ids are carried by more than one row ({shown}"
-                f"{', ...' if len(shared) > 3 else ''}); rows are told apart by position")
+            log(
+                f"{source.name}: {len(shared)} ids are carried by more than one row ({shown}"
+                f"{', ...' if len(shared) > 3 else ''}); rows are told apart by position"
+            )
     decontaminated, summary = empty, None
     if recipe.decontaminate is not None:
         from mixers.contamination import contaminated
 
         log(f"decontaminating against {', '.join(recipe.decontaminate.evals)}")
-        decontaminated, summary = contaminated(staged, recipe.decontaminate, out / DECONTAM_DIR,
-                                               base_dir=recipe.base_dir, workers=workers,
-                                               dups=dups)
+        decontaminated, summary = contaminated(
+            staged,
+            recipe.decontaminate,
+            out / DECONTAM_DIR,
+            base_dir=recipe.base_dir,
+            workers=workers,
+            dups=dups,
+        )
         if summary.get("report_path"):
             summary["report_path"] = _relative(summary["report_path"], out)
     alive = [~d for d in decontaminated]
@@ -145,8 +169,9 @@ def _relative(path: str, root: Path) -> str:
         return path
 
 
-def _gathered(staged: list[StagedSource], sources: np.ndarray,
-              rows: np.ndarray) -> Iterator[pa.Table]:
+def _gathered(
+    staged: list[StagedSource], sources: np.ndarray, rows: np.ndarray
+) -> Iterator[pa.Table]:
     """Rows in the given global order, a chunk at a time, from the staged files."""
     opened = [s.open() for s in staged]
     budget = ResidentBudget(RESIDENT_BUDGET)
@@ -163,8 +188,9 @@ def _gathered(staged: list[StagedSource], sources: np.ndarray,
         yield table.take(pa.array(np.argsort(np.concatenate(positions))))
 
 
-def _write(staged: list[StagedSource], sources: np.ndarray, rows: np.ndarray,
-           writer: ShardWriter) -> None:
+def _write(
+    staged: list[StagedSource], sources: np.ndarray, rows: np.ndarray, writer: ShardWriter
+) -> None:
     """Gather in this thread while another writes and hashes the previous chunk."""
     chunks: queue.Queue = queue.Queue(maxsize=1)
     failure: list[BaseException] = []
@@ -191,8 +217,14 @@ def _write(staged: list[StagedSource], sources: np.ndarray, rows: np.ndarray,
         raise failure[0]
 
 
-def _source_entry(recipe: Recipe, source: StagedSource, cleaning: _Cleaning, count: int,
-                  eligible: int, drawn: np.ndarray) -> dict:
+def _source_entry(
+    recipe: Recipe,
+    source: StagedSource,
+    cleaning: _Cleaning,
+    count: int,
+    eligible: int,
+    drawn: np.ndarray,
+) -> dict:
     spec = recipe.sources[source.index]
     selected = len(np.unique(drawn))
     i = source.index
@@ -204,8 +236,10 @@ def _source_entry(recipe: Recipe, source: StagedSource, cleaning: _Cleaning, cou
         "available": source.accounting.rows_in,
         "rejected": source.accounting.rejected,
         "decontaminated": int(cleaning.decontaminated[i].sum()),
-        "deduplicated": {"exact": int(cleaning.exact[i].sum()),
-                         "minhash": int(cleaning.near[i].sum())},
+        "deduplicated": {
+            "exact": int(cleaning.exact[i].sum()),
+            "minhash": int(cleaning.near[i].sum()),
+        },
         "not_drawn": eligible - selected,
         "selected": selected,
         "rows_out": count,
@@ -214,9 +248,14 @@ def _source_entry(recipe: Recipe, source: StagedSource, cleaning: _Cleaning, cou
         "duplicate_ids": len(cleaning.duplicate_ids[i]),
     }
     dedup = entry["deduplicated"]
-    assert entry["available"] == (selected + dedup["exact"] + dedup["minhash"]
-                                  + entry["decontaminated"] + entry["rejected"]
-                                  + entry["not_drawn"]), entry
+    assert entry["available"] == (
+        selected
+        + dedup["exact"]
+        + dedup["minhash"]
+        + entry["decontaminated"]
+        + entry["rejected"]
+        + entry["not_drawn"]
+    ), entry
     return entry
 
 
@@ -226,23 +265,33 @@ def _accounting(entries: list[dict]) -> Accounting:
         acc.add_in(e["available"])
         acc.add_out(e["selected"])
         acc.reject(e["rejected"])
-        for reason, n in (("decontaminated", e["decontaminated"]),
-                          ("dedup_exact", e["deduplicated"]["exact"]),
-                          ("dedup_minhash", e["deduplicated"]["minhash"]),
-                          ("not_drawn", e["not_drawn"])):
+        for reason, n in (
+            ("decontaminated", e["decontaminated"]),
+            ("dedup_exact", e["deduplicated"]["exact"]),
+            ("dedup_minhash", e["deduplicated"]["minhash"]),
+            ("not_drawn", e["not_drawn"]),
+        ):
             if n:
                 acc.remove(reason, n)
     acc.check()
     return acc
 
 
-def _token_counts(staged: list[StagedSource], entries: list[dict], tokenizer: str | None,
-                  skills_tokens: dict[str, int]) -> dict | None:
+def _token_counts(
+    staged: list[StagedSource],
+    entries: list[dict],
+    tokenizer: str | None,
+    skills_tokens: dict[str, int],
+) -> dict | None:
     if tokenizer is None:
         return None
     per_source = {e["name"]: e["tokens"] for e in entries}
-    return {"tokenizer": tokenizer, "total": sum(per_source.values()),
-            "per_source": per_source, "per_skill": dict(sorted(skills_tokens.items()))}
+    return {
+        "tokenizer": tokenizer,
+        "total": sum(per_source.values()),
+        "per_source": per_source,
+        "per_skill": dict(sorted(skills_tokens.items())),
+    }
 
 
 def mix(
@@ -275,61 +324,92 @@ def mix(
     count_tokens = tokenizer_counter(tokenizer) if tokenizer else None
     rejected = 0
     try:
-        staged = _stage_all(recipe, work, on_bad_row, count_tokens, threads,
-                            MemoryBudget(int(memory_mb * 2**20)), say)
+        staged = _stage_all(
+            recipe,
+            work,
+            on_bad_row,
+            count_tokens,
+            threads,
+            MemoryBudget(int(memory_mb * 2**20)),
+            say,
+        )
         rejected = _merge_rejects(work, len(recipe.sources), out / REJECTS_NAME)
         pa.default_memory_pool().release_unused()  # pass one's buffers, before pass two
         cleaning = _clean(recipe, staged, out, workers, say)
-        alive = [~(d | e | n) for d, e, n in zip(cleaning.decontaminated, cleaning.exact,
-                                                  cleaning.near, strict=True)]
+        alive = [
+            ~(d | e | n)
+            for d, e, n in zip(cleaning.decontaminated, cleaning.exact, cleaning.near, strict=True)
+        ]
         eligible = [np.flatnonzero(a) for a in alive]
         mean_tokens = None
         if count_tokens is not None:
-            mean_tokens = [float(s.tokens[e].mean()) if len(e) else 0.0
-                           for s, e in zip(staged, eligible, strict=True)]
+            mean_tokens = [
+                float(s.tokens[e].mean()) if len(e) else 0.0
+                for s, e in zip(staged, eligible, strict=True)
+            ]
         counts = resolve_counts(recipe, [len(e) for e in eligible], mean_tokens)
-        drawn = [draw(e, c, _rng(recipe.seed, 1, i))
-                 for i, (e, c) in enumerate(zip(eligible, counts, strict=True))]
-        sources = np.concatenate([np.full(len(d), i, dtype=np.int32)
-                                  for i, d in enumerate(drawn)])
+        drawn = [
+            draw(e, c, _rng(recipe.seed, 1, i))
+            for i, (e, c) in enumerate(zip(eligible, counts, strict=True))
+        ]
+        sources = np.concatenate([np.full(len(d), i, dtype=np.int32) for i, d in enumerate(drawn)])
         rows = np.concatenate(drawn)
         order = _rng(recipe.seed, 2).permutation(len(rows))
         sources, rows = sources[order], rows[order]
         say(f"writing {len(rows)} rows")
         shard_format = fmt or recipe.shards.format
-        with ShardWriter(out, recipe.kind, max_rows=recipe.shards.max_rows,
-                         max_bytes=recipe.shards.max_bytes, fmt=shard_format) as writer:
+        with ShardWriter(
+            out,
+            recipe.kind,
+            max_rows=recipe.shards.max_rows,
+            max_bytes=recipe.shards.max_bytes,
+            fmt=shard_format,
+        ) as writer:
             _write(staged, sources, rows, writer)
             shards = writer.close()
-        entries = [_source_entry(recipe, s, cleaning, c, len(e), d)
-                   for s, c, e, d in zip(staged, counts, eligible, drawn, strict=True)]
+        entries = [
+            _source_entry(recipe, s, cleaning, c, len(e), d)
+            for s, c, e, d in zip(staged, counts, eligible, drawn, strict=True)
+        ]
         skills_tokens: dict[str, int] = {}
         if count_tokens is not None:
             skills_tokens = _skill_tokens(staged, drawn, recipe)
-        manifest = build_manifest(recipe.kind, shard_format, shards, {
-            "name": recipe.name,
-            "seed": recipe.seed,
-            "recipe": recipe.to_dict(),
-            "sources": entries,
-            "token_counts": _token_counts(staged, entries, tokenizer, skills_tokens),
-            "decontamination": cleaning.decontam_summary,
-            "rejects": REJECTS_NAME if rejected else None,
-            "upsampled_repeats": int(len(rows) - sum(e["selected"] for e in entries)),
-        })
+        manifest = build_manifest(
+            recipe.kind,
+            shard_format,
+            shards,
+            {
+                "name": recipe.name,
+                "seed": recipe.seed,
+                "recipe": recipe.to_dict(),
+                "sources": entries,
+                "token_counts": _token_counts(staged, entries, tokenizer, skills_tokens),
+                "decontamination": cleaning.decontam_summary,
+                "rejects": REJECTS_NAME if rejected else None,
+                "upsampled_repeats": int(len(rows) - sum(e["selected"] for e in entries)),
+            },
+        )
         write_manifest(out, manifest)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return MixResult(manifest, _accounting(entries), len(rows),
-                     out / REJECTS_NAME if rejected else None)
+    return MixResult(
+        manifest, _accounting(entries), len(rows), out / REJECTS_NAME if rejected else None
+    )
 
 
-def _skill_tokens(staged: list[StagedSource], drawn: list[np.ndarray],
-                  recipe: Recipe) -> dict[str, int]:
+def _skill_tokens(
+    staged: list[StagedSource], drawn: list[np.ndarray], recipe: Recipe
+) -> dict[str, int]:
     totals: dict[str, int] = {}
     for source, rows in zip(staged, drawn, strict=True):
         assert source.tokens is not None
-        skills = np.concatenate([b.column("skill").to_numpy(zero_copy_only=False)
-                                 for b in source.open()]) if source.rows else np.array([])
+        skills = (
+            np.concatenate(
+                [b.column("skill").to_numpy(zero_copy_only=False) for b in source.open()]
+            )
+            if source.rows
+            else np.array([])
+        )
         for skill in np.unique(skills[rows]) if len(rows) else []:
             picked = rows[skills[rows] == skill]
             totals[str(skill)] = totals.get(str(skill), 0) + int(source.tokens[picked].sum())

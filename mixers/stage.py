@@ -81,7 +81,9 @@ class StagedSource:
             mapped.madvise(mmap.MADV_DONTNEED)
 
     def gather(
-        self, rows: np.ndarray, batches: list[pa.RecordBatch],
+        self,
+        rows: np.ndarray,
+        batches: list[pa.RecordBatch],
         budget: ResidentBudget | None = None,
     ) -> tuple[pa.Table, np.ndarray]:
         """Rows by index, as (table, order): table row j is `rows[order[j]]`."""
@@ -135,8 +137,12 @@ class ResidentBudget:
 
 def _page_span(batch: pa.RecordBatch, base: int, size: int) -> tuple[int, int]:
     """(start, length) of the page-aligned part of the mapping that holds `batch`."""
-    addresses = [(buf.address, buf.size) for column in batch.columns
-                 for buf in column.buffers() if buf is not None and buf.size]
+    addresses = [
+        (buf.address, buf.size)
+        for column in batch.columns
+        for buf in column.buffers()
+        if buf is not None and buf.size
+    ]
     if not addresses:
         return 0, 0
     start = min(a for a, _ in addresses) - base
@@ -173,9 +179,14 @@ class MemoryBudget:
 class _Stager:
     """Keeps contract batches (in memory or in the staged file) and their per-row values."""
 
-    def __init__(self, file: Path, kind: str, with_keys: bool,
-                 count_tokens: Callable[[list[str]], list[int]] | None,
-                 memory: MemoryBudget | None) -> None:
+    def __init__(
+        self,
+        file: Path,
+        kind: str,
+        with_keys: bool,
+        count_tokens: Callable[[list[str]], list[int]] | None,
+        memory: MemoryBudget | None,
+    ) -> None:
         self.file = file
         self.kind = kind
         self.with_keys = with_keys
@@ -194,8 +205,11 @@ class _Stager:
             part = table.slice(start, STAGE_BATCH_ROWS)
             if part.num_rows == 0:
                 continue
-            batch = (part.to_batches()[0] if all(c.num_chunks == 1 for c in part.columns)
-                     else part.combine_chunks().to_batches()[0])
+            batch = (
+                part.to_batches()[0]
+                if all(c.num_chunks == 1 for c in part.columns)
+                else part.combine_chunks().to_batches()[0]
+            )
             if self.with_keys:
                 self.keys.append(prompt_keys(part, self.kind))
             if self.count_tokens is not None:
@@ -240,8 +254,15 @@ class _Stager:
         return self.in_memory if self.writer is None and self.memory is not None else None
 
 
-def _bad_row(on_bad_row: str, rejects: RejectsWriter | None, acc: Accounting, file: str,
-             row: int, problem: str, raw: object) -> None:
+def _bad_row(
+    on_bad_row: str,
+    rejects: RejectsWriter | None,
+    acc: Accounting,
+    file: str,
+    row: int,
+    problem: str,
+    raw: object,
+) -> None:
     if on_bad_row == "error":
         raise BadRowError(file, row, problem)
     assert rejects is not None
@@ -250,8 +271,14 @@ def _bad_row(on_bad_row: str, rejects: RejectsWriter | None, acc: Accounting, fi
 
 
 def _columnar_tables(
-    source: ColumnarSource, kind: str, *, name: str, skill: str | None, on_bad_row: str,
-    rejects: RejectsWriter | None, acc: Accounting,
+    source: ColumnarSource,
+    kind: str,
+    *,
+    name: str,
+    skill: str | None,
+    on_bad_row: str,
+    rejects: RejectsWriter | None,
+    acc: Accounting,
 ) -> Iterator[pa.Table]:
     schema = schema_for(kind)
     first = 0
@@ -259,8 +286,9 @@ def _columnar_tables(
         n = batch.num_rows
         acc.add_in(n)
         fast = fast_lane_mask(batch, kind, skill_given=skill is not None)
-        table = contract_table(batch, kind, source=name, skill=skill, file=source.path,
-                               first_row=first)
+        table = contract_table(
+            batch, kind, source=name, skill=skill, file=source.path, first_row=first
+        )
         if fast.all():
             yield table
         else:
@@ -269,37 +297,63 @@ def _columnar_tables(
             slow = np.flatnonzero(~fast)
             for i, record in zip(slow, batch.take(pa.array(slow)).to_pylist(), strict=True):
                 try:
-                    slow_rows.append(to_contract(record, kind, file=source.path,
-                                                 row=first + int(i), source=name, skill=skill))
+                    slow_rows.append(
+                        to_contract(
+                            record,
+                            kind,
+                            file=source.path,
+                            row=first + int(i),
+                            source=name,
+                            skill=skill,
+                        )
+                    )
                     slow_at.append(int(i))
                 except ValueError as exc:
-                    _bad_row(on_bad_row, rejects, acc, source.path, first + int(i), str(exc),
-                             record)
+                    _bad_row(
+                        on_bad_row, rejects, acc, source.path, first + int(i), str(exc), record
+                    )
             parts = [table.take(pa.array(keep))]
             if slow_rows:
                 parts.append(pa.Table.from_pylist(slow_rows, schema=schema))
             merged = pa.concat_tables(parts)
-            order = np.argsort(np.concatenate([keep, np.asarray(slow_at, dtype=np.int64)]),
-                               kind="stable")
+            order = np.argsort(
+                np.concatenate([keep, np.asarray(slow_at, dtype=np.int64)]), kind="stable"
+            )
             yield merged.take(pa.array(order))
         first += n
 
 
 def _record_tables(
-    path: str, kind: str, *, where: str, name: str, skill: str | None,
-    mapping: dict[str, str] | None, on_bad_row: str, rejects: RejectsWriter | None,
+    path: str,
+    kind: str,
+    *,
+    where: str,
+    name: str,
+    skill: str | None,
+    mapping: dict[str, str] | None,
+    on_bad_row: str,
+    rejects: RejectsWriter | None,
     acc: Accounting,
 ) -> Iterator[pa.Table]:
     schema = schema_for(kind)
     # A prompt mix takes the prompt of any row; other kinds must match what the file holds.
     read_kind = kind if mapping or kind == "prompt" else None
-    rows = read_rows(path, read_kind, source=name, skill=skill, mapping=mapping,
-                     on_bad_row=on_bad_row, rejects=rejects, accounting=acc)
+    rows = read_rows(
+        path,
+        read_kind,
+        source=name,
+        skill=skill,
+        mapping=mapping,
+        on_bad_row=on_bad_row,
+        rejects=rejects,
+        accounting=acc,
+    )
     buffer: list[dict] = []
     for row in rows:
         if not buffer and detect_kind(row) != kind:
-            raise MixError(f"{where}: {path} holds {detect_kind(row)} rows, but the recipe's "
-                           f"kind is {kind}")
+            raise MixError(
+                f"{where}: {path} holds {detect_kind(row)} rows, but the recipe's kind is {kind}"
+            )
         buffer.append(row)
         if len(buffer) >= STAGE_BATCH_ROWS:
             yield pa.Table.from_pylist(buffer, schema=schema)
@@ -309,10 +363,18 @@ def _record_tables(
 
 
 def stage_source(
-    index: int, name: str, path: str, kind: str, work_dir: Path, *, skill: str | None = None,
-    mapping: dict[str, str] | None = None, on_bad_row: str = "error",
+    index: int,
+    name: str,
+    path: str,
+    kind: str,
+    work_dir: Path,
+    *,
+    skill: str | None = None,
+    mapping: dict[str, str] | None = None,
+    on_bad_row: str = "error",
     rejects: RejectsWriter | None = None,
-    count_tokens: Callable[[list[str]], list[int]] | None = None, keys: bool = True,
+    count_tokens: Callable[[list[str]], list[int]] | None = None,
+    keys: bool = True,
     memory: MemoryBudget | None = None,
 ) -> StagedSource:
     """Read source `index` once into `work_dir`; errors name `sources[index]`."""
@@ -324,18 +386,29 @@ def stage_source(
         detected = kind_of_columns(path)
         # Any row holds a prompt, so a prompt mix reads every kind (as read_rows does).
         if detected is not None and detected != kind and kind != "prompt" and not mapping:
-            raise MixError(f"{where}: {path} holds {detected} rows, but the recipe's kind is "
-                           f"{kind}")
+            raise MixError(
+                f"{where}: {path} holds {detected} rows, but the recipe's kind is {kind}"
+            )
         columnar = None if mapping else columnar_source(path, kind)
     except (pa.ArrowException, OSError) as exc:
         kind_of_file = {".parquet": "Parquet", ".arrow": "Arrow"}.get(Path(path).suffix, "data")
         raise BadRowError(path, None, f"not a readable {kind_of_file} file: {exc}") from None
     if columnar is not None:
-        tables = _columnar_tables(columnar, kind, name=name, skill=skill, on_bad_row=on_bad_row,
-                                  rejects=rejects, acc=acc)
+        tables = _columnar_tables(
+            columnar, kind, name=name, skill=skill, on_bad_row=on_bad_row, rejects=rejects, acc=acc
+        )
     else:
-        tables = _record_tables(path, kind, where=where, name=name, skill=skill, mapping=mapping,
-                                on_bad_row=on_bad_row, rejects=rejects, acc=acc)
+        tables = _record_tables(
+            path,
+            kind,
+            where=where,
+            name=name,
+            skill=skill,
+            mapping=mapping,
+            on_bad_row=on_bad_row,
+            rejects=rejects,
+            acc=acc,
+        )
     file = work_dir / f"{index:04d}.arrow"
     stager = _Stager(file, kind, keys, count_tokens, memory)
     try:
@@ -347,6 +420,14 @@ def stage_source(
         prompt_keys_or_none, tokens, offsets = stager.close()
     acc.rows_out = int(offsets[-1])
     acc.check()
-    return StagedSource(index=index, name=name, path=path, file=file, accounting=acc,
-                        keys=prompt_keys_or_none, tokens=tokens, offsets=offsets,
-                        memory=stager.memory_batches)
+    return StagedSource(
+        index=index,
+        name=name,
+        path=path,
+        file=file,
+        accounting=acc,
+        keys=prompt_keys_or_none,
+        tokens=tokens,
+        offsets=offsets,
+        memory=stager.memory_batches,
+    )

@@ -17,10 +17,16 @@ def _scan(shard_dir: Path, manifest: dict) -> pl.LazyFrame:
 
 
 def _counts(frame: pl.LazyFrame, column: str, total: int) -> list[dict]:
-    counted = (frame.group_by(column).agg(pl.len().alias("rows"))
-               .sort(["rows", column], descending=[True, False]).collect())
-    return [{"name": name, "rows": rows, "share": round(rows / total, 4) if total else 0.0}
-            for name, rows in counted.iter_rows()]
+    counted = (
+        frame.group_by(column)
+        .agg(pl.len().alias("rows"))
+        .sort(["rows", column], descending=[True, False])
+        .collect()
+    )
+    return [
+        {"name": name, "rows": rows, "share": round(rows / total, 4) if total else 0.0}
+        for name, rows in counted.iter_rows()
+    ]
 
 
 def mix_stats(shard_dir: str | Path) -> dict:
@@ -43,19 +49,25 @@ def mix_stats(shard_dir: str | Path) -> dict:
 
 def format_stats(stats: dict) -> str:
     """A plain-text table of a mix's statistics."""
-    lines = [f"mix {stats['name'] or '?'}: {stats['total_rows']} {stats['kind']} rows in "
-             f"{stats['shards']} shard(s)"]
+    lines = [
+        f"mix {stats['name'] or '?'}: {stats['total_rows']} {stats['kind']} rows in "
+        f"{stats['shards']} shard(s)"
+    ]
     for key in ("skills", "sources"):
         lines.append(f"\n{key[:-1]:<32} {'rows':>10} {'share':>7}")
         lines += [f"{c['name']:<32} {c['rows']:>10} {c['share']:>7.1%}" for c in stats[key]]
     if stats["accounting"]:
-        lines.append(f"\n{'source':<24} {'available':>10} {'selected':>9} {'out':>9} "
-                     f"{'dedup':>7} {'decont':>7} {'reject':>7} {'not drawn':>10}")
+        lines.append(
+            f"\n{'source':<24} {'available':>10} {'selected':>9} {'out':>9} "
+            f"{'dedup':>7} {'decont':>7} {'reject':>7} {'not drawn':>10}"
+        )
         for s in stats["accounting"]:
             dedup = s["deduplicated"]["exact"] + s["deduplicated"]["minhash"]
-            lines.append(f"{s['name']:<24} {s['available']:>10} {s['selected']:>9} "
-                         f"{s['rows_out']:>9} {dedup:>7} {s['decontaminated']:>7} "
-                         f"{s['rejected']:>7} {s['not_drawn']:>10}")
+            lines.append(
+                f"{s['name']:<24} {s['available']:>10} {s['selected']:>9} "
+                f"{s['rows_out']:>9} {dedup:>7} {s['decontaminated']:>7} "
+                f"{s['rejected']:>7} {s['not_drawn']:>10}"
+            )
     tokens = stats.get("token_counts")
     if tokens:
         lines.append(f"\ntokens ({tokens['tokenizer']}): {tokens['total']}")

@@ -61,8 +61,10 @@ def resolve_counts(
             assert recipe.total is not None
             fixed = sum(c for c in counts if c is not None)
             if fixed > recipe.total:
-                raise MixError(f"total: {recipe.total} rows, but the fraction and count takes "
-                               f"already give {fixed}")
+                raise MixError(
+                    f"total: {recipe.total} rows, but the fraction and count takes "
+                    f"already give {fixed}"
+                )
             shares = largest_remainder(recipe.total - fixed, weights)
         for i, share in zip(weighted, shares, strict=True):
             counts[i] = share
@@ -70,27 +72,39 @@ def resolve_counts(
     for i, (source, n, count) in enumerate(zip(recipe.sources, eligible, final, strict=True)):
         key = f"sources[{i}].take.{source.take.mode}"
         if count > n and source.take.mode != "fraction" and not source.take.upsample:
-            raise MixError(f"{key}: needs {count} rows but {source.name} has {n} after cleaning; "
-                           "set upsample: true to repeat rows")
+            raise MixError(
+                f"{key}: needs {count} rows but {source.name} has {n} after cleaning; "
+                "set upsample: true to repeat rows"
+            )
         if count > 0 and n == 0:
-            raise MixError(f"{key}: needs {count} rows but {source.name} has none left after "
-                           "cleaning")
+            raise MixError(
+                f"{key}: needs {count} rows but {source.name} has none left after cleaning"
+            )
         if count > MAX_UPSAMPLE * n:
-            raise MixError(f"{key}: needs {count} rows, {count / n:.3g} times the {n} rows "
-                           f"{source.name} has after cleaning; at most {MAX_UPSAMPLE} times")
+            raise MixError(
+                f"{key}: needs {count} rows, {count / n:.3g} times the {n} rows "
+                f"{source.name} has after cleaning; at most {MAX_UPSAMPLE} times"
+            )
     return final
 
 
-def _token_shares(recipe: Recipe, counts: list[int | None], weighted: list[int],
-                  weights: list[Fraction], mean_tokens: list[float] | None) -> list[int]:
+def _token_shares(
+    recipe: Recipe,
+    counts: list[int | None],
+    weighted: list[int],
+    weights: list[Fraction],
+    mean_tokens: list[float] | None,
+) -> list[int]:
     if mean_tokens is None:
         raise MixError("tokens: a token budget needs a tokenizer (--tokenizer)")
     assert recipe.tokens is not None
     fixed = sum(c * mean_tokens[i] for i, c in enumerate(counts) if c is not None)
     left = recipe.tokens - fixed
     if left < 0:
-        raise MixError(f"tokens: {recipe.tokens} tokens, but the fraction and count takes "
-                       f"already give about {round(fixed)}")
+        raise MixError(
+            f"tokens: {recipe.tokens} tokens, but the fraction and count takes "
+            f"already give about {round(fixed)}"
+        )
     whole = sum(weights)
     shares = []
     for i, w in zip(weighted, weights, strict=True):

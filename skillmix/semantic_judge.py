@@ -31,8 +31,9 @@ class LLMJudge:
     other than True/False, and requests that failed after retries, are verdict None with
     the reason; `usage()` sums the cost of every call (requests, cached, tokens)."""
 
-    def __init__(self, backend: Backend, cache_path: str | Path | None = None,
-                 max_tokens: int = 4) -> None:
+    def __init__(
+        self, backend: Backend, cache_path: str | Path | None = None, max_tokens: int = 4
+    ) -> None:
         self.backend = backend
         self.cache = RequestCache(cache_path or DEFAULT_CACHE)
         self.params = SamplingParams(temperature=0.0, max_tokens=max_tokens)
@@ -42,8 +43,11 @@ class LLMJudge:
         if not pairs:
             return []
         requests = [
-            GenerationRequest.chat([{"role": "user", "content": JUDGE_PROMPT.format(
-                train=train, eval=evl)}], self.params, seed=0)
+            GenerationRequest.chat(
+                [{"role": "user", "content": JUDGE_PROMPT.format(train=train, eval=evl)}],
+                self.params,
+                seed=0,
+            )
             for train, evl in pairs
         ]
         run = run_cached(self.backend, requests, self.cache)
@@ -55,8 +59,9 @@ class LLMJudge:
                 out.append((None, run.failures.get(run.keys[request], "no answer")))
                 continue
             verdict = _verdict(answer.text)
-            out.append((verdict, None if verdict is not None
-                        else f"unparsed reply {answer.text[:40]!r}"))
+            out.append(
+                (verdict, None if verdict is not None else f"unparsed reply {answer.text[:40]!r}")
+            )
         return out
 
     def _add_usage(self, usage: dict) -> None:
@@ -91,9 +96,16 @@ def judge_candidates(
 ) -> SemanticResult:
     """Each candidate as a record (eval, eval_id, doc, similarity, judgment); without a
     backend the judgment is None (candidates only)."""
-    records = [{"doc": c.doc, "eval": corpus.names[corpus.eval_of[c.inst]],
-                "eval_id": corpus.ids[c.inst], "similarity": round(c.similarity, 6),
-                "judgment": None} for c in candidates]
+    records = [
+        {
+            "doc": c.doc,
+            "eval": corpus.names[corpus.eval_of[c.inst]],
+            "eval_id": corpus.ids[c.inst],
+            "similarity": round(c.similarity, 6),
+            "judgment": None,
+        }
+        for c in candidates
+    ]
     if backend is None or not candidates:
         return SemanticResult(records, {})
     judge = LLMJudge(backend, cache_path)
@@ -106,7 +118,10 @@ def judge_candidates(
 
 
 def semantic_audit(
-    texts: list[str], corpus: EvalCorpus, matcher: SemanticMatcher, backend: Backend | None,
+    texts: list[str],
+    corpus: EvalCorpus,
+    matcher: SemanticMatcher,
+    backend: Backend | None,
     cache_path: str | Path | None = None,
 ) -> SemanticResult:
     """Candidates for `texts` from the matcher, judged by the backend when one is given."""

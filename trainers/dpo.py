@@ -33,15 +33,23 @@ def reference_table(run: Run, pairs: list[Pair]) -> tuple[dict[str, torch.Tensor
         return None, "adapter_disabled"
     key = cache_key(
         # Documents are cut to pack_length when packing, so it names the tokenization too.
-        config.model, mix_fingerprint(config.data), document_cap(config),
-        run.tokenizer.chat_template, run.bf16,
+        config.model,
+        mix_fingerprint(config.data),
+        document_cap(config),
+        run.tokenizer.chat_template,
+        run.bf16,
     )
     cache_dir = config.ref_cache_dir or str(Path(config.output) / "ref_cache")
     table, hit = cached_reference(
-        cache_dir, key,
+        cache_dir,
+        key,
         lambda: compute_reference(
-            run.accelerator, run.model, pairs, run.tokenizer.pad_token_id,
-            micro_batch_size=config.micro_batch_size, layout=Layout.of(config),
+            run.accelerator,
+            run.model,
+            pairs,
+            run.tokenizer.pad_token_id,
+            micro_batch_size=config.micro_batch_size,
+            layout=Layout.of(config),
         ),
         is_main_process=run.accelerator.is_main_process,
         wait=run.accelerator.wait_for_everyone,
@@ -78,9 +86,15 @@ def dpo_step_fn(run: Run, pairs: list[Pair], ref: dict[str, torch.Tensor] | None
             with no_sync_unless_last(run, index, len(micro_batches)):
                 logps = pair_logps(run.model, chunk, pad_id, device=device, layout=layout)
                 out = preference_loss(
-                    config.loss, logps.chosen, logps.rejected, ref_chosen, ref_rejected,
-                    logps.chosen_tokens, logps.rejected_tokens,
-                    beta=config.beta, label_smoothing=config.label_smoothing,
+                    config.loss,
+                    logps.chosen,
+                    logps.rejected,
+                    ref_chosen,
+                    ref_rejected,
+                    logps.chosen_tokens,
+                    logps.rejected_tokens,
+                    beta=config.beta,
+                    label_smoothing=config.label_smoothing,
                     simpo_gamma=config.simpo_gamma,
                 )
                 accelerator.backward(out.losses.sum() * scale)
@@ -115,5 +129,6 @@ def run_dpo(config: DPOConfig) -> dict:
     # Before a resumed checkpoint is loaded, the model still holds the starting weights.
     ref, ref_source = reference_table(t.run, t.items)
     history = train(t.run, t.plan, dpo_step_fn(t.run, t.items, ref), extra_state=t.extra_state)
-    return finish_tokenized_run(config, t, history, reference=ref_source,
-                                first_loss=history[0]["loss"] if history else None)
+    return finish_tokenized_run(
+        config, t, history, reference=ref_source, first_loss=history[0]["loss"] if history else None
+    )

@@ -39,12 +39,30 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     recipe.name: recipe
     for recipe in (
-        Recipe("sft", SFTConfig, "sft", "trainers.sft:run_sft", summary_lines,
-               "supervised fine-tuning, loss on assistant tokens"),
-        Recipe("dpo", DPOConfig, "preference", "trainers.dpo:run_dpo", summary_lines,
-               "preference optimization (dpo, dpo_norm, simpo, ipo, ipo_sum)"),
-        Recipe("rlvr", RLVRConfig, "rlvr", "trainers.rlvr:run_rlvr", rlvr_summary_lines,
-               "GRPO with verifiable rewards"),
+        Recipe(
+            "sft",
+            SFTConfig,
+            "sft",
+            "trainers.sft:run_sft",
+            summary_lines,
+            "supervised fine-tuning, loss on assistant tokens",
+        ),
+        Recipe(
+            "dpo",
+            DPOConfig,
+            "preference",
+            "trainers.dpo:run_dpo",
+            summary_lines,
+            "preference optimization (dpo, dpo_norm, simpo, ipo, ipo_sum)",
+        ),
+        Recipe(
+            "rlvr",
+            RLVRConfig,
+            "rlvr",
+            "trainers.rlvr:run_rlvr",
+            rlvr_summary_lines,
+            "GRPO with verifiable rewards",
+        ),
     )
 }
 
@@ -53,8 +71,9 @@ def get_recipe(name: str) -> Recipe:
     try:
         return RECIPES[name]
     except KeyError:
-        raise ValueError(f"unknown training recipe {name!r}: expected one of "
-                         f"{', '.join(sorted(RECIPES))}") from None
+        raise ValueError(
+            f"unknown training recipe {name!r}: expected one of {', '.join(sorted(RECIPES))}"
+        ) from None
 
 
 def train_from_options(kind: str, config_file: str | None, options: dict[str, Any]) -> dict:

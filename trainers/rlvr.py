@@ -63,7 +63,9 @@ def reward_spec(config: RLVRConfig) -> RewardSpec:
 def sampling_of(config: RLVRConfig, *, evaluation: bool = False) -> Sampling:
     return Sampling(
         temperature=config.eval_temperature if evaluation else config.temperature,
-        top_p=config.top_p, top_k=config.top_k, max_new_tokens=config.max_new_tokens,
+        top_p=config.top_p,
+        top_k=config.top_k,
+        max_new_tokens=config.max_new_tokens,
     )
 
 
@@ -84,9 +86,7 @@ class GRPOStep:
     """`step_fn` for the shared loop: rollout (unless this step reuses the last one), then
     the forward/backward passes of one optimizer step."""
 
-    def __init__(
-        self, run: Run, prompts: list[Prompt], generator: Generator, ref_model=None
-    ):
+    def __init__(self, run: Run, prompts: list[Prompt], generator: Generator, ref_model=None):
         self.run = run
         self.config: RLVRConfig = run.config
         self.prompts = prompts
@@ -118,8 +118,7 @@ class GRPOStep:
         if cap is None:
             return None
         # The documents' completions, in the order `training_docs` makes documents.
-        docs = [c for p, group in enumerate(completions) if keep[p]
-                for c in group if c.token_ids]
+        docs = [c for p, group in enumerate(completions) if keep[p] for c in group if c.token_ids]
         if old is None:
             with torch.no_grad():
                 old, doc = completion_logps(self.run.model, batch, self.config.temperature)
@@ -165,14 +164,20 @@ class GRPOStep:
         )
 
     # -- training ----------------------------------------------------------------------
-    def _train_micro_batch(self, rollout: Rollout, scale: float,
-                           is_weights: torch.Tensor | None = None) -> dict[str, float]:
+    def _train_micro_batch(
+        self, rollout: Rollout, scale: float, is_weights: torch.Tensor | None = None
+    ) -> dict[str, float]:
         config = self.config
         logps, doc = completion_logps(self.run.model, rollout.batch, config.temperature)
         old = rollout.old_logps if rollout.old_logps is not None else logps.detach()
         terms = grpo_token_terms(
-            logps, old, rollout.advantages[doc], rollout.ref_logps,
-            epsilon_low=config.epsilon_low, epsilon_high=config.epsilon_high, beta=config.beta,
+            logps,
+            old,
+            rollout.advantages[doc],
+            rollout.ref_logps,
+            epsilon_low=config.epsilon_low,
+            epsilon_high=config.epsilon_high,
+            beta=config.beta,
         )
         loss = terms.loss
         if is_weights is not None:  # the policy term only, as TRL: the KL term stays as is
@@ -208,8 +213,11 @@ class GRPOStep:
         global_tokens = reduce_sum(run, sum(r.num_tokens for r in self._rollouts))
         scale = run.accelerator.num_processes / max(global_tokens, 1.0)
         totals = dict.fromkeys(TOTAL_KEYS, 0.0)
-        trainable = [(r, w) for r, w in zip(self._rollouts, self._is_weights, strict=True)
-                     if r.batch is not None]
+        trainable = [
+            (r, w)
+            for r, w in zip(self._rollouts, self._is_weights, strict=True)
+            if r.batch is not None
+        ]
         for index, (rollout, weights) in enumerate(trainable):
             with no_sync_unless_last(run, index, len(trainable)):
                 for key, value in self._train_micro_batch(rollout, scale, weights).items():
@@ -233,24 +241,25 @@ class GRPOStep:
         end = len(keys) + len(TOTAL_KEYS)
         loss_sum, clipped, kl_sum, ratio_sum, ratio_tokens, tokens = summed[len(keys) : end]
         processes = run.accelerator.num_processes
-        timing = {k: v / processes for k, v in zip(sorted(self._timing), summed[end:],
-                                                   strict=True)}
+        timing = {k: v / processes for k, v in zip(sorted(self._timing), summed[end:], strict=True)}
         if fresh:
             self.zero_signal_groups += int(stats["zero_signal_groups"])
         n = max(global_tokens, 1.0)
         metrics = stats_to_metrics(stats)
-        metrics.update({
-            "loss": loss_sum / n,
-            "clip_fraction": clipped / n,
-            # Over the tokens run through the model (with beta 0, zero-signal groups are not).
-            "ratio_mean": ratio_sum / ratio_tokens if ratio_tokens else 1.0,
-            "loss_tokens": global_tokens,
-            "tokens": tokens,
-            "new_rollout": float(fresh),
-            **timing,
-            "train_seconds": train_seconds,
-            "train_tokens_per_second": tokens / max(train_seconds, 1e-9),
-        })
+        metrics.update(
+            {
+                "loss": loss_sum / n,
+                "clip_fraction": clipped / n,
+                # Over the tokens run through the model (with beta 0, zero-signal groups are not).
+                "ratio_mean": ratio_sum / ratio_tokens if ratio_tokens else 1.0,
+                "loss_tokens": global_tokens,
+                "tokens": tokens,
+                "new_rollout": float(fresh),
+                **timing,
+                "train_seconds": train_seconds,
+                "train_tokens_per_second": tokens / max(train_seconds, 1e-9),
+            }
+        )
         if self.config.beta > 0:
             metrics["kl"] = kl_sum / n
         if fresh:
@@ -266,8 +275,13 @@ def load_prompts(
     config: RLVRConfig = run.config
     rows = read_mix(data, "rlvr", accounting, on_bad_row=config.on_bad_row, rejects=rejects)
     prompts = tokenize_prompts(
-        rows, run.tokenizer, config.max_length - config.max_new_tokens, accounting,
-        source=str(data), on_bad_row=config.on_bad_row, rejects=rejects,
+        rows,
+        run.tokenizer,
+        config.max_length - config.max_new_tokens,
+        accounting,
+        source=str(data),
+        on_bad_row=config.on_bad_row,
+        rejects=rejects,
     )
     accounting.check()
     return prompts
@@ -281,13 +295,20 @@ def build_generator(run: Run) -> Generator:
 
     if choose_backend(config.generation_backend) == "vllm":
         return VLLMGenerator(
-            config.model, policy, run.tokenizer,
+            config.model,
+            policy,
+            run.tokenizer,
             gpu_memory_fraction=config.vllm_gpu_memory_fraction,
-            max_model_len=config.max_length, seed=config.seed + run.accelerator.process_index,
+            max_model_len=config.max_length,
+            seed=config.seed + run.accelerator.process_index,
             bf16=run.bf16,
         )
-    return TransformersGenerator(policy, run.tokenizer, run.accelerator.device,
-                                 synced_gpus=needs_synced_gpus(run.accelerator))
+    return TransformersGenerator(
+        policy,
+        run.tokenizer,
+        run.accelerator.device,
+        synced_gpus=needs_synced_gpus(run.accelerator),
+    )
 
 
 def build_reference(run: Run):
@@ -308,8 +329,12 @@ def run_evaluation(run: Run, generator: Generator, prompts: list[Prompt]) -> dic
         return None
     accelerator = run.accelerator
     return evaluate(
-        generator, prompts, reward_spec(config), sampling_of(config, evaluation=True),
-        batch_size=config.eval_batch_size, process_index=accelerator.process_index,
+        generator,
+        prompts,
+        reward_spec(config),
+        sampling_of(config, evaluation=True),
+        batch_size=config.eval_batch_size,
+        process_index=accelerator.process_index,
         num_processes=accelerator.num_processes,
         reduce=lambda t: accelerator.reduce(t.to(accelerator.device), reduction="sum").cpu(),
     )
@@ -339,9 +364,14 @@ def run_rlvr(config: RLVRConfig) -> dict:
         else:
             prompts, held_out = hold_out(prompts, config.eval_size, config.seed)
     rollout_plan = plan_steps(
-        len(prompts), batch_size=config.batch_size, micro_batch_size=config.micro_batch_size,
-        num_processes=run.accelerator.num_processes, epochs=config.epochs, seed=config.seed,
-        max_steps=None if config.max_steps is None
+        len(prompts),
+        batch_size=config.batch_size,
+        micro_batch_size=config.micro_batch_size,
+        num_processes=run.accelerator.num_processes,
+        epochs=config.epochs,
+        seed=config.seed,
+        max_steps=None
+        if config.max_steps is None
         else -(-config.max_steps // config.num_iterations),
     )
     plan = repeat_steps(rollout_plan, config.num_iterations, config.max_steps)
@@ -362,8 +392,9 @@ def run_rlvr(config: RLVRConfig) -> dict:
         "steps": len(plan.steps),
         "rows_dropped_per_epoch": plan.dropped_per_epoch,
         "generation_backend": generator.name,
-        "reference": "none" if config.beta == 0 else (
-            "adapter_disabled" if config.lora else "frozen_copy"),
+        "reference": "none"
+        if config.beta == 0
+        else ("adapter_disabled" if config.lora else "frozen_copy"),
         "zero_signal_groups_skipped": step_fn.zero_signal_groups,
         "first_reward": history[0]["reward/mean"] if history else None,
         "final_reward": history[-1]["reward/mean"] if history else None,

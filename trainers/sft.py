@@ -27,8 +27,9 @@ def sft_step_fn(run: Run, docs: list[Tokenized]):
     layout = Layout.of(config)
 
     def step(micro_batches: list[list[int]]) -> dict[str, float]:
-        batches = [collate([docs[i] for i in mb], pad_id=pad_id, layout=layout)
-                   for mb in micro_batches]
+        batches = [
+            collate([docs[i] for i in mb], pad_id=pad_id, layout=layout) for mb in micro_batches
+        ]
         batches = [{k: v.to(accelerator.device) for k, v in b.items()} for b in batches]
         global_labels = reduce_sum(run, sum(label_count(b) for b in batches))
         divisor = max(global_labels, 1) if config.reduction == "mean" else 1

@@ -190,10 +190,12 @@ class MockOpenAIServer:
                     status, data, extra = await self._respond(json.loads(raw or b"{}"))
                 else:
                     status, data, extra = 404, b'{"error": "not found"}', {}
-                reason = {200: "OK", 401: "Unauthorized", 404: "Not Found",
-                          429: "Too Many Requests"}.get(
-                    status, "Internal Server Error"
-                )
+                reason = {
+                    200: "OK",
+                    401: "Unauthorized",
+                    404: "Not Found",
+                    429: "Too Many Requests",
+                }.get(status, "Internal Server Error")
                 out = [
                     f"HTTP/1.1 {status} {reason}",
                     "Content-Type: application/json",

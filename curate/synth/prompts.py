@@ -89,8 +89,11 @@ def prompt_record(
         constraints = sample_constraints(rng, problem, rng.randint(1, config.max_constraints))
         problem = constrained_prompt(problem, constraints)
         # The prompt contract has no answer check: a known one travels as lineage.
-        meta.update(ground_truth=ground_truth(constraints), verifier="ifeval",
-                    constraint_ids=[c.instruction_id for c in constraints])
+        meta.update(
+            ground_truth=ground_truth(constraints),
+            verifier="ifeval",
+            constraint_ids=[c.instruction_id for c in constraints],
+        )
     messages = [{"role": "user", "content": problem}]
     return {
         "id": stable_id(config.source, {"skill": job.skill, "messages": messages}),

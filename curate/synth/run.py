@@ -39,8 +39,9 @@ def _distinct_paths(**paths: str | Path) -> None:
     for name, path in paths.items():
         resolved = Path(path).resolve()
         if resolved in seen:
-            raise ValueError(f"{name} and {seen[resolved]} are the same file ({path}); "
-                             "give them different paths")
+            raise ValueError(
+                f"{name} and {seen[resolved]} are the same file ({path}); give them different paths"
+            )
         seen[resolved] = name
 
 
@@ -93,8 +94,13 @@ def run_response_stage(
     """Stage 2: answer the prompt records; write sft rows to `out`, rlvr rows beside it."""
     rlvr_out = Path(rlvr_out) if rlvr_out else rlvr_path_for(out)
     cache = cache or cache_path_for(out)
-    _distinct_paths(prompts=prompts, output=out, rlvr_output=rlvr_out, cache=cache,
-                    summary=summary_path_for(out))
+    _distinct_paths(
+        prompts=prompts,
+        output=out,
+        rlvr_output=rlvr_out,
+        cache=cache,
+        summary=summary_path_for(out),
+    )
     read_acc = Accounting()
     with RejectsWriter(Path(out).parent / "rejects.jsonl") as rejects:
         records = list(read_prompt_records(prompts, on_bad_row, rejects, read_acc))
@@ -121,8 +127,10 @@ def run_response_stage(
     }
     _write_summary(summary_path_for(out), summary)
     if records and not answered:
-        raise ValueError(f"every request failed ({_failure_text(result.failures)}); "
-                         f"nothing written (summary: {summary_path_for(out)})")
+        raise ValueError(
+            f"every request failed ({_failure_text(result.failures)}); "
+            f"nothing written (summary: {summary_path_for(out)})"
+        )
     write_rows(result.sft, out, "sft")
     write_rows(result.rlvr, rlvr_out, "rlvr")
     return summary
@@ -188,8 +196,7 @@ def _checked_prompts(
     from curate.verifiers import truth_problem
     from manifests import BadRowError, read_rows
 
-    for row in read_rows(path, "prompt", on_bad_row=on_bad_row, rejects=rejects,
-                         accounting=acc):
+    for row in read_rows(path, "prompt", on_bad_row=on_bad_row, rejects=rejects, accounting=acc):
         check = check_of(row)
         problem = truth_problem(*check) if check is not None else None
         if problem is None:

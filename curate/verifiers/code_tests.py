@@ -49,11 +49,16 @@ def run_tests(solution: str, tests: list[str], limits: CodeLimits = CodeLimits()
     return run_checked(solution, tests, limits).passed
 
 
-def run_checked(solution: str, tests: list[str], limits: CodeLimits = CodeLimits()
-                ) -> SandboxResult:
+def run_checked(
+    solution: str, tests: list[str], limits: CodeLimits = CodeLimits()
+) -> SandboxResult:
     """Per-test verdicts and the containment layers that ran."""
-    config = SandboxConfig(timeout_s=limits.timeout_s, cpu_s=limits.cpu_s,
-                           memory_bytes=limits.memory_bytes, use_bwrap=limits.use_bwrap)
+    config = SandboxConfig(
+        timeout_s=limits.timeout_s,
+        cpu_s=limits.cpu_s,
+        memory_bytes=limits.memory_bytes,
+        use_bwrap=limits.use_bwrap,
+    )
     return run_sandboxed(solution, tests, config)
 
 

@@ -194,8 +194,9 @@ def parse_ground_truth(ground_truth: Any) -> list[Constraint]:
         if "func_name" in item:
             constraints.append(_func_constraint(item))
         elif "instruction_id_list" in item:
-            constraints += _ifeval_constraints(item["instruction_id_list"], item.get("kwargs"),
-                                               "ifeval")
+            constraints += _ifeval_constraints(
+                item["instruction_id_list"], item.get("kwargs"), "ifeval"
+            )
         elif "instruction_id" in item:
             layout = "open_instruct" if isinstance(data, list) else "ifeval"
             constraints += _ifeval_constraints(item["instruction_id"], item.get("kwargs"), layout)

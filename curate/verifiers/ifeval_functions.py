@@ -177,8 +177,12 @@ def _placeholders(text: str, N: int) -> bool:
 
 
 def _sections(text: str, N: int, section_splitter: str) -> bool:
-    return _delegate("detectable_format:multiple_sections", text, num_sections=N,
-                     section_spliter=section_splitter)
+    return _delegate(
+        "detectable_format:multiple_sections",
+        text,
+        num_sections=N,
+        section_spliter=section_splitter,
+    )
 
 
 def _no_commas(text: str) -> bool:
@@ -202,21 +206,24 @@ FUNCTIONS: dict[str, Function] = {
     "verify_keyword_frequency": Function(verify_keyword_frequency, {"word": str, **_N}),
     "validate_forbidden_words": Function(validate_forbidden_words, {"forbidden_words": list}),
     "verify_letter_frequency": Function(verify_letter_frequency, {"letter": str, **_N}),
-    "validate_response_language": Function(_language, {"language": str},
-                                           ifeval_id="language:response_language"),
+    "validate_response_language": Function(
+        _language, {"language": str}, ifeval_id="language:response_language"
+    ),
     "verify_paragraph_count": Function(verify_paragraph_count, _N),
     "validate_word_constraint": Function(validate_word_constraint, _NQ, _Q),
     "verify_sentence_constraint": Function(verify_sentence_constraint, _NQ, _Q),
     "validate_paragraphs": Function(validate_paragraphs, {**_N, "first_word": str, "i": int}),
     "verify_postscript": Function(verify_postscript, {"postscript_marker": str}),
-    "validate_placeholders": Function(_placeholders, _N,
-                                      ifeval_id="detectable_content:number_placeholders"),
+    "validate_placeholders": Function(
+        _placeholders, _N, ifeval_id="detectable_content:number_placeholders"
+    ),
     "verify_bullet_points": Function(verify_bullet_points, _N),
     "validate_title": Function(validate_title, {}),
     "validate_choice": Function(validate_choice, {"options": list}),
     "validate_highlighted_sections": Function(validate_highlighted_sections, _N),
-    "validate_sections": Function(_sections, {**_N, "section_splitter": str},
-                                  ifeval_id="detectable_format:multiple_sections"),
+    "validate_sections": Function(
+        _sections, {**_N, "section_splitter": str}, ifeval_id="detectable_format:multiple_sections"
+    ),
     "validate_json_format": Function(validate_json_format, {}),
     "validate_repeat_prompt": Function(validate_repeat_prompt, {"original_prompt": str}),
     "validate_two_responses": Function(validate_two_responses, {}),
@@ -246,8 +253,10 @@ def function_call(truth: dict) -> tuple[str, dict[str, Any]]:
     """
     name = truth.get("func_name")
     if name not in FUNCTIONS:
-        raise ValueError(f"ifeval func_name {name!r} is not a known check "
-                         f"(known: {len(FUNCTIONS)}, e.g. validate_lowercase)")
+        raise ValueError(
+            f"ifeval func_name {name!r} is not a known check "
+            f"(known: {len(FUNCTIONS)}, e.g. validate_lowercase)"
+        )
     spec = FUNCTIONS[name]
     args: dict[str, Any] = {}
     for arg, kind in spec.args.items():
@@ -262,18 +271,21 @@ def function_call(truth: dict) -> tuple[str, dict[str, Any]]:
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"ifeval {name}: argument {arg!r} must be a whole number "
-                                 f">= 0, got {value!r}")
+                raise ValueError(
+                    f"ifeval {name}: argument {arg!r} must be a whole number >= 0, got {value!r}"
+                )
         elif kind is str and not isinstance(value, str):
             raise ValueError(f"ifeval {name}: argument {arg!r} must be a string, got {value!r}")
-        elif kind is list and not (isinstance(value, list)
-                                   and all(isinstance(v, str) for v in value)):
+        elif kind is list and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
             raise ValueError(f"ifeval {name}: argument {arg!r} must be a list of strings")
         args[arg] = value
     for arg, allowed in (spec.choices or {}).items():
         if args[arg] not in allowed:
-            raise ValueError(f"ifeval {name}: {arg} must be one of {list(allowed)}, "
-                             f"got {args[arg]!r}")
+            raise ValueError(
+                f"ifeval {name}: {arg} must be one of {list(allowed)}, got {args[arg]!r}"
+            )
     if name == "verify_letter_frequency" and len(args["letter"]) != 1:
         raise ValueError(f"ifeval {name}: 'letter' must be one character, got {args['letter']!r}")
     return name, args

@@ -310,30 +310,77 @@ def synth(
     def options(spec: str, url: str | None = None) -> BackendOptions:
         name, at, spec_url = spec.rpartition("@") if "@" in spec else (spec, "", "")
         if at and not (name and spec_url):
-            raise click.BadParameter(f"expected NAME@BASE_URL, got {spec!r}",
-                                     param_hint="--model")
+            raise click.BadParameter(f"expected NAME@BASE_URL, got {spec!r}", param_hint="--model")
         kind = "openai" if at or url else backend
-        return BackendOptions(kind, name if at else spec, spec_url or url or base_url,
-                              api_key_env, concurrency, timeout_s, max_retries,
-                              tokens_per_minute, batch_size)
+        return BackendOptions(
+            kind,
+            name if at else spec,
+            spec_url or url or base_url,
+            api_key_env,
+            concurrency,
+            timeout_s,
+            max_retries,
+            tokens_per_minute,
+            batch_size,
+        )
 
     pool = [options(spec) for spec in models]
     if pref_prompts is None and len(pool) > 1:
-        raise click.UsageError("--model is given more than once; only stage 3 "
-                               "(--preferences) takes a pool of models")
+        raise click.UsageError(
+            "--model is given more than once; only stage 3 (--preferences) takes a pool of models"
+        )
     try:
         if pref_prompts is not None:
             judge = options(judge_model, judge_base_url) if judge_model else None
-            summary = _preferences(out, pref_prompts, pool, judge, samples, temperature,
-                                   top_p, max_tokens, seed, min_margin, judge_retries,
-                                   keep_truncated, cache, on_bad_row)
+            summary = _preferences(
+                out,
+                pref_prompts,
+                pool,
+                judge,
+                samples,
+                temperature,
+                top_p,
+                max_tokens,
+                seed,
+                min_margin,
+                judge_retries,
+                keep_truncated,
+                cache,
+                on_bad_row,
+            )
         elif prompts is None:
-            summary = _prompts(out, pool[0], skills, per_skill, seed, temperature, top_p,
-                               max_tokens, source, dedup_threshold, decontam_evals,
-                               max_constraints, personas, persona_field, cache)
+            summary = _prompts(
+                out,
+                pool[0],
+                skills,
+                per_skill,
+                seed,
+                temperature,
+                top_p,
+                max_tokens,
+                source,
+                dedup_threshold,
+                decontam_evals,
+                max_constraints,
+                personas,
+                persona_field,
+                cache,
+            )
         else:
-            summary = _responses(out, prompts, pool[0], samples, min_agreement, seed,
-                                 temperature, top_p, max_tokens, rlvr_out, cache, on_bad_row)
+            summary = _responses(
+                out,
+                prompts,
+                pool[0],
+                samples,
+                min_agreement,
+                seed,
+                temperature,
+                top_p,
+                max_tokens,
+                rlvr_out,
+                cache,
+                on_bad_row,
+            )
     except BadRowError as exc:
         raise fail_on_bad_row(exc) from None
     except (ValueError, FileNotFoundError, OSError) as exc:
@@ -347,9 +394,23 @@ def synth(
     )
 
 
-def _prompts(out, backend, skills, per_skill, seed, temperature, top_p, max_tokens, source,
-             dedup_threshold, decontam_evals, max_constraints, personas, persona_field,
-             cache) -> dict:
+def _prompts(
+    out,
+    backend,
+    skills,
+    per_skill,
+    seed,
+    temperature,
+    top_p,
+    max_tokens,
+    source,
+    dedup_threshold,
+    decontam_evals,
+    max_constraints,
+    personas,
+    persona_field,
+    cache,
+) -> dict:
     from curate import PromptConfig, SamplingParams
     from curate.synth.run import run_prompt_stage
 
@@ -358,8 +419,13 @@ def _prompts(out, backend, skills, per_skill, seed, temperature, top_p, max_toke
         raise click.BadParameter(f"unknown skills {unknown}", param_hint="--skills")
     params = SamplingParams(0.9 if temperature is None else temperature, top_p, max_tokens)
     config = PromptConfig(
-        skills=_csv(skills), per_skill=per_skill, seed=seed, params=params, source=source,
-        minhash_threshold=dedup_threshold or None, decontam=_csv(decontam_evals),
+        skills=_csv(skills),
+        per_skill=per_skill,
+        seed=seed,
+        params=params,
+        source=source,
+        minhash_threshold=dedup_threshold or None,
+        decontam=_csv(decontam_evals),
         max_constraints=max_constraints,
     )
     summary = run_prompt_stage(out, config, backend, personas, persona_field, cache)
@@ -368,14 +434,25 @@ def _prompts(out, backend, skills, per_skill, seed, temperature, top_p, max_toke
     return summary
 
 
-def _responses(out, prompts, backend, samples, min_agreement, seed, temperature, top_p,
-               max_tokens, rlvr_out, cache, on_bad_row) -> dict:
+def _responses(
+    out,
+    prompts,
+    backend,
+    samples,
+    min_agreement,
+    seed,
+    temperature,
+    top_p,
+    max_tokens,
+    rlvr_out,
+    cache,
+    on_bad_row,
+) -> dict:
     from curate import ResponseConfig, SamplingParams
     from curate.synth.run import run_response_stage
 
     params = SamplingParams(0.7 if temperature is None else temperature, top_p, max_tokens)
-    config = ResponseConfig(samples=samples, min_agreement=min_agreement, seed=seed,
-                            params=params)
+    config = ResponseConfig(samples=samples, min_agreement=min_agreement, seed=seed, params=params)
     summary = run_response_stage(prompts, out, config, backend, rlvr_out, cache, on_bad_row)
     _echo_stage("sft", summary["accounting"]["sft"])
     _echo_stage("rlvr", summary["accounting"]["rlvr"])
@@ -383,16 +460,35 @@ def _responses(out, prompts, backend, samples, min_agreement, seed, temperature,
     return summary
 
 
-def _preferences(out, prompts, pool, judge, samples, temperature, top_p, max_tokens, seed,
-                 min_margin, judge_retries, keep_truncated, cache, on_bad_row) -> dict:
+def _preferences(
+    out,
+    prompts,
+    pool,
+    judge,
+    samples,
+    temperature,
+    top_p,
+    max_tokens,
+    seed,
+    min_margin,
+    judge_retries,
+    keep_truncated,
+    cache,
+    on_bad_row,
+) -> dict:
     from curate import SamplingParams
     from curate.synth.preferences import PreferenceConfig
     from curate.synth.run import run_preference_stage
 
     params = SamplingParams(0.8 if temperature is None else temperature, top_p, max_tokens)
-    config = PreferenceConfig(samples=samples, seed=seed, params=params,
-                              judge_retries=judge_retries, min_margin=min_margin,
-                              keep_truncated=keep_truncated)
+    config = PreferenceConfig(
+        samples=samples,
+        seed=seed,
+        params=params,
+        judge_retries=judge_retries,
+        min_margin=min_margin,
+        keep_truncated=keep_truncated,
+    )
     try:
         summary = run_preference_stage(prompts, out, config, pool, judge, cache, on_bad_row)
     except ValueError:
@@ -473,9 +569,7 @@ def augment_if(
         config = AugmentConfig(
             seed, min_constraints, max_constraints, _csv(types) or INSTRUCTION_IDS
         )
-        accounting = augment_file(
-            in_path, out_path, config, source=source, on_bad_row=on_bad_row
-        )
+        accounting = augment_file(in_path, out_path, config, source=source, on_bad_row=on_bad_row)
     except BadRowError as exc:
         raise fail_on_bad_row(exc) from None
     except (ValueError, FileNotFoundError) as exc:

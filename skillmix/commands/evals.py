@@ -27,13 +27,25 @@ def list_command() -> None:
 
 @evals.command()
 @click.argument("names", nargs=-1, required=True)
-@click.option("--to", "to", required=True, type=click.Path(file_okay=False),
-              help="Folder for NAME.jsonl files and index.json (merged with one there).")
-@click.option("--from", "folder", type=click.Path(exists=True, file_okay=False),
-              help="Read the datasets from a local folder laid out like the hub "
-                   "(FOLDER/<owner>/<name>/...) instead of downloading them.")
-@click.option("--allow-bad-evals", is_flag=True,
-              help="Drop instances with an empty text or a repeated id, counted in the index.")
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for NAME.jsonl files and index.json (merged with one there).",
+)
+@click.option(
+    "--from",
+    "folder",
+    type=click.Path(exists=True, file_okay=False),
+    help="Read the datasets from a local folder laid out like the hub "
+    "(FOLDER/<owner>/<name>/...) instead of downloading them.",
+)
+@click.option(
+    "--allow-bad-evals",
+    is_flag=True,
+    help="Drop instances with an empty text or a repeated id, counted in the index.",
+)
 def pull(names, to, folder, allow_bad_evals) -> None:
     """Store evaluation sets as local JSONL with their sha256, for `decontam --eval-dir`.
 
@@ -47,16 +59,18 @@ def pull(names, to, folder, allow_bad_evals) -> None:
     except (EvalDirError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     for name, entry in result.pulled.items():
-        click.echo(f"{name}: {entry['rows']} instances, sha256 {entry['sha256'][:16]}..., "
-                   f"revision {entry['revision'] or 'default'} ({entry['source']})")
+        click.echo(
+            f"{name}: {entry['rows']} instances, sha256 {entry['sha256'][:16]}..., "
+            f"revision {entry['revision'] or 'default'} ({entry['source']})"
+        )
     if result.index_path is not None:
         click.echo(f"index: {result.index_path}")
     if result.failed:
         for exc in result.failed.values():
             click.echo(f"error: {exc}", err=True)
         raise click.ClickException(
-            f"{len(result.failed)} of {len(names)} sets not pulled: "
-            f"{', '.join(result.failed)}")
+            f"{len(result.failed)} of {len(names)} sets not pulled: {', '.join(result.failed)}"
+        )
 
 
 @evals.command()

@@ -50,8 +50,13 @@ def _format_table(stats: dict) -> str:
 @click.option("--kind", type=KIND_CHOICE, help="Row contract; detected from the data if omitted.")
 @click.option("--tokenizer", help="A transformers tokenizer (folder or hub name) to count tokens.")
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
-@click.option("--rejects", type=click.Path(), default="rejects.jsonl", show_default=True,
-              help="Where --on-bad-row=skip writes bad rows.")
+@click.option(
+    "--rejects",
+    type=click.Path(),
+    default="rejects.jsonl",
+    show_default=True,
+    help="Where --on-bad-row=skip writes bad rows.",
+)
 @mapping_option
 @on_bad_row_option
 def inspect(paths, kind, tokenizer, as_json, rejects, mapping, on_bad_row) -> None:
@@ -66,8 +71,14 @@ def inspect(paths, kind, tokenizer, as_json, rejects, mapping, on_bad_row) -> No
     with RejectsWriter(rejects) as rejects_writer:
         try:
             for path in paths:
-                rows = read_rows(path, kind, mapping=parse_mapping(mapping),
-                                 on_bad_row=on_bad_row, rejects=rejects_writer, accounting=acc)
+                rows = read_rows(
+                    path,
+                    kind,
+                    mapping=parse_mapping(mapping),
+                    on_bad_row=on_bad_row,
+                    rejects=rejects_writer,
+                    accounting=acc,
+                )
                 for row in tqdm(rows, desc=f"inspect {path}", unit="rows", disable=None):
                     stats.add(row, kind or detect_kind(row), count_tokens)
         except BadRowError as exc:
@@ -84,11 +95,15 @@ def inspect(paths, kind, tokenizer, as_json, rejects, mapping, on_bad_row) -> No
 @click.option("--kind", type=KIND_CHOICE, help="Row contract of OUT; detected if omitted.")
 @click.option("--source", help="Source name for every row (default: the input's, or its name).")
 @click.option("--skill", help="Skill for every row (default: the input's, or 'general').")
-@click.option("--layout", type=click.Choice(["contract", *EXPORT_LAYOUTS]), default="contract",
-              show_default=True,
-              help="rlvr rows only: write them as TRL's GRPOTrainer reads them ('trl': a "
-              "`prompt` column) or in open-instruct's RLVR layout (messages, ground_truth, "
-              "dataset); OUT is .jsonl or .parquet.")
+@click.option(
+    "--layout",
+    type=click.Choice(["contract", *EXPORT_LAYOUTS]),
+    default="contract",
+    show_default=True,
+    help="rlvr rows only: write them as TRL's GRPOTrainer reads them ('trl': a "
+    "`prompt` column) or in open-instruct's RLVR layout (messages, ground_truth, "
+    "dataset); OUT is .jsonl or .parquet.",
+)
 @mapping_option
 @on_bad_row_option
 def convert(input_path, output_path, kind, source, skill, layout, mapping, on_bad_row) -> None:
@@ -101,9 +116,16 @@ def convert(input_path, output_path, kind, source, skill, layout, mapping, on_ba
         return _export(input_path, output_path, layout, source, skill, mapping, on_bad_row)
     acc = Accounting()
     rejects = RejectsWriter(rejects_path_for(output_path))
-    rows = read_rows(input_path, kind, source=source, skill=skill,
-                     mapping=parse_mapping(mapping), on_bad_row=on_bad_row, rejects=rejects,
-                     accounting=acc)
+    rows = read_rows(
+        input_path,
+        kind,
+        source=source,
+        skill=skill,
+        mapping=parse_mapping(mapping),
+        on_bad_row=on_bad_row,
+        rejects=rejects,
+        accounting=acc,
+    )
     try:
         first = next(rows)
         out_kind = kind or detect_kind(first)
@@ -114,8 +136,9 @@ def convert(input_path, output_path, kind, source, skill, layout, mapping, on_ba
     except BadRowError as exc:
         raise fail_on_bad_row(exc) from None
     except StopIteration:
-        raise click.ClickException(f"{input_path}: no valid rows to write "
-                                   f"({acc.summary()})") from None
+        raise click.ClickException(
+            f"{input_path}: no valid rows to write ({acc.summary()})"
+        ) from None
     finally:
         rejects.close()
     acc.check()
@@ -133,9 +156,21 @@ def _export(input_path, output_path, layout, source, skill, mapping, on_bad_row)
     acc = Accounting()
     rejects = RejectsWriter(rejects_path_for(output_path))
     try:
-        rows = list(export_rows(read_rows(
-            input_path, "rlvr", source=source, skill=skill, mapping=parse_mapping(mapping),
-            on_bad_row=on_bad_row, rejects=rejects, accounting=acc), layout))
+        rows = list(
+            export_rows(
+                read_rows(
+                    input_path,
+                    "rlvr",
+                    source=source,
+                    skill=skill,
+                    mapping=parse_mapping(mapping),
+                    on_bad_row=on_bad_row,
+                    rejects=rejects,
+                    accounting=acc,
+                ),
+                layout,
+            )
+        )
     except BadRowError as exc:
         raise fail_on_bad_row(exc) from None
     finally:
@@ -146,8 +181,9 @@ def _export(input_path, output_path, layout, source, skill, mapping, on_bad_row)
         if suffix == ".parquet":
             pq.write_table(pa.Table.from_pylist(rows), tmp)
         else:
-            tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-                           encoding="utf-8")
+            tmp.write_text(
+                "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+            )
     acc.check()
     click.echo(f"wrote {len(rows)} rlvr rows in the {layout} layout to {Path(output_path)}")
     echo_accounting(acc, rejects)

@@ -18,46 +18,82 @@ from skillmix.commands._options import echo_accounting, fail_on_bad_row, on_bad_
 
 @click.command(name="mix")
 @click.argument("recipe", type=click.Path(dir_okay=False))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Folder for the shards and manifest.json (created; earlier shards there "
-                   "are replaced).")
-@click.option("--format", "fmt", type=click.Choice(["arrow", "parquet"]),
-              help="Shard format (default: the recipe's shards.format, else arrow).")
-@click.option("--tokenizer", type=click.Path(),
-              help="A local transformers tokenizer folder: counts tokens into the manifest "
-                   "and enables a recipe's `tokens:` budget.")
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="Processes for the decontamination step.")
-@click.option("--threads", type=int, default=None,
-              help="Sources read at once (default: one per core, at most 4).")
-@click.option("--memory-mb", type=float, default=512, show_default=True,
-              help="Keep up to this many MiB of the rows read from the sources in memory; "
-                   "the rest is staged in files under --out and memory mapped (0 stages "
-                   "everything: lowest memory, more disk traffic).")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the shards and manifest.json (created; earlier shards there are replaced).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["arrow", "parquet"]),
+    help="Shard format (default: the recipe's shards.format, else arrow).",
+)
+@click.option(
+    "--tokenizer",
+    type=click.Path(),
+    help="A local transformers tokenizer folder: counts tokens into the manifest "
+    "and enables a recipe's `tokens:` budget.",
+)
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Processes for the decontamination step.",
+)
+@click.option(
+    "--threads",
+    type=int,
+    default=None,
+    help="Sources read at once (default: one per core, at most 4).",
+)
+@click.option(
+    "--memory-mb",
+    type=float,
+    default=512,
+    show_default=True,
+    help="Keep up to this many MiB of the rows read from the sources in memory; "
+    "the rest is staged in files under --out and memory mapped (0 stages "
+    "everything: lowest memory, more disk traffic).",
+)
 @on_bad_row_option
-def mix_command(recipe, out_dir, fmt, tokenizer, workers, threads, memory_mb,
-                on_bad_row) -> None:
+def mix_command(recipe, out_dir, fmt, tokenizer, workers, threads, memory_mb, on_bad_row) -> None:
     """Make the mix RECIPE describes: shuffled shards plus manifest.json in --out."""
     try:
         parsed = load_recipe(recipe)
         with folder_lock(Path(out_dir), "skillmix mix"):
-            result = mix(parsed, out_dir, fmt=fmt, tokenizer=tokenizer, on_bad_row=on_bad_row,
-                         workers=workers, threads=threads, memory_mb=memory_mb,
-                         log=lambda message: click.echo(message, err=True))
+            result = mix(
+                parsed,
+                out_dir,
+                fmt=fmt,
+                tokenizer=tokenizer,
+                on_bad_row=on_bad_row,
+                workers=workers,
+                threads=threads,
+                memory_mb=memory_mb,
+                log=lambda message: click.echo(message, err=True),
+            )
     except (RecipeError, MixError, FolderLockedError) as exc:
         raise click.ClickException(str(exc)) from None
     except BadRowError as exc:
         raise fail_on_bad_row(exc) from None
     manifest = result.manifest
-    click.echo(f"wrote {result.rows_written} rows in {len(manifest['shards'])} shard(s) to "
-               f"{out_dir} ({manifest['upsampled_repeats']} of them upsampled repeats)")
+    click.echo(
+        f"wrote {result.rows_written} rows in {len(manifest['shards'])} shard(s) to "
+        f"{out_dir} ({manifest['upsampled_repeats']} of them upsampled repeats)"
+    )
     for source in manifest["sources"]:
         dedup = source["deduplicated"]
-        click.echo(f"  {source['name']}: available {source['available']}, selected "
-                   f"{source['selected']}, out {source['rows_out']}, dedup exact "
-                   f"{dedup['exact']} minhash {dedup['minhash']}, decontaminated "
-                   f"{source['decontaminated']}, rejected {source['rejected']}, not drawn "
-                   f"{source['not_drawn']}")
+        click.echo(
+            f"  {source['name']}: available {source['available']}, selected "
+            f"{source['selected']}, out {source['rows_out']}, dedup exact "
+            f"{dedup['exact']} minhash {dedup['minhash']}, decontaminated "
+            f"{source['decontaminated']}, rejected {source['rejected']}, not drawn "
+            f"{source['not_drawn']}"
+        )
     echo_accounting(result.accounting)
     if result.rejects_path is not None:
         click.echo(f"rejected rows with reasons: {result.rejects_path}", err=True)
@@ -65,8 +101,11 @@ def mix_command(recipe, out_dir, fmt, tokenizer, workers, threads, memory_mb,
 
 @click.command()
 @click.argument("shard_dir", metavar="DIR", type=click.Path(file_okay=False, exists=True))
-@click.option("--png", type=click.Path(dir_okay=False),
-              help="Where to write the bar chart (default: DIR/mix_stats.png).")
+@click.option(
+    "--png",
+    type=click.Path(dir_okay=False),
+    help="Where to write the bar chart (default: DIR/mix_stats.png).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
 def stats(shard_dir, png, as_json) -> None:
     """Rows per skill and per source of a finished mix, as a table and a bar chart PNG."""

@@ -71,19 +71,30 @@ def build_executor(spec: ExecutorSpec, tasks: Sequence[Task], logging_dir: Path,
         from datatrove.executor import LocalPipelineExecutor
 
         # One worker runs the ranks in this process; more use datatrove's process pool.
-        return LocalPipelineExecutor(pipeline, tasks=n, workers=min(spec.tasks or spec.workers, n),
-                                     logging_dir=str(logging_dir), start_method="spawn")
+        return LocalPipelineExecutor(
+            pipeline,
+            tasks=n,
+            workers=min(spec.tasks or spec.workers, n),
+            logging_dir=str(logging_dir),
+            start_method="spawn",
+        )
     if spec.kind == "slurm":
         from skillmix.pipeline.slurm import SkillmixSlurmExecutor, job_name_for
 
         name = job_name_for(job_name, logging_dir)
-        return SkillmixSlurmExecutor(pipeline, tasks=n, job_name=name,
-                                     logging_dir=str(logging_dir), options=spec.slurm,
-                                     throttle=spec.tasks)
+        return SkillmixSlurmExecutor(
+            pipeline,
+            tasks=n,
+            job_name=name,
+            logging_dir=str(logging_dir),
+            options=spec.slurm,
+            throttle=spec.tasks,
+        )
     from datatrove.executor import RayPipelineExecutor
 
-    return RayPipelineExecutor(pipeline, tasks=n, workers=spec.tasks or spec.workers,
-                               logging_dir=str(logging_dir))
+    return RayPipelineExecutor(
+        pipeline, tasks=n, workers=spec.tasks or spec.workers, logging_dir=str(logging_dir)
+    )
 
 
 def run_tasks(spec: ExecutorSpec, tasks: Sequence[Task], logging_dir: Path, job_name: str) -> None:
@@ -91,17 +102,24 @@ def run_tasks(spec: ExecutorSpec, tasks: Sequence[Task], logging_dir: Path, job_
     if not tasks:
         return
     if spec.kind == "slurm":
-        run_on_slurm([TaskPipeline(tasks)], len(tasks), logging_dir, job_name, spec.slurm,
-                     spec.tasks)
+        run_on_slurm(
+            [TaskPipeline(tasks)], len(tasks), logging_dir, job_name, spec.slurm, spec.tasks
+        )
     else:
         if spec.kind == "ray":
             import ray
 
             if not ray.is_initialized():
-                ray.init(address=spec.ray_address, ignore_reinit_error=True,
-                         include_dashboard=False, log_to_driver=False)
+                ray.init(
+                    address=spec.ray_address,
+                    ignore_reinit_error=True,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                )
         build_executor(spec, tasks, logging_dir, job_name).run()
     missing = set(range(len(tasks))) - completed_ranks(logging_dir)
     if missing:
-        raise StageError(f"{logging_dir.parent.name}: tasks {sorted(missing)} did not complete; "
-                         f"see the logs in {logging_dir / 'logs'}")
+        raise StageError(
+            f"{logging_dir.parent.name}: tasks {sorted(missing)} did not complete; "
+            f"see the logs in {logging_dir / 'logs'}"
+        )

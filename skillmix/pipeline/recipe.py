@@ -56,8 +56,14 @@ class RunRecipe:
 
     def initial_sources(self) -> Sources:
         refs = [
-            SourceRef(name=s.name, path=self.mix.source_path(s), kind=self.mix.kind,
-                      take=s.take.to_dict(), skill=s.skill, mapping=s.mapping)
+            SourceRef(
+                name=s.name,
+                path=self.mix.source_path(s),
+                kind=self.mix.kind,
+                take=s.take.to_dict(),
+                skill=s.skill,
+                mapping=s.mapping,
+            )
             for s in self.mix.sources
         ]
         return {ref.name: ref for ref in refs}
@@ -82,10 +88,11 @@ def _parse_stages(origin: str, value: Any) -> tuple[StageSpec, ...]:
             entry = {entry: {}}
         if not isinstance(entry, dict) or len(entry) != 1:
             raise StageError(f"{where}: expected one `type: {{options}}` mapping")
-        (stage_type, options), = entry.items()
+        ((stage_type, options),) = entry.items()
         if stage_type not in STAGES:
-            raise StageError(f"{where}: unknown stage {stage_type!r} "
-                             f"(known: {', '.join(sorted(STAGES))})")
+            raise StageError(
+                f"{where}: unknown stage {stage_type!r} (known: {', '.join(sorted(STAGES))})"
+            )
         options = dict(options or {})
         if not isinstance(options, dict):
             raise StageError(f"{where}.{stage_type}: expected a mapping of options")
@@ -113,5 +120,4 @@ def parse_run_recipe(data: Any, *, origin: str, base_dir: Path) -> RunRecipe:
 
 def load_run_recipe(path: str | Path) -> RunRecipe:
     path = Path(path)
-    return parse_run_recipe(load_yaml(path), origin=str(path),
-                            base_dir=path.resolve().parent)
+    return parse_run_recipe(load_yaml(path), origin=str(path), base_dir=path.resolve().parent)

@@ -46,14 +46,20 @@ def _flow_svg(records: list[dict]) -> tuple[str, dict[str, str]]:
             if n <= 0:
                 continue
             w = BAR_WIDTH * n / widest
-            parts.append(f'<rect x="{x:.1f}" y="{y + 6}" width="{max(w, 1):.1f}" height="20" '
-                         f'fill="{color}"><title>{_esc(label)}: {n}</title></rect>')
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y + 6}" width="{max(w, 1):.1f}" height="20" '
+                f'fill="{color}"><title>{_esc(label)}: {n}</title></rect>'
+            )
             x += w
-        parts.append(f'<text x="{x + 6:.1f}" y="{y + 20}" font-size="12" fill="#555">'
-                     f'in {acc["rows_in"]} → out {acc["rows_out"]}</text>')
+        parts.append(
+            f'<text x="{x + 6:.1f}" y="{y + 20}" font-size="12" fill="#555">'
+            f"in {acc['rows_in']} → out {acc['rows_out']}</text>"
+        )
     height = max(len(records), 1) * row_h
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + BAR_WIDTH + 200}" '
-           f'height="{height}">{"".join(parts)}</svg>')
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + BAR_WIDTH + 200}" '
+        f'height="{height}">{"".join(parts)}</svg>'
+    )
     return svg, colors
 
 
@@ -62,11 +68,15 @@ def _flow_table(records: list[dict]) -> str:
     for rec in records:
         acc = rec["accounting"]
         removed = ", ".join(f"{k}: {v}" for k, v in sorted(acc["removed"].items())) or "—"
-        rows.append(f'<tr><td class="l">{_esc(rec["stage"])}</td><td class="l">'
-                    f'{_esc(rec["type"])}</td><td>{acc["rows_in"]}</td><td>{acc["rows_out"]}</td>'
-                    f'<td class="l">{_esc(removed)}</td><td>{acc["rejected"]}</td></tr>')
-    return ('<table><tr><th class="l">stage</th><th class="l">type</th><th>in</th><th>out</th>'
-            f'<th class="l">removed (by reason)</th><th>rejected</th></tr>{"".join(rows)}</table>')
+        rows.append(
+            f'<tr><td class="l">{_esc(rec["stage"])}</td><td class="l">'
+            f"{_esc(rec['type'])}</td><td>{acc['rows_in']}</td><td>{acc['rows_out']}</td>"
+            f'<td class="l">{_esc(removed)}</td><td>{acc["rejected"]}</td></tr>'
+        )
+    return (
+        '<table><tr><th class="l">stage</th><th class="l">type</th><th>in</th><th>out</th>'
+        f'<th class="l">removed (by reason)</th><th>rejected</th></tr>{"".join(rows)}</table>'
+    )
 
 
 def _heat(share: float) -> str:
@@ -82,8 +92,9 @@ def _matrix_table(report_path: Path) -> str:
     head = "".join(f"<th>{_esc(e)}</th>" for e in evals)
     rows = []
     for source, shares in report["matrix"].items():
-        cells = "".join(f'<td style="background:{_heat(shares[e])}">{shares[e]:.1%}</td>'
-                        for e in evals)
+        cells = "".join(
+            f'<td style="background:{_heat(shares[e])}">{shares[e]:.1%}</td>' for e in evals
+        )
         rows.append(f'<tr><td class="l">{_esc(source)}</td>{cells}</tr>')
     return f'<table><tr><th class="l">source</th>{head}</tr>{"".join(rows)}</table>'
 
@@ -95,18 +106,30 @@ def _mix_table(manifest_path: Path) -> str:
     rows = []
     for name, info in items:
         dedup = info.get("deduplicated", {})
-        dedup_cell = (f"{dedup.get('exact', 0)} exact, {dedup.get('minhash', 0)} near"
-                      if isinstance(dedup, dict) else dedup)
-        values = [info.get("available"), info.get("selected"), dedup_cell,
-                  info.get("decontaminated"), info.get("rejected")]
+        dedup_cell = (
+            f"{dedup.get('exact', 0)} exact, {dedup.get('minhash', 0)} near"
+            if isinstance(dedup, dict)
+            else dedup
+        )
+        values = [
+            info.get("available"),
+            info.get("selected"),
+            dedup_cell,
+            info.get("decontaminated"),
+            info.get("rejected"),
+        ]
         cells = "".join(f"<td>{_esc('' if v is None else v)}</td>" for v in values)
         rows.append(f'<tr><td class="l">{_esc(name)}</td>{cells}</tr>')
-    head = "".join(f"<th>{k}</th>" for k in ("available", "selected", "deduplicated",
-                                               "decontaminated", "rejected"))
+    head = "".join(
+        f"<th>{k}</th>"
+        for k in ("available", "selected", "deduplicated", "decontaminated", "rejected")
+    )
     total = manifest.get("total_rows", "?")
-    return (f"<p>{_esc(manifest.get('kind', ''))}: {_esc(total)} rows in "
-            f"{len(manifest.get('shards', []))} shard(s).</p>"
-            f'<table><tr><th class="l">source</th>{head}</tr>{"".join(rows)}</table>')
+    return (
+        f"<p>{_esc(manifest.get('kind', ''))}: {_esc(total)} rows in "
+        f"{len(manifest.get('shards', []))} shard(s).</p>"
+        f'<table><tr><th class="l">source</th>{head}</tr>{"".join(rows)}</table>'
+    )
 
 
 def _preference_section(run_dir: Path, product: dict) -> str:
@@ -116,19 +139,22 @@ def _preference_section(run_dir: Path, product: dict) -> str:
     removed = ", ".join(f"{k}: {v}" for k, v in sorted(acc["removed"].items())) or "—"
     usage_rows = "".join(
         f'<tr><td class="l">{_esc(name)}</td><td>{u["requests"]}</td><td>{u["cached"]}</td>'
-        f'<td>{u["failed"]}</td><td>{u["retries"]}</td></tr>'
-        for name, u in sorted(product["usage"].items()))
-    parts = [f'<section><h2>Preference pairs: {_esc(product["stage"])}</h2>',
-             f'<p>Pool: {_esc(", ".join(product["pool"]))}; judge: '
-             f'{_esc(product["judge"] or "none (verifier pairs only)")}. New source '
-             f'<b>{_esc(product["source"])}</b>. <a href="{_esc(product["summary"])}">'
-             'summary</a></p>',
-             f'<table><tr><th>prompts in</th><th>pairs out</th><th class="l">removed (by '
-             f'reason)</th><th>rejected</th></tr><tr><td>{acc["rows_in"]}</td>'
-             f'<td>{acc["rows_out"]}</td><td class="l">{_esc(removed)}</td>'
-             f'<td>{acc["rejected"]}</td></tr></table>',
-             '<table><tr><th class="l">model</th><th>sent</th><th>from cache</th>'
-             f'<th>failed</th><th>retries</th></tr>{usage_rows}</table>']
+        f"<td>{u['failed']}</td><td>{u['retries']}</td></tr>"
+        for name, u in sorted(product["usage"].items())
+    )
+    parts = [
+        f"<section><h2>Preference pairs: {_esc(product['stage'])}</h2>",
+        f"<p>Pool: {_esc(', '.join(product['pool']))}; judge: "
+        f"{_esc(product['judge'] or 'none (verifier pairs only)')}. New source "
+        f'<b>{_esc(product["source"])}</b>. <a href="{_esc(product["summary"])}">'
+        "summary</a></p>",
+        f'<table><tr><th>prompts in</th><th>pairs out</th><th class="l">removed (by '
+        f"reason)</th><th>rejected</th></tr><tr><td>{acc['rows_in']}</td>"
+        f'<td>{acc["rows_out"]}</td><td class="l">{_esc(removed)}</td>'
+        f"<td>{acc['rejected']}</td></tr></table>",
+        '<table><tr><th class="l">model</th><th>sent</th><th>from cache</th>'
+        f"<th>failed</th><th>retries</th></tr>{usage_rows}</table>",
+    ]
     parts += [f"<p><b>note:</b> {_esc(note)}</p>" for note in product.get("notes", [])]
     example = _first_pair(Path(product["pairs_file"]))
     if example is not None:
@@ -149,28 +175,39 @@ def _first_pair(path: Path) -> str | None:
 
     def side(name: str, model_key: str, ratings_key: str) -> str:
         ratings = meta.get(ratings_key)
-        scores = (" · " + ", ".join(f"{k} {v:g}" for k, v in sorted(ratings.items()))
-                  if isinstance(ratings, dict) else "")
+        scores = (
+            " · " + ", ".join(f"{k} {v:g}" for k, v in sorted(ratings.items()))
+            if isinstance(ratings, dict)
+            else ""
+        )
         text = row[name][-1]["content"]
         text = text if len(text) <= 400 else text[:400] + "…"
-        return (f'<td class="l"><b>{name}</b> ({_esc(meta.get(model_key, "?"))}{_esc(scores)})'
-                f"<br>{_esc(text)}</td>")
+        return (
+            f'<td class="l"><b>{name}</b> ({_esc(meta.get(model_key, "?"))}{_esc(scores)})'
+            f"<br>{_esc(text)}</td>"
+        )
 
     prompt = row["chosen"][-2]["content"] if len(row["chosen"]) > 1 else ""
-    return (f"<p>Example pair, prompt: <i>{_esc(prompt[:300])}</i></p><table><tr>"
-            f"{side('chosen', 'chosen_model', 'chosen_ratings')}"
-            f"{side('rejected', 'rejected_model', 'rejected_ratings')}</tr></table>")
+    return (
+        f"<p>Example pair, prompt: <i>{_esc(prompt[:300])}</i></p><table><tr>"
+        f"{side('chosen', 'chosen_model', 'chosen_ratings')}"
+        f"{side('rejected', 'rejected_model', 'rejected_ratings')}</tr></table>"
+    )
 
 
 def _links(run_dir: Path, records: list[dict]) -> str:
     items = []
     for rec in records:
-        links = [f'<a href="{_esc(path)}">{_esc(label)}</a>'
-                 for label, path in sorted(rec.get("reports", {}).items())]
-        items.append(f'<li><b>{_esc(rec["stage"])}</b>: '
-                     f'<a href="{_esc(_stage_file(run_dir, rec))}">stage.json</a>'
-                     f'{" · " if links else ""}{" · ".join(links)}</li>')
-    return f'<ul>{"".join(items)}</ul>'
+        links = [
+            f'<a href="{_esc(path)}">{_esc(label)}</a>'
+            for label, path in sorted(rec.get("reports", {}).items())
+        ]
+        items.append(
+            f"<li><b>{_esc(rec['stage'])}</b>: "
+            f'<a href="{_esc(_stage_file(run_dir, rec))}">stage.json</a>'
+            f"{' · ' if links else ''}{' · '.join(links)}</li>"
+        )
+    return f"<ul>{''.join(items)}</ul>"
 
 
 def _stage_file(run_dir: Path, rec: dict) -> str:
@@ -190,28 +227,37 @@ def _last_product(records: list[dict], key: str) -> Any:
 def render_run_report(run_dir: Path, name: str, records: list[dict]) -> str:
     svg, colors = _flow_svg(records)
     legend = [("out", COLORS["out"]), *colors.items(), ("rejected", COLORS["rejected"])]
-    legend_html = "".join(f'<span><i class="sw" style="background:{c}"></i>{_esc(k)}</span>'
-                          for k, c in legend)
-    body = [f"<h1>skillmix run: {_esc(name)}</h1>",
-            f'<p class="sub">{_esc(run_dir)}</p>',
-            "<section><h2>Rows through the stages</h2>",
-            f'<div class="legend">{legend_html}</div>{svg}{_flow_table(records)}</section>']
+    legend_html = "".join(
+        f'<span><i class="sw" style="background:{c}"></i>{_esc(k)}</span>' for k, c in legend
+    )
+    body = [
+        f"<h1>skillmix run: {_esc(name)}</h1>",
+        f'<p class="sub">{_esc(run_dir)}</p>',
+        "<section><h2>Rows through the stages</h2>",
+        f'<div class="legend">{legend_html}</div>{svg}{_flow_table(records)}</section>',
+    ]
     for mix in _last_product(records, "mixes") or []:
         if Path(mix["manifest"]).exists():
             rel = os.path.relpath(mix["manifest"], run_dir)
-            body.append(f'<section><h2>Mix: {_esc(mix["stage"])}</h2><p><a href="{_esc(rel)}">'
-                        f'manifest.json</a></p>{_mix_table(Path(mix["manifest"]))}</section>')
+            body.append(
+                f'<section><h2>Mix: {_esc(mix["stage"])}</h2><p><a href="{_esc(rel)}">'
+                f"manifest.json</a></p>{_mix_table(Path(mix['manifest']))}</section>"
+            )
     for product in _last_product(records, "preferences") or []:
         body.append(_preference_section(run_dir, product))
     contamination = _last_product(records, "contamination")
     if contamination and Path(contamination).exists():
-        body.append("<section><h2>Contamination matrix</h2><p>Share of each evaluation "
-                    "set's instances overlapped by each source.</p>"
-                    f"{_matrix_table(Path(contamination))}</section>")
+        body.append(
+            "<section><h2>Contamination matrix</h2><p>Share of each evaluation "
+            "set's instances overlapped by each source.</p>"
+            f"{_matrix_table(Path(contamination))}</section>"
+        )
     body.append(f"<section><h2>Stage reports</h2>{_links(run_dir, records)}</section>")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>skillmix run "
-            f"{_esc(name)}</title><style>{STYLE}</style></head><body>{''.join(body)}"
-            "</body></html>\n")
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>skillmix run "
+        f"{_esc(name)}</title><style>{STYLE}</style></head><body>{''.join(body)}"
+        "</body></html>\n"
+    )
 
 
 def write_run_report(run_dir: Path, recipe: Any, records: list[dict]) -> Path:

@@ -60,10 +60,13 @@ def plan_run(recipe: RunRecipe, run_dir: Path | None = None) -> list[PlannedStag
     initial = recipe.initial_sources()
     # Takes and totals are the mix stage's business: only it (and what follows) redoes
     # when they change.
-    described = {name: {k: v for k, v in ref.to_dict().items() if k != "take"}
-                 for name, ref in initial.items()}
-    previous = stage_key("sources", described,
-                         {name: input_digest(ref.path) for name, ref in initial.items()}, "")
+    described = {
+        name: {k: v for k, v in ref.to_dict().items() if k != "take"}
+        for name, ref in initial.items()
+    }
+    previous = stage_key(
+        "sources", described, {name: input_digest(ref.path) for name, ref in initial.items()}, ""
+    )
     planned: list[PlannedStage] = []
     stale = False
     for spec in recipe.stages:
@@ -90,8 +93,9 @@ def _load_result(folder: Path) -> tuple[Sources, dict[str, Any]]:
     return sources_from_json(data["sources"]), data
 
 
-def _write_stage_file(folder: Path, planned: PlannedStage, result: StageResult,
-                      run_dir: Path) -> dict:
+def _write_stage_file(
+    folder: Path, planned: PlannedStage, result: StageResult, run_dir: Path
+) -> dict:
     total = result.total()
     total.check()
     data = {
@@ -128,8 +132,13 @@ def run_pipeline(
         return _run_locked(recipe, run_dir, executor, on_bad_row, echo)
 
 
-def _run_locked(recipe: RunRecipe, run_dir: Path, executor: ExecutorSpec, on_bad_row: str,
-                echo: Callable[[str], None]) -> list[dict]:
+def _run_locked(
+    recipe: RunRecipe,
+    run_dir: Path,
+    executor: ExecutorSpec,
+    on_bad_row: str,
+    echo: Callable[[str], None],
+) -> list[dict]:
     plan = plan_run(recipe, run_dir)
     _remove_stale_folders(run_dir, {p.folder.name for p in plan})
     sources = recipe.initial_sources()
@@ -149,9 +158,17 @@ def _run_locked(recipe: RunRecipe, run_dir: Path, executor: ExecutorSpec, on_bad
             verb = "resuming" if planned.action == "resume" else "running"
             echo(f"[{spec.folder}] {verb} {spec.type}")
             stage = STAGES[spec.type]()
-            ctx = StageContext(run_dir=run_dir, stage_dir=folder, name=spec.name,
-                               options=spec.options, sources=sources, products=products,
-                               recipe=recipe, on_bad_row=on_bad_row, workers=executor.workers)
+            ctx = StageContext(
+                run_dir=run_dir,
+                stage_dir=folder,
+                name=spec.name,
+                options=spec.options,
+                sources=sources,
+                products=products,
+                recipe=recipe,
+                on_bad_row=on_bad_row,
+                workers=executor.workers,
+            )
             stage.prepare(ctx)
             tasks = stage.tasks(ctx)
             if stage.USES_EXECUTOR:
@@ -179,8 +196,12 @@ def _remove_stale_folders(run_dir: Path, current: set[str]) -> None:
 
 def _acc(record: dict) -> dict:
     acc = record["accounting"]
-    return {"rows_in": acc["rows_in"], "rows_out": acc["rows_out"],
-            "removed": acc["removed"], "rejected": acc["rejected"]}
+    return {
+        "rows_in": acc["rows_in"],
+        "rows_out": acc["rows_out"],
+        "removed": acc["removed"],
+        "rejected": acc["rejected"],
+    }
 
 
 def _merge_products(products: dict[str, Any], spec: StageSpec, new: dict[str, Any]) -> None:
@@ -193,8 +214,13 @@ def _merge_products(products: dict[str, Any], spec: StageSpec, new: dict[str, An
 def _write_run_file(run_dir: Path, recipe: RunRecipe, records: list[dict]) -> None:
     from skillmix.pipeline.report import write_run_report
 
-    data = {"recipe": recipe.origin, "name": recipe.name,
-            "stages": [{k: r[k] for k in ("stage", "type", "key", "accounting", "reports",
-                                          "products")} for r in records]}
+    data = {
+        "recipe": recipe.origin,
+        "name": recipe.name,
+        "stages": [
+            {k: r[k] for k in ("stage", "type", "key", "accounting", "reports", "products")}
+            for r in records
+        ],
+    }
     (run_dir / "run.json").write_text(canonical_json(data) + "\n")
     write_run_report(run_dir, recipe, records)

@@ -26,8 +26,10 @@ class RecipeYamlError(StageError):
 def check_name(where: str, name: str) -> str:
     """`name` when it is one plain folder name: letters, digits, `.`, `_`, `-`; no `..`."""
     if not NAME_RE.fullmatch(name) or ".." in name:
-        raise UnsafeNameError(f"{where}: {name!r} is not a safe folder name (use letters, "
-                              f"digits, '.', '_' or '-'; no path separators or '..')")
+        raise UnsafeNameError(
+            f"{where}: {name!r} is not a safe folder name (use letters, "
+            f"digits, '.', '_' or '-'; no path separators or '..')"
+        )
     return name
 
 
@@ -50,8 +52,10 @@ def is_marked(folder: Path) -> bool:
 def remove_stage(folder: Path) -> None:
     """Delete a stage folder, only when this tool made it."""
     if not is_marked(folder):
-        raise StageError(f"{folder}: not a folder skillmix run created (no {MARKER}); "
-                         f"move it out of the run directory")
+        raise StageError(
+            f"{folder}: not a folder skillmix run created (no {MARKER}); "
+            f"move it out of the run directory"
+        )
     shutil.rmtree(folder)
 
 

@@ -36,19 +36,42 @@ from datatrove.executor import SlurmPipelineExecutor
 from skillmix.pipeline.stage import StageError
 
 # States of a task that is still on its way (squeue's long names).
-ACTIVE = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "REQUEUED", "REQUEUE_HOLD",
-          "REQUEUE_FED", "RESIZING", "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT",
-          "RESV_DEL_HOLD", "SPECIAL_EXIT"}
+ACTIVE = {
+    "PENDING",
+    "CONFIGURING",
+    "RUNNING",
+    "COMPLETING",
+    "REQUEUED",
+    "REQUEUE_HOLD",
+    "REQUEUE_FED",
+    "RESIZING",
+    "SUSPENDED",
+    "STOPPED",
+    "SIGNALING",
+    "STAGE_OUT",
+    "RESV_DEL_HOLD",
+    "SPECIAL_EXIT",
+}
 # Pending reasons that never clear by themselves: the task would pend forever.
-STUCK_REASONS = {"DependencyNeverSatisfied", "BadConstraints", "InvalidAccount", "InvalidQOS",
-                 "PartitionTimeLimit", "PartitionNodeLimit", "PartitionConfig",
-                 "AssociationJobLimit", "QOSMaxWallDurationPerJobLimit"}
+STUCK_REASONS = {
+    "DependencyNeverSatisfied",
+    "BadConstraints",
+    "InvalidAccount",
+    "InvalidQOS",
+    "PartitionTimeLimit",
+    "PartitionNodeLimit",
+    "PartitionConfig",
+    "AssociationJobLimit",
+    "QOSMaxWallDurationPerJobLimit",
+}
 # Directives the driver itself relies on; extra sbatch arguments must not change them.
 RESERVED = {"array", "output", "error", "job-name", "parsable"}
 MAX_ARRAY = 1000
-ERROR_LINE = re.compile(r"(^[\w.]*(Error|Exception|Interrupt|Exit)\b.*)|(error:)|(\| ERROR +\|)"
-                        r"|CANCELLED|DUE TO TIME LIMIT|oom-kill|Killed|No such file or directory"
-                        r"|command not found")
+ERROR_LINE = re.compile(
+    r"(^[\w.]*(Error|Exception|Interrupt|Exit)\b.*)|(error:)|(\| ERROR +\|)"
+    r"|CANCELLED|DUE TO TIME LIMIT|oom-kill|Killed|No such file or directory"
+    r"|command not found"
+)
 
 
 class SlurmError(StageError):
@@ -97,8 +120,9 @@ class SlurmOptions:
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> SlurmOptions:
         known = set(cls.__dataclass_fields__)
-        values = {("venv" if k == "venv_path" else k): v for k, v in options.items()
-                  if v is not None}
+        values = {
+            ("venv" if k == "venv_path" else k): v for k, v in options.items() if v is not None
+        }
         unknown = sorted(set(values) - known)
         if unknown:
             raise SlurmError(f"unknown Slurm option(s) {unknown}; known: {sorted(known)}")
@@ -116,8 +140,9 @@ def parse_sbatch_args(args: Sequence[str]) -> dict[str, str]:
     return parsed
 
 
-def sbatch_directives(options: SlurmOptions, *, job_name: str, array_size: int,
-                      throttle: int | None, log_pattern: str) -> dict[str, str]:
+def sbatch_directives(
+    options: SlurmOptions, *, job_name: str, array_size: int, throttle: int | None, log_pattern: str
+) -> dict[str, str]:
     """The #SBATCH lines of a stage's array (values "" are flags)."""
     directives: dict[str, str] = {
         "job-name": job_name,
@@ -127,9 +152,14 @@ def sbatch_directives(options: SlurmOptions, *, job_name: str, array_size: int,
         "cpus-per-task": str(options.cpus_per_task),
         "nodes": "1",
     }
-    for key, value in (("partition", options.partition), ("time", options.time),
-                       ("mem", options.mem), ("mem-per-cpu", options.mem_per_cpu),
-                       ("qos", options.qos), ("account", options.account)):
+    for key, value in (
+        ("partition", options.partition),
+        ("time", options.time),
+        ("mem", options.mem),
+        ("mem-per-cpu", options.mem_per_cpu),
+        ("qos", options.qos),
+        ("account", options.account),
+    ):
         if value:
             directives[key] = str(value)
     directives.update(parse_sbatch_args(options.sbatch_args))
@@ -150,8 +180,10 @@ def environment_lines(venv: str | None) -> tuple[list[str], str]:
         return [f"source {shlex.quote(str(activate.resolve()))}"], "python"
     lines = []
     if sys.prefix != sys.base_prefix:
-        lines += [f"export VIRTUAL_ENV={shlex.quote(sys.prefix)}",
-                  f'export PATH={shlex.quote(str(Path(sys.prefix) / "bin"))}:"$PATH"']
+        lines += [
+            f"export VIRTUAL_ENV={shlex.quote(sys.prefix)}",
+            f'export PATH={shlex.quote(str(Path(sys.prefix) / "bin"))}:"$PATH"',
+        ]
     return lines, shlex.quote(sys.executable)
 
 
@@ -166,13 +198,31 @@ class SkillmixSlurmExecutor(SlurmPipelineExecutor):
     Inside a job, datatrove's `run` picks the rank from SLURM_ARRAY_TASK_ID and RUN_OFFSET.
     """
 
-    def __init__(self, pipeline: list, *, tasks: int, job_name: str, logging_dir: str,
-                 options: SlurmOptions, throttle: int | None) -> None:
-        super().__init__(pipeline, tasks=tasks, time=options.time or "", partition="",
-                         cpus_per_task=options.cpus_per_task, job_name=job_name,
-                         logging_dir=logging_dir, max_array_size=MAX_ARRAY, qos="",
-                         requeue=False, requeue_signals=None, with_srun=False,
-                         slurm_logs_folder=str(Path(logging_dir) / "slurm_logs"))
+    def __init__(
+        self,
+        pipeline: list,
+        *,
+        tasks: int,
+        job_name: str,
+        logging_dir: str,
+        options: SlurmOptions,
+        throttle: int | None,
+    ) -> None:
+        super().__init__(
+            pipeline,
+            tasks=tasks,
+            time=options.time or "",
+            partition="",
+            cpus_per_task=options.cpus_per_task,
+            job_name=job_name,
+            logging_dir=logging_dir,
+            max_array_size=MAX_ARRAY,
+            qos="",
+            requeue=False,
+            requeue_signals=None,
+            with_srun=False,
+            slurm_logs_folder=str(Path(logging_dir) / "slurm_logs"),
+        )
         self.options = options
         self.throttle = throttle
 
@@ -181,17 +231,27 @@ class SkillmixSlurmExecutor(SlurmPipelineExecutor):
 
     def script(self, array_size: int) -> str:
         log_pattern = str(Path(self.slurm_logs_folder) / "%A_%a.out")
-        directives = sbatch_directives(self.options, job_name=self.job_name,
-                                       array_size=array_size, throttle=self.throttle,
-                                       log_pattern=log_pattern)
+        directives = sbatch_directives(
+            self.options,
+            job_name=self.job_name,
+            array_size=array_size,
+            throttle=self.throttle,
+            log_pattern=log_pattern,
+        )
         env, python = environment_lines(self.options.venv)
         pik = shlex.quote(self.logging_dir.resolve_paths("executor.pik"))
         return "\n".join(
             ["#!/bin/bash"]
             + [f"#SBATCH --{k}={v}" if v else f"#SBATCH --{k}" for k, v in directives.items()]
-            + [f'echo "skillmix stage job {self.job_name}, task $SLURM_ARRAY_TASK_ID"', *env,
-               "set -e", "export PYTHONUNBUFFERED=TRUE",
-               f"exec {python} -m datatrove.tools.launch_pickled_pipeline {pik}", ""])
+            + [
+                f'echo "skillmix stage job {self.job_name}, task $SLURM_ARRAY_TASK_ID"',
+                *env,
+                "set -e",
+                "export PYTHONUNBUFFERED=TRUE",
+                f"exec {python} -m datatrove.tools.launch_pickled_pipeline {pik}",
+                "",
+            ]
+        )
 
     def submit(self) -> list[tuple[str, int]]:
         """Submit the unfinished ranks; returns (array job id, rank) per array task."""
@@ -205,7 +265,7 @@ class SkillmixSlurmExecutor(SlurmPipelineExecutor):
             json.dump(ranks, f)
         submitted: list[tuple[str, int]] = []
         for offset in range(0, len(ranks), MAX_ARRAY):
-            chunk = ranks[offset:offset + MAX_ARRAY]
+            chunk = ranks[offset : offset + MAX_ARRAY]
             text = self.script(len(chunk))
             part = offset // MAX_ARRAY
             script = Path(self.logging_dir.resolve_paths(f"launch_script_{part}.slurm"))
@@ -217,12 +277,15 @@ class SkillmixSlurmExecutor(SlurmPipelineExecutor):
 
 # --- talking to Slurm -------------------------------------------------------------------
 
+
 def _slurm(args: list[str], timeout: float = 30.0) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError:
-        raise SlurmError(f"`{args[0]}` not found: --executor slurm needs the Slurm client "
-                         "commands (sbatch, squeue, scancel) on PATH") from None
+        raise SlurmError(
+            f"`{args[0]}` not found: --executor slurm needs the Slurm client "
+            "commands (sbatch, squeue, scancel) on PATH"
+        ) from None
     except subprocess.TimeoutExpired:
         raise SlurmTimeout(f"`{' '.join(args[:2])}` did not answer in {timeout:.0f} s") from None
 
@@ -240,9 +303,11 @@ def check_partition(name: str | None) -> None:
     done = _slurm(["scontrol", "show", "partition", name])
     if done.returncode != 0:
         listed = _slurm(["sinfo", "-h", "-o", "%R"]).stdout.split()
-        raise SlurmError(f"Slurm partition {name!r} not found on this cluster; partitions: "
-                         f"{', '.join(listed) or 'none listed'} (omit --slurm-partition "
-                         "for the cluster's default)")
+        raise SlurmError(
+            f"Slurm partition {name!r} not found on this cluster; partitions: "
+            f"{', '.join(listed) or 'none listed'} (omit --slurm-partition "
+            "for the cluster's default)"
+        )
 
 
 def parse_squeue(text: str) -> dict[str, tuple[str, str]]:
@@ -258,8 +323,9 @@ def parse_squeue(text: str) -> dict[str, tuple[str, str]]:
 def query_states(job_ids: Sequence[str]) -> dict[str, tuple[str, str]] | None:
     """States of every array task of `job_ids`; None when squeue could not be asked."""
     try:
-        done = _slurm(["squeue", "-h", "-r", "-t", "all", "-j", ",".join(job_ids),
-                       "-o", "%i|%T|%r"])
+        done = _slurm(
+            ["squeue", "-h", "-r", "-t", "all", "-j", ",".join(job_ids), "-o", "%i|%T|%r"]
+        )
     except SlurmTimeout:
         return None
     if done.returncode != 0:
@@ -302,6 +368,7 @@ def cancel(job_ids: Sequence[str], wait_seconds: float = 30.0) -> list[str]:
 
 # --- watching a stage -------------------------------------------------------------------
 
+
 @dataclass
 class TaskFailure:
     job: str  # "ARRAYJOB_TASK"
@@ -321,8 +388,9 @@ def task_ids(submitted: Sequence[tuple[str, int]]) -> dict[str, int]:
     return ids
 
 
-def find_failures(tasks: Mapping[str, int], states: Mapping[str, tuple[str, str]],
-                  completed: set[int]) -> list[TaskFailure]:
+def find_failures(
+    tasks: Mapping[str, int], states: Mapping[str, tuple[str, str]], completed: set[int]
+) -> list[TaskFailure]:
     """Tasks that will never write their completion marker."""
     failures = []
     for job, rank in tasks.items():
@@ -371,29 +439,39 @@ def completed_ranks(logging_dir: Path) -> set[int]:
     return {int(p.name) for p in folder.iterdir() if p.name.isdigit()} if folder.is_dir() else set()
 
 
-def describe(failures: Sequence[TaskFailure], stage: str, logging_dir: Path,
-             shown: int = 10) -> str:
+def describe(
+    failures: Sequence[TaskFailure], stage: str, logging_dir: Path, shown: int = 10
+) -> str:
     lines = [f"stage {stage}: {len(failures)} Slurm task(s) did not finish"]
     settle_until = time.monotonic() + 3  # one short wait for late log lines, in all
     for f in failures[:shown]:
         state = {"gone": "left the queue without a completion marker (cancelled?)"}.get(
-            f.state, f.state + (f" ({f.reason})" if f.reason and f.reason != "None" else ""))
+            f.state, f.state + (f" ({f.reason})" if f.reason and f.reason != "None" else "")
+        )
         slurm_log = logging_dir / "slurm_logs" / f"{f.job}.out"
         task_log = logging_dir / "logs" / f"task_{f.rank:05d}.log"
-        line = error_line(slurm_log, task_log,
-                          settle_seconds=max(0.0, settle_until - time.monotonic()))
+        line = error_line(
+            slurm_log, task_log, settle_seconds=max(0.0, settle_until - time.monotonic())
+        )
         lines.append(f"  rank {f.rank} (job {f.job}) {state}: {line}")
         lines.append(f"    log: {slurm_log}")
     if len(failures) > shown:
-        lines.append(f"  ... and {len(failures) - shown} more (ranks "
-                     f"{', '.join(str(f.rank) for f in failures[shown:])})")
+        lines.append(
+            f"  ... and {len(failures) - shown} more (ranks "
+            f"{', '.join(str(f.rank) for f in failures[shown:])})"
+        )
     return "\n".join(lines)
 
 
-def watch(tasks: Mapping[str, int], logging_dir: Path, stage: str, options: SlurmOptions,
-          query: Callable[[Sequence[str]], dict[str, tuple[str, str]] | None] = query_states,
-          clock: Callable[[], float] = time.monotonic,
-          sleep: Callable[[float], None] = time.sleep) -> None:
+def watch(
+    tasks: Mapping[str, int],
+    logging_dir: Path,
+    stage: str,
+    options: SlurmOptions,
+    query: Callable[[Sequence[str]], dict[str, tuple[str, str]] | None] = query_states,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
     """Return when every task's rank is complete; raise as soon as one cannot be."""
     jobs = sorted({t.split("_")[0] for t in tasks})
     start = last_answer = clock()
@@ -404,8 +482,10 @@ def watch(tasks: Mapping[str, int], logging_dir: Path, stage: str, options: Slur
         now = clock()
         if states is None:
             if now - last_answer > options.unreachable_seconds:
-                raise SlurmError(f"stage {stage}: squeue has not answered for "
-                                 f"{now - last_answer:.0f} s (jobs {', '.join(jobs)})")
+                raise SlurmError(
+                    f"stage {stage}: squeue has not answered for "
+                    f"{now - last_answer:.0f} s (jobs {', '.join(jobs)})"
+                )
         else:
             last_answer = now
             failures = find_failures(tasks, states, completed_ranks(logging_dir))
@@ -413,14 +493,17 @@ def watch(tasks: Mapping[str, int], logging_dir: Path, stage: str, options: Slur
                 raise SlurmTaskError(describe(failures, stage, logging_dir))
         if options.timeout_seconds is not None and now - start > options.timeout_seconds:
             missing = sorted(set(tasks.values()) - completed_ranks(logging_dir))
-            raise SlurmTaskError(f"stage {stage}: ranks {missing} did not finish in "
-                                 f"{options.timeout_seconds:.0f} s (cancelled)")
+            raise SlurmTaskError(
+                f"stage {stage}: ranks {missing} did not finish in "
+                f"{options.timeout_seconds:.0f} s (cancelled)"
+            )
         sleep(options.poll_seconds)
 
 
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[None]:
     """SIGINT/SIGTERM raise DriverStopped (exit 128+signal) so cleanup code runs."""
+
     def handler(signum: int, _frame: Any) -> None:
         raise DriverStopped(128 + signum)
 
@@ -445,15 +528,23 @@ def _ignore_signals() -> None:
 def merge_stats(logging_dir: Path) -> None:
     from datatrove.utils.stats import PipelineStats
 
-    stats = [PipelineStats.from_json(json.loads(p.read_text()))
-             for p in sorted((logging_dir / "stats").glob("*.json"))]
+    stats = [
+        PipelineStats.from_json(json.loads(p.read_text()))
+        for p in sorted((logging_dir / "stats").glob("*.json"))
+    ]
     if stats:
         with open(logging_dir / "stats.json", "w") as f:
             sum(stats, start=PipelineStats()).save_to_disk(f)
 
 
-def run_on_slurm(pipeline: list, n_tasks: int, logging_dir: Path, base_name: str,
-                 options: SlurmOptions, throttle: int | None) -> None:
+def run_on_slurm(
+    pipeline: list,
+    n_tasks: int,
+    logging_dir: Path,
+    base_name: str,
+    options: SlurmOptions,
+    throttle: int | None,
+) -> None:
     """Submit a stage's unfinished ranks as an array and wait for them (see the module doc)."""
     stage = logging_dir.parent.name
     logging_dir.mkdir(parents=True, exist_ok=True)
@@ -463,21 +554,31 @@ def run_on_slurm(pipeline: list, n_tasks: int, logging_dir: Path, base_name: str
     if stale:  # left by a driver that was killed: their ranks are submitted again below
         alive = cancel(stale)
         if alive:
-            raise SlurmError(f"stage {stage}: jobs {', '.join(alive)} of an earlier run are "
-                             "still in the queue after scancel")
-        print(f"[{stage}] cancelled Slurm jobs {', '.join(stale)} left by an earlier driver",
-              file=sys.stderr)
-    executor = SkillmixSlurmExecutor(pipeline, tasks=n_tasks, job_name=job_name,
-                                     logging_dir=str(logging_dir), options=options,
-                                     throttle=throttle)
+            raise SlurmError(
+                f"stage {stage}: jobs {', '.join(alive)} of an earlier run are "
+                "still in the queue after scancel"
+            )
+        print(
+            f"[{stage}] cancelled Slurm jobs {', '.join(stale)} left by an earlier driver",
+            file=sys.stderr,
+        )
+    executor = SkillmixSlurmExecutor(
+        pipeline,
+        tasks=n_tasks,
+        job_name=job_name,
+        logging_dir=str(logging_dir),
+        options=options,
+        throttle=throttle,
+    )
     submitted: list[tuple[str, int]] = []
     with stop_on_signals():
         try:
             submitted = executor.submit()
             if not submitted:
                 return
-            (logging_dir / "slurm_jobs.json").write_text(json.dumps(
-                {"job_name": job_name, "tasks": task_ids(submitted)}, indent=1) + "\n")
+            (logging_dir / "slurm_jobs.json").write_text(
+                json.dumps({"job_name": job_name, "tasks": task_ids(submitted)}, indent=1) + "\n"
+            )
             watch(task_ids(submitted), logging_dir, stage, options)
         except BaseException as exc:
             _ignore_signals()  # a second Ctrl-C must not cut the cleanup short
@@ -487,8 +588,11 @@ def run_on_slurm(pipeline: list, n_tasks: int, logging_dir: Path, base_name: str
             jobs = sorted(jobs)
             alive = cancel(jobs)
             if jobs:
-                note = (f"still in the queue after scancel: {', '.join(alive)}" if alive
-                        else f"cancelled Slurm jobs {', '.join(jobs)}")
+                note = (
+                    f"still in the queue after scancel: {', '.join(alive)}"
+                    if alive
+                    else f"cancelled Slurm jobs {', '.join(jobs)}"
+                )
                 if isinstance(exc, DriverStopped):
                     print(f"[{stage}] stopped by signal {exc.code - 128}; {note}", file=sys.stderr)
                 elif isinstance(exc, StageError):

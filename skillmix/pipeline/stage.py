@@ -63,8 +63,9 @@ class Stage:
         unknown = sorted(set(options) - set(cls.OPTIONS))
         if unknown:
             allowed = ", ".join(sorted(cls.OPTIONS)) or "none"
-            raise StageError(f"{where}.{unknown[0]}: unknown option for stage {cls.TYPE!r} "
-                             f"(allowed: {allowed})")
+            raise StageError(
+                f"{where}.{unknown[0]}: unknown option for stage {cls.TYPE!r} (allowed: {allowed})"
+            )
         resolved = {}
         for key, default in cls.OPTIONS.items():
             if key in options:

@@ -38,8 +38,9 @@ def slurm_problem() -> str | None:
     if not shutil.which("sinfo"):
         return "the Slurm client commands (sinfo, sbatch) are not installed"
     try:
-        done = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True,
-                              timeout=20)
+        done = subprocess.run(
+            ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=20
+        )
     except subprocess.TimeoutExpired:
         return "sinfo did not answer in 20 s"
     if done.returncode != 0:

@@ -21,10 +21,12 @@ from skillmix.pipeline.slurm import job_name_for
 from tests.skillmix.pipeline_helpers import write_recipe, write_sources
 
 SKILLMIX = str(Path(sys.executable).parent / "skillmix")
-STAGES = [{"augment_if": {"from": ["alpaca", "chat"], "as": "if_prompts"}},
-          {"decontaminate": {"evals": ["evals.jsonl:question"]}},
-          {"dedup": {"exact": True}},
-          {"mix": {}}]
+STAGES = [
+    {"augment_if": {"from": ["alpaca", "chat"], "as": "if_prompts"}},
+    {"decontaminate": {"evals": ["evals.jsonl:question"]}},
+    {"dedup": {"exact": True}},
+    {"mix": {}},
+]
 FAST = ["--executor", "slurm", "--slurm-poll-seconds", "0.5", "--slurm-cpus-per-task", "1"]
 HOLD = "--slurm-sbatch-arg=--begin=now+300"  # keeps the array pending while a test acts
 
@@ -38,22 +40,35 @@ def driver_env(**extra: str) -> dict[str, str]:
 
 
 def skillmix_run(recipe: Path, run_dir: Path, *args: str, timeout: float = 240):
-    return subprocess.run([SKILLMIX, "run", str(recipe), "--run-dir", str(run_dir), *args],
-                          capture_output=True, text=True, timeout=timeout, env=driver_env(),
-                          cwd=recipe.parent)
+    return subprocess.run(
+        [SKILLMIX, "run", str(recipe), "--run-dir", str(run_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=driver_env(),
+        cwd=recipe.parent,
+    )
 
 
 def start(recipe: Path, run_dir: Path, *args: str, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([SKILLMIX, "run", str(recipe), "--run-dir", str(run_dir), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=driver_env(**env), cwd=recipe.parent)
+    return subprocess.Popen(
+        [SKILLMIX, "run", str(recipe), "--run-dir", str(run_dir), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=driver_env(**env),
+        cwd=recipe.parent,
+    )
 
 
 def wait_for_state(task: str, state: str, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        done = subprocess.run(["squeue", "-h", "-r", "-j", task.split("_")[0], "-o", "%i|%T"],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            ["squeue", "-h", "-r", "-j", task.split("_")[0], "-o", "%i|%T"],
+            capture_output=True,
+            text=True,
+        )
         if f"{task}|{state}" in done.stdout.split():
             return
         time.sleep(0.3)
@@ -62,14 +77,16 @@ def wait_for_state(task: str, state: str, seconds: float = 60) -> None:
 
 def queue() -> dict[str, str]:
     """{job id: job name} of everything pending or running."""
-    done = subprocess.run(["squeue", "-h", "-r", "-o", "%i|%j"], capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        ["squeue", "-h", "-r", "-o", "%i|%j"], capture_output=True, text=True, check=True
+    )
     return dict(line.split("|", 1) for line in done.stdout.split())
 
 
 def stage_job(run_dir: Path, stage: str) -> str:
-    return job_name_for(f"skillmix-{stage.split('-', 1)[1]}",
-                        (run_dir / stage / "executor").resolve())
+    return job_name_for(
+        f"skillmix-{stage.split('-', 1)[1]}", (run_dir / stage / "executor").resolve()
+    )
 
 
 def wait_for_jobs(name: str, count: int, seconds: float = 60) -> list[str]:
@@ -83,8 +100,10 @@ def wait_for_jobs(name: str, count: int, seconds: float = 60) -> list[str]:
 
 
 def shard_digests(run_dir: Path) -> dict[str, str]:
-    return {str(p.relative_to(run_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(run_dir.glob("*/mix/shard-*.arrow"))}
+    return {
+        str(p.relative_to(run_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(run_dir.glob("*/mix/shard-*.arrow"))
+    }
 
 
 @pytest.fixture
@@ -215,8 +234,9 @@ def test_rerun_after_kill9_cancels_the_stale_array(recipe, tmp_path, cancel_afte
     assert stale <= {i.split("_")[0] for i in queue()}  # the dead driver's array is still there
     rerun = skillmix_run(recipe, tmp_path / "run", *FAST)
     assert rerun.returncode == 0, rerun.stderr
-    assert f"cancelled Slurm jobs {', '.join(sorted(stale))} left by an earlier driver" \
-        in rerun.stderr
+    assert (
+        f"cancelled Slurm jobs {', '.join(sorted(stale))} left by an earlier driver" in rerun.stderr
+    )
     assert not stale & {i.split("_")[0] for i in queue()}
     assert shard_digests(tmp_path / "run")
 
@@ -242,6 +262,7 @@ def test_the_demo_recipe_on_slurm_gives_the_local_shards(tmp_path):
     expected = shard_digests(tmp_path / "local")
     assert {Path(k).parts[0] for k in expected} == {"05-mix", "06-rlvr_mix", "07-pref_mix"}
     assert shard_digests(tmp_path / "slurm") == expected
-    ran_on_slurm = sorted(p.parent.parent.name
-                          for p in (tmp_path / "slurm").glob("*/executor/slurm_logs"))
+    ran_on_slurm = sorted(
+        p.parent.parent.name for p in (tmp_path / "slurm").glob("*/executor/slurm_logs")
+    )
     assert "03-decontaminate" in ran_on_slurm and "04-dedup" in ran_on_slurm, ran_on_slurm

@@ -41,8 +41,10 @@ def sft_row(i: int, text: str, source: str = "pool", answer: str = "Sure.") -> d
 def _stdlib_paragraphs() -> list[str]:
     import importlib
 
-    names = ("argparse asyncio collections decimal email fractions http.client json logging os "
-             "pathlib re shutil statistics subprocess tarfile textwrap unittest zipfile")
+    names = (
+        "argparse asyncio collections decimal email fractions http.client json logging os "
+        "pathlib re shutil statistics subprocess tarfile textwrap unittest zipfile"
+    )
     docs = []
     for module in map(importlib.import_module, names.split()):
         for _, obj in inspect.getmembers(module):

@@ -31,16 +31,18 @@ def _plant(pool: list[str], questions: list[str], make_row) -> tuple[list, dict]
         # first 30% of the words: coverage ~0.3 < 0.5, but longer than 13 tokens
         "partial_below": " ".join(_words(q4)[: int(len(_words(q4)) * 0.3)]),
         # same template, every 5th word changed: no 8-gram, 13-gram or 5-gram survives
-        "near_miss": " ".join(
-            w if i % 5 else f"zz{i}" for i, w in enumerate(_words(q0), start=1)
-        ),
+        "near_miss": " ".join(w if i % 5 else f"zz{i}" for i, w in enumerate(_words(q0), start=1)),
     }
     for name, text in planted.items():
         rows.append(make_row(0, text, source=name))
     expect = {
         "ngram": {"verbatim", "case_space", "framed_short", "framed_long", "partial_above"},
         "ngram-any": {
-            "verbatim", "case_space", "framed_short", "framed_long", "partial_above",
+            "verbatim",
+            "case_space",
+            "framed_short",
+            "framed_long",
+            "partial_above",
             "partial_below",
         },
         "minhash": {"verbatim", "case_space", "framed_short", "partial_above"},

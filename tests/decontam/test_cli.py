@@ -21,16 +21,33 @@ def test_decontam_humaneval_writes_four_outputs(tmp_path, make_row, pool_texts):
     _pool(pool, make_row, pool_texts, planted)
     out = tmp_path / "out"
     result = CliRunner().invoke(
-        main, ["decontam", "--train", str(pool), "--eval", "humaneval", "--method", "ngram",
-               "--out", str(out)],
+        main,
+        [
+            "decontam",
+            "--train",
+            str(pool),
+            "--eval",
+            "humaneval",
+            "--method",
+            "ngram",
+            "--out",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
-    for name in ("matches.jsonl", "report.json", "contamination.tsv", "instances.tsv",
-                 "report.html"):
+    for name in (
+        "matches.jsonl",
+        "report.json",
+        "contamination.tsv",
+        "instances.tsv",
+        "report.html",
+    ):
         assert (out / name).exists()
     report = json.loads((out / "report.json").read_text())
     assert report["evals"]["humaneval"] == {
-        "instances": 164, "contaminated": 5, "contaminated_share": round(5 / 164, 6),
+        "instances": 164,
+        "contaminated": 5,
+        "contaminated_share": round(5 / 164, 6),
         "by_method": {"ngram": 5},
         "by_kind": {"exact": 5, "near-verbatim": 0, "partial": 0, "paraphrase": 0},
         "mass_copied": 0,
@@ -42,11 +59,23 @@ def test_decontam_humaneval_writes_four_outputs(tmp_path, make_row, pool_texts):
     assert report["sources"]["web"]["flagged"] == 0
     assert report["matrix"]["code"]["humaneval"] == round(5 / 164, 6)
     assert report["sources"]["code"]["contaminated_evals"] == ["humaneval"]
-    assert report["accounting"] == {"rows_in": 125, "rows_out": 120,
-                                    "removed": {"contaminated": 5}, "rejected": 0}
+    assert report["accounting"] == {
+        "rows_in": 125,
+        "rows_out": 120,
+        "removed": {"contaminated": 5},
+        "rejected": 0,
+    }
     match = json.loads((out / "matches.jsonl").read_text().splitlines()[0])
-    assert {"source", "train_id", "eval", "eval_id", "method", "score", "train_spans",
-            "eval_spans"} <= set(match)
+    assert {
+        "source",
+        "train_id",
+        "eval",
+        "eval_id",
+        "method",
+        "score",
+        "train_spans",
+        "eval_spans",
+    } <= set(match)
     # the spans point at the shared text in both
     train_text = f"Please help. {planted[0]}"
     (ts, te), (es, ee) = match["train_spans"][0], match["eval_spans"][0]
@@ -85,7 +114,8 @@ def test_unreachable_hub_eval_is_a_clear_error(tmp_path, make_row, pool_texts, m
     monkeypatch.setattr(evalsets, "_default_loader", offline)
     pool = tmp_path / "pool.jsonl"
     _pool(pool, make_row, pool_texts, [])
-    result = CliRunner().invoke(main, ["decontam", "--train", str(pool), "--eval", "gsm8k",
-                                       "--out", str(tmp_path / "o")])
+    result = CliRunner().invoke(
+        main, ["decontam", "--train", str(pool), "--eval", "gsm8k", "--out", str(tmp_path / "o")]
+    )
     assert result.exit_code != 0
     assert "gsm8k" in result.output and "--eval gsm8k=" in result.output

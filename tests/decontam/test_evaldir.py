@@ -109,13 +109,18 @@ def test_pull_pins_revision_records_commit_and_names_failures(tmp_path):
             raise ConnectionError("Couldn't reach the Hub")
         return [{"question": "How many legs has a spider?"}]
 
-    result = pull_evals(["gsm8k@3a1b2c", "mmlu"], tmp_path, loader=loader,
-                        commit=lambda repo, revision: f"commit-of-{repo}@{revision}")
+    result = pull_evals(
+        ["gsm8k@3a1b2c", "mmlu"],
+        tmp_path,
+        loader=loader,
+        commit=lambda repo, revision: f"commit-of-{repo}@{revision}",
+    )
     assert calls[0] == ("openai/gsm8k", {"revision": "3a1b2c"})
     entry = result.pulled["gsm8k"]
     assert entry["revision"] == "3a1b2c" and entry["source"] == "hub"
-    assert entry["hub"] == [{"repo": "openai/gsm8k", "config": "main",
-                             "commit": "commit-of-openai/gsm8k@3a1b2c"}]
+    assert entry["hub"] == [
+        {"repo": "openai/gsm8k", "config": "main", "commit": "commit-of-openai/gsm8k@3a1b2c"}
+    ]
     error = result.failed["mmlu"]
     assert isinstance(error, EvalSourceError) and error.eval_name == "mmlu"
     assert "cais/mmlu" in str(error) and "ConnectionError" in str(error)
@@ -135,19 +140,24 @@ def test_pull_cli_names_the_set_and_repo_when_the_hub_is_unreachable(tmp_path, m
     assert "'gsm8k'" in result.output and "openai/gsm8k" in result.output
     assert "1 of 1 sets not pulled" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "e" / "index.json").exists()
-    missing = CliRunner().invoke(main, ["evals", "pull", "gsm8k", "--from", str(tmp_path),
-                                        "--to", str(tmp_path / "e")])
+    missing = CliRunner().invoke(
+        main, ["evals", "pull", "gsm8k", "--from", str(tmp_path), "--to", str(tmp_path / "e")]
+    )
     assert missing.exit_code == 1 and f"no folder {tmp_path}/openai/gsm8k" in missing.output
 
 
 def _pulled_gsm(tmp_path: Path, questions: list[str]) -> Path:
     repo = tmp_path / "hub" / "openai" / "gsm8k" / "main"
     repo.mkdir(parents=True)
-    pq.write_table(pa.table({"question": questions, "answer": ["1"] * len(questions)}),
-                   repo / "test-00000-of-00001.parquet")
+    pq.write_table(
+        pa.table({"question": questions, "answer": ["1"] * len(questions)}),
+        repo / "test-00000-of-00001.parquet",
+    )
     out = tmp_path / "evals"
-    result = CliRunner().invoke(main, ["evals", "pull", "gsm8k", "humaneval",
-                                       "--from", str(tmp_path / "hub"), "--to", str(out)])
+    result = CliRunner().invoke(
+        main,
+        ["evals", "pull", "gsm8k", "humaneval", "--from", str(tmp_path / "hub"), "--to", str(out)],
+    )
     assert result.exit_code == 1 and "humaneval" in result.output  # not in the folder
     assert CliRunner().invoke(main, ["evals", "verify", str(out)]).exit_code == 0
     return out
@@ -157,9 +167,19 @@ def _train(tmp_path: Path, texts: list[str]) -> Path:
     path = tmp_path / "train.jsonl"
     with open(path, "w") as fh:
         for i, text in enumerate(texts):
-            fh.write(json.dumps({"id": f"t{i}", "source": "pool", "messages": [
-                {"role": "user", "content": text}, {"role": "assistant", "content": "ok"}]})
-                + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "id": f"t{i}",
+                        "source": "pool",
+                        "messages": [
+                            {"role": "user", "content": text},
+                            {"role": "assistant", "content": "ok"},
+                        ],
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
@@ -168,8 +188,9 @@ def test_audit_from_eval_dir_is_offline_and_records_hash(tmp_path, gsm_questions
     sha = json.loads((out / "index.json").read_text())["sets"]["gsm8k"]["sha256"]
     train = _train(tmp_path, [f"Please solve: {gsm_questions[2]}", "Tell me a joke."])
     report_dir = tmp_path / "audit"
-    result = CliRunner().invoke(main, ["decontam", "--train", str(train), "--eval-dir", str(out),
-                                       "--out", str(report_dir)])
+    result = CliRunner().invoke(
+        main, ["decontam", "--train", str(train), "--eval-dir", str(out), "--out", str(report_dir)]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((report_dir / "report.json").read_text())
     gsm = report["evals"]["gsm8k"]
@@ -178,8 +199,20 @@ def test_audit_from_eval_dir_is_offline_and_records_hash(tmp_path, gsm_questions
     assert gsm["provenance"]["hub"][0]["repo"] == "openai/gsm8k"
     assert report["sources"]["pool"]["flagged"] == 1
     # a registry name that was not pulled is an error, not a download
-    absent = CliRunner().invoke(main, ["decontam", "--train", str(train), "--eval-dir", str(out),
-                                       "--eval", "mmlu", "--out", str(report_dir)])
+    absent = CliRunner().invoke(
+        main,
+        [
+            "decontam",
+            "--train",
+            str(train),
+            "--eval-dir",
+            str(out),
+            "--eval",
+            "mmlu",
+            "--out",
+            str(report_dir),
+        ],
+    )
     assert absent.exit_code == 1 and "no evaluation set 'mmlu' pulled here" in absent.output
     assert "it has gsm8k" in absent.output
 
@@ -191,8 +224,10 @@ def test_eval_dir_refuses_a_changed_file(tmp_path, gsm_questions):
     path.write_text(path.read_text().replace("Natalia", "Natalie"))
     actual = hashlib.sha256(path.read_bytes()).hexdigest()
     train = _train(tmp_path, ["hello"])
-    result = CliRunner().invoke(main, ["decontam", "--train", str(train), "--eval-dir", str(out),
-                                       "--out", str(tmp_path / "a")])
+    result = CliRunner().invoke(
+        main,
+        ["decontam", "--train", str(train), "--eval-dir", str(out), "--out", str(tmp_path / "a")],
+    )
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert str(path) in result.output and sha in result.output and actual in result.output
     verify = CliRunner().invoke(main, ["evals", "verify", str(out)])
@@ -212,24 +247,30 @@ def test_pipeline_decontaminate_stage_reads_a_pulled_folder(tmp_path, no_hub):
     write_sources(folder)
     hub = folder / "hub" / "openai" / "gsm8k" / "main"
     hub.mkdir(parents=True)
-    pq.write_table(pa.table({"question": [LEAK, "How far is the moon from the earth?"]}),
-                   hub / "test-00000-of-00001.parquet")
+    pq.write_table(
+        pa.table({"question": [LEAK, "How far is the moon from the earth?"]}),
+        hub / "test-00000-of-00001.parquet",
+    )
     assert pull_evals(["gsm8k"], folder / "evals", folder=folder / "hub", commit=None).pulled
-    stages = [{"decontaminate": {"evals": [], "eval_dir": "evals", "method": "ngram"}},
-              {"mix": {}}]
+    stages = [{"decontaminate": {"evals": [], "eval_dir": "evals", "method": "ngram"}}, {"mix": {}}]
     recipe = load_run_recipe(write_recipe(folder, stages, total=60))
     run_pipeline(recipe, echo=lambda *a, **k: None)
-    report = json.loads(next((folder / "run").glob("*decontaminate/report/report.json"))
-                        .read_text())
+    report = json.loads(
+        next((folder / "run").glob("*decontaminate/report/report.json")).read_text()
+    )
     assert report["evals"]["gsm8k"]["contaminated"] == 1
     assert report["sources"]["chat"]["flagged"] == 1
-    assert report["evals"]["gsm8k"]["provenance"]["sha256"] == json.loads(
-        (folder / "evals" / "index.json").read_text())["sets"]["gsm8k"]["sha256"]
+    assert (
+        report["evals"]["gsm8k"]["provenance"]["sha256"]
+        == json.loads((folder / "evals" / "index.json").read_text())["sets"]["gsm8k"]["sha256"]
+    )
     assert all(p.action == "reuse" for p in plan_run(recipe))
     # a new pull (other content) changes the stage's key: it runs again
     (hub / "test-00000-of-00001.parquet").unlink()
-    pq.write_table(pa.table({"question": ["What is the capital of France?"]}),
-                   hub / "test-00000-of-00001.parquet")
+    pq.write_table(
+        pa.table({"question": ["What is the capital of France?"]}),
+        hub / "test-00000-of-00001.parquet",
+    )
     pull_evals(["gsm8k"], folder / "evals", folder=folder / "hub", commit=None)
     assert plan_run(recipe)[0].action != "reuse"
 

@@ -4,9 +4,25 @@ import pytest
 
 from decontam import REGISTRY, load_eval
 
-NAMES = ["gsm8k", "math", "math500", "humaneval", "mbpp", "ifeval", "mmlu", "mmlu_pro", "bbh",
-         "gpqa", "truthfulqa", "alpaca_eval", "drop", "popqa", "agieval", "bigcodebench",
-         "ifbench"]
+NAMES = [
+    "gsm8k",
+    "math",
+    "math500",
+    "humaneval",
+    "mbpp",
+    "ifeval",
+    "mmlu",
+    "mmlu_pro",
+    "bbh",
+    "gpqa",
+    "truthfulqa",
+    "alpaca_eval",
+    "drop",
+    "popqa",
+    "agieval",
+    "bigcodebench",
+    "ifbench",
+]
 
 
 def test_registry_names():
@@ -24,8 +40,10 @@ def test_humaneval_offline():
 
 def test_local_file_specs(tmp_path):
     path = tmp_path / "mine.jsonl"
-    rows = [{"id": "a", "question": "Q one?", "choices": ["x", "y"]},
-            {"question": "Q two?", "choices": ["z"]}]
+    rows = [
+        {"id": "a", "question": "Q one?", "choices": ["x", "y"]},
+        {"question": "Q two?", "choices": ["z"]},
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     plain = load_eval(f"{path}:question")
     assert plain.name == "mine" and plain.texts == ["Q one?", "Q two?"]
@@ -77,8 +95,12 @@ def test_eval_file_problems_named_or_counted(tmp_path):
     from skillmix.cli import main
 
     path = tmp_path / "ev.jsonl"
-    rows = [{"id": "a", "question": "What is two plus two?"}, {"id": "b", "question": None},
-            {"id": "a", "question": "Again?"}, {"id": "c", "question": "   "}]
+    rows = [
+        {"id": "a", "question": "What is two plus two?"},
+        {"id": "b", "question": None},
+        {"id": "a", "question": "Again?"},
+        {"id": "c", "question": "   "},
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(EvalFileError) as info:
         load_eval(f"{path}:question")
@@ -91,15 +113,26 @@ def test_eval_file_problems_named_or_counted(tmp_path):
     allowed = load_eval(f"{path}:question", allow_bad=True)
     assert allowed.ids == ["a"] and allowed.dropped == {"empty_text": 2, "duplicate_id": 1}
     train = tmp_path / "train.jsonl"
-    messages = [{"role": "user", "content": "hello there"},
-                {"role": "assistant", "content": "hi"}]
+    messages = [{"role": "user", "content": "hello there"}, {"role": "assistant", "content": "hi"}]
     train.write_text(json.dumps({"id": "t", "source": "s", "messages": messages}) + "\n")
     out = tmp_path / "out"
-    bad = CliRunner().invoke(main, ["decontam", "--train", str(train), "--eval",
-                                    f"e={path}:question", "--out", str(out)])
+    bad = CliRunner().invoke(
+        main, ["decontam", "--train", str(train), "--eval", f"e={path}:question", "--out", str(out)]
+    )
     assert bad.exit_code != 0 and "row 2" in bad.output and "--on-bad-row" not in bad.output
-    ok = CliRunner().invoke(main, ["decontam", "--train", str(train), "--eval",
-                                   f"e={path}:question", "--out", str(out), "--allow-bad-evals"])
+    ok = CliRunner().invoke(
+        main,
+        [
+            "decontam",
+            "--train",
+            str(train),
+            "--eval",
+            f"e={path}:question",
+            "--out",
+            str(out),
+            "--allow-bad-evals",
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     report = json.loads((out / "report.json").read_text())
     assert report["evals"]["e"]["dropped"] == {"empty_text": 2, "duplicate_id": 1}
@@ -114,10 +147,28 @@ def test_script_repos_read_from_their_parquet_conversion():
 
     evalset = load_eval("alpaca_eval", loader=fake)
     assert evalset.texts == ["Write a poem."]
-    assert calls == [("parquet", None, "train", {"data_files": (
-        "hf://datasets/tatsu-lab/alpaca_eval@refs%2Fconvert%2Fparquet/alpaca_eval/eval/"
-        "*.parquet")})]
-    for name in ("wildguardtest", "wildjailbreak_eval", "harmbench", "xstest",
-                 "do_anything_now", "trustllm_jailbreak", "humaneval_plus", "ifeval_ood",
-                 "gpqa_extended"):
+    assert calls == [
+        (
+            "parquet",
+            None,
+            "train",
+            {
+                "data_files": (
+                    "hf://datasets/tatsu-lab/alpaca_eval@refs%2Fconvert%2Fparquet/alpaca_eval/eval/"
+                    "*.parquet"
+                )
+            },
+        )
+    ]
+    for name in (
+        "wildguardtest",
+        "wildjailbreak_eval",
+        "harmbench",
+        "xstest",
+        "do_anything_now",
+        "trustllm_jailbreak",
+        "humaneval_plus",
+        "ifeval_ood",
+        "gpqa_extended",
+    ):
         assert name in REGISTRY

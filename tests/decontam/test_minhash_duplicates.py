@@ -25,7 +25,7 @@ def test_unrelated_texts_are_not_duplicates(pool_texts):
     for dup, kept in dups.items():
         a, b = int(dup), int(kept)
         assert a > b
-        assert jaccard(flat[off[a]:off[a + 1]], flat[off[b]:off[b + 1]]) >= 0.8
+        assert jaccard(flat[off[a] : off[a + 1]], flat[off[b] : off[b + 1]]) >= 0.8
 
 
 def test_bands_favor_recall():

@@ -9,10 +9,10 @@ from decontam.html_report import highlight
 def test_workers_give_the_same_result(tmp_path, make_row, pool_texts, gsm_eval, gsm_questions):
     rows = [make_row(i, t) for i, t in enumerate(pool_texts[:300])]
     rows += [make_row(1000 + i, f"Q: {q}", source="leak") for i, q in enumerate(gsm_questions)]
-    one = find_contamination(rows, [gsm_eval], method="all", out_dir=tmp_path / "a",
-                             batch_size=37)
-    two = find_contamination(rows, [gsm_eval], method="all", out_dir=tmp_path / "b",
-                             workers=2, batch_size=37)
+    one = find_contamination(rows, [gsm_eval], method="all", out_dir=tmp_path / "a", batch_size=37)
+    two = find_contamination(
+        rows, [gsm_eval], method="all", out_dir=tmp_path / "b", workers=2, batch_size=37
+    )
     assert one.flagged == two.flagged
     assert one.flagged["leak"] == {f"leak-{1000 + i}" for i in range(5)}
     strip = [k for k in one.report if k != "config"]
@@ -44,13 +44,15 @@ def test_highlight_escapes_and_marks():
     assert highlight("a <b> c", [[2, 5]]) == "a <mark>&lt;b&gt;</mark> c"
 
 
-def test_outputs_are_atomic_a_failed_run_leaves_the_last_ones(tmp_path, make_row, gsm_eval,
-                                                             gsm_questions):
+def test_outputs_are_atomic_a_failed_run_leaves_the_last_ones(
+    tmp_path, make_row, gsm_eval, gsm_questions
+):
     rows = [make_row(i, f"Q: {q}") for i, q in enumerate(gsm_questions)]
     find_contamination(rows, [gsm_eval], out_dir=tmp_path, remove=True)
     before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     assert {"matches.jsonl", "report.json", "report.html", "contamination.tsv"} <= {
-        str(p) for p in before}
+        str(p) for p in before
+    }
 
     def failing():
         yield make_row(100, "Tell me about the moon.")
@@ -58,7 +60,6 @@ def test_outputs_are_atomic_a_failed_run_leaves_the_last_ones(tmp_path, make_row
         raise RuntimeError("the reader broke")
 
     with pytest.raises(RuntimeError, match="the reader broke"):
-        find_contamination(failing(), [gsm_eval], out_dir=tmp_path, remove=True,
-                           batch_size=1)
+        find_contamination(failing(), [gsm_eval], out_dir=tmp_path, remove=True, batch_size=1)
     after = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     assert after == before  # nothing half-written, no temp files left beside them

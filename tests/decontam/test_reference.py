@@ -50,8 +50,7 @@ def _corpus(eval_texts: list[str]) -> EvalCorpus:
 def test_coverage_matches_reference(eval_texts, rows, n):
     matcher = CoverageMatcher(_corpus(eval_texts), n=n, threshold=0.0)
     pairs = matcher.match(TokenBatch.from_texts(rows))
-    got = {(int(d), int(i)): s for d, i, s in zip(pairs.doc, pairs.inst, pairs.score,
-                                                  strict=True)}
+    got = {(int(d), int(i)): s for d, i, s in zip(pairs.doc, pairs.inst, pairs.score, strict=True)}
     want = {}
     for d, row in enumerate(rows):
         for i, inst in enumerate(eval_texts):
@@ -74,8 +73,9 @@ def test_any_matches_reference(eval_texts, rows, n):
     doc, key = matcher.row_keys(TokenBatch.from_texts(rows))
     for d, row in enumerate(rows):
         insts, _ = matcher.pairs_for(key[doc == d])
-        want = {i for i, inst in enumerate(eval_texts)
-                if ref_coverage(tokens(inst), tokens(row), n) > 0}
+        want = {
+            i for i, inst in enumerate(eval_texts) if ref_coverage(tokens(inst), tokens(row), n) > 0
+        }
         assert set(insts.tolist()) == want
 
 

@@ -26,14 +26,24 @@ def _tiny_encoder(texts: list[str], config: SemanticConfig) -> Encoder:
 
     raw = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     raw.pre_tokenizer = pre_tokenizers.Whitespace()
-    raw.train_from_iterator(texts, trainers.WordPieceTrainer(
-        vocab_size=300, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]"]))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, pad_token="[PAD]",
-                                        unk_token="[UNK]")
+    raw.train_from_iterator(
+        texts,
+        trainers.WordPieceTrainer(
+            vocab_size=300, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
+        ),
+    )
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, pad_token="[PAD]", unk_token="[UNK]")
     torch.manual_seed(0)
-    model = BertModel(BertConfig(vocab_size=raw.get_vocab_size(), hidden_size=32,
-                                 num_hidden_layers=2, num_attention_heads=2,
-                                 intermediate_size=64, max_position_embeddings=128))
+    model = BertModel(
+        BertConfig(
+            vocab_size=raw.get_vocab_size(),
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=128,
+        )
+    )
     return Encoder(model, tokenizer, config)
 
 
@@ -78,8 +88,9 @@ def test_unjudgeable_reply_is_named_not_guessed(tmp_path):
     corpus = EvalCorpus.from_sets([EvalSet("mix", ["a", "b", "c"], EVALS)])
     matcher = SemanticMatcher(corpus, _tiny_encoder(EVALS, config))
     with MockOpenAIServer(lambda body: "maybe?") as srv:
-        result = semantic_audit(["some text"], corpus, matcher,
-                                OpenAIBackend(srv.url, "judge"), tmp_path / "c.jsonl")
+        result = semantic_audit(
+            ["some text"], corpus, matcher, OpenAIBackend(srv.url, "judge"), tmp_path / "c.jsonl"
+        )
     assert result.candidates[0]["judgment"] is None
     assert "unparsed reply" in result.candidates[0]["judge_error"]
 
@@ -101,18 +112,54 @@ def test_cli_semantic_method_with_judge_costs_and_report(tmp_path):
     encoder.model.save_pretrained(model_dir)
     encoder.tokenizer.save_pretrained(model_dir)
     evals = tmp_path / "ev.jsonl"
-    evals.write_text("".join(json.dumps({"id": i, "q": t}) + "\n"
-                             for i, t in zip("abc", EVALS, strict=True)))
+    evals.write_text(
+        "".join(json.dumps({"id": i, "q": t}) + "\n" for i, t in zip("abc", EVALS, strict=True))
+    )
     data = tmp_path / "train.jsonl"
-    data.write_text("".join(json.dumps({"id": f"t{i}", "source": "pool", "messages": [
-        {"role": "user", "content": t}, {"role": "assistant", "content": "ok"}]}) + "\n"
-        for i, t in enumerate(train)))
-    base = ["decontam", "--train", str(data), "--eval", f"ev={evals}:q", "--method", "semantic",
-            "--encoder", str(model_dir), "--top-k", "3", "--similarity-floor", "-1"]
+    data.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"t{i}",
+                    "source": "pool",
+                    "messages": [
+                        {"role": "user", "content": t},
+                        {"role": "assistant", "content": "ok"},
+                    ],
+                }
+            )
+            + "\n"
+            for i, t in enumerate(train)
+        )
+    )
+    base = [
+        "decontam",
+        "--train",
+        str(data),
+        "--eval",
+        f"ev={evals}:q",
+        "--method",
+        "semantic",
+        "--encoder",
+        str(model_dir),
+        "--top-k",
+        "3",
+        "--similarity-floor",
+        "-1",
+    ]
     with MockOpenAIServer(_judge) as srv:
-        result = CliRunner().invoke(main, [*base, "--judge-model", "judge",
-                                           "--judge-base-url", srv.url, "--out",
-                                           str(tmp_path / "o")])
+        result = CliRunner().invoke(
+            main,
+            [
+                *base,
+                "--judge-model",
+                "judge",
+                "--judge-base-url",
+                srv.url,
+                "--out",
+                str(tmp_path / "o"),
+            ],
+        )
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     sem = report["semantic"]
@@ -129,12 +176,14 @@ def test_cli_semantic_method_with_judge_costs_and_report(tmp_path):
     # without a judge the floor decides: all three rows hold a candidate at >= -1
     plain = CliRunner().invoke(main, [*base, "--out", str(tmp_path / "p")])
     assert plain.exit_code == 0, plain.output
-    assert json.loads((tmp_path / "p" / "report.json").read_text())["sources"]["pool"][
-        "flagged"] == 3
+    assert (
+        json.loads((tmp_path / "p" / "report.json").read_text())["sources"]["pool"]["flagged"] == 3
+    )
     # named errors, not tracebacks
     missing = CliRunner().invoke(main, [*base[:-6], "--out", str(tmp_path / "q")])
     assert missing.exit_code == 2 and "needs --encoder" in missing.output
     (tmp_path / "empty").mkdir()
-    bad = CliRunner().invoke(main, [*base[:-5], str(tmp_path / "empty"), "--out",
-                                    str(tmp_path / "r")])
+    bad = CliRunner().invoke(
+        main, [*base[:-5], str(tmp_path / "empty"), "--out", str(tmp_path / "r")]
+    )
     assert bad.exit_code == 1 and "could not load a Hugging Face model" in bad.output

@@ -3,10 +3,31 @@ from decontam import normalize_text, token_spans, tokens
 
 def test_rule():
     assert tokens("Hello, World! x=3+4; don't") == [
-        "hello", "world", "x", "=", "3", "+", "4", "don", "t"
+        "hello",
+        "world",
+        "x",
+        "=",
+        "3",
+        "+",
+        "4",
+        "don",
+        "t",
     ]
     assert tokens("a<=b^2 % 5 - 1 / 2 * 3") == [
-        "a", "<", "=", "b", "^", "2", "%", "5", "-", "1", "/", "2", "*", "3"
+        "a",
+        "<",
+        "=",
+        "b",
+        "^",
+        "2",
+        "%",
+        "5",
+        "-",
+        "1",
+        "/",
+        "2",
+        "*",
+        "3",
     ]
     # non-ASCII punctuation separates (dashes become "-"), non-ASCII letters stay in words
     assert tokens("“École” — naïve…İ") == ["école", "-", "naïve", "i"]

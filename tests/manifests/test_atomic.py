@@ -9,9 +9,12 @@ import pytest
 from manifests.atomic import OutputError, atomic_open, atomic_path
 from manifests.writers import RowWriter
 
-ROW = {"id": "a", "messages": [{"role": "user", "content": "hi"},
-                               {"role": "assistant", "content": "yo"}],
-       "source": "s", "metadata": {}}
+ROW = {
+    "id": "a",
+    "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+    "source": "s",
+    "metadata": {},
+}
 
 
 def test_failure_keeps_previous_content_and_no_temp(tmp_path: Path) -> None:

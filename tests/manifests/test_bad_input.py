@@ -27,22 +27,26 @@ def write_jsonl_lines(path: Path, lines: list[bytes]) -> Path:
 
 
 def jsonl_with_bad_rows(path: Path) -> Path:
-    return write_jsonl_lines(path, [
-        json.dumps(GOOD).encode(),
-        b'{"instruction": "broken", ',                        # malformed JSON
-        json.dumps({"instruction": "no output"}).encode(),    # missing field
-        b'{"instruction": "caf\xe9", "output": "x"}',          # bad UTF-8 (latin-1 byte)
-        json.dumps({"messages": 7}).encode(),                 # wrong type
-        b"[1, 2]",                                            # not an object
-        json.dumps(GOOD | {"output": "6"}).encode(),
-    ])
+    return write_jsonl_lines(
+        path,
+        [
+            json.dumps(GOOD).encode(),
+            b'{"instruction": "broken", ',  # malformed JSON
+            json.dumps({"instruction": "no output"}).encode(),  # missing field
+            b'{"instruction": "caf\xe9", "output": "x"}',  # bad UTF-8 (latin-1 byte)
+            json.dumps({"messages": 7}).encode(),  # wrong type
+            b"[1, 2]",  # not an object
+            json.dumps(GOOD | {"output": "6"}).encode(),
+        ],
+    )
 
 
 def collect(path: Path, tmp_path: Path, **kw):
     acc = Accounting()
     with RejectsWriter(tmp_path / "rejects.jsonl") as rejects:
-        rows = list(read_rows(path, "sft", on_bad_row="skip", rejects=rejects,
-                              accounting=acc, **kw))
+        rows = list(
+            read_rows(path, "sft", on_bad_row="skip", rejects=rejects, accounting=acc, **kw)
+        )
     lines = (tmp_path / "rejects.jsonl").read_text().splitlines() if rejects.count else []
     return rows, acc, [json.loads(line) for line in lines]
 
@@ -85,11 +89,13 @@ def write_columnar(table: pa.Table, path: Path) -> Path:
 
 @pytest.mark.parametrize("fmt", ["parquet", "arrow"])
 def test_columnar_bad_rows(tmp_path, fmt):
-    table = pa.Table.from_pylist([
-        {"messages": None, **GOOD},
-        {"messages": None, "instruction": "no output", "output": None},
-        {"messages": "not json", "instruction": "x", "output": "y"},
-    ])
+    table = pa.Table.from_pylist(
+        [
+            {"messages": None, **GOOD},
+            {"messages": None, "instruction": "no output", "output": None},
+            {"messages": "not json", "instruction": "x", "output": "y"},
+        ]
+    )
     path = write_columnar(table, tmp_path / f"data.{fmt}")
     with pytest.raises(BadRowError) as info:
         list(read_rows(path, "sft"))
@@ -103,11 +109,13 @@ def test_columnar_bad_rows(tmp_path, fmt):
 
 @pytest.mark.parametrize("fmt", ["parquet", "arrow"])
 def test_columnar_missing_value_and_wrong_type(tmp_path, fmt):
-    table = pa.Table.from_pylist([
-        {"instruction": "a", "output": "b"},
-        {"instruction": "c", "output": None},
-        {"instruction": "e", "output": "f"},
-    ])
+    table = pa.Table.from_pylist(
+        [
+            {"instruction": "a", "output": "b"},
+            {"instruction": "c", "output": None},
+            {"instruction": "e", "output": "f"},
+        ]
+    )
     path = write_columnar(table, tmp_path / f"d.{fmt}")
     rows, acc, rejects = collect(path, tmp_path)
     assert len(rows) == 2 and acc.rejected == 1
@@ -117,11 +125,7 @@ def test_columnar_missing_value_and_wrong_type(tmp_path, fmt):
 def test_csv_bad_utf8_and_wrong_field_count(tmp_path):
     path = tmp_path / "d.csv"
     path.write_bytes(
-        b"instruction,output\n"
-        b"Add 2 and 3.,5\n"
-        b"caf\xe9,x\n"
-        b"one,two,three\n"
-        b'"multi\nline",ok\n'
+        b'instruction,output\nAdd 2 and 3.,5\ncaf\xe9,x\none,two,three\n"multi\nline",ok\n'
     )
     rows, acc, rejects = collect(path, tmp_path)
     assert [r["messages"][0]["content"] for r in rows] == ["Add 2 and 3.", "multi\nline"]
@@ -187,8 +191,10 @@ def test_lone_surrogates_in_a_json_array_are_rejected_and_the_reject_is_writable
 
 def test_zstd_with_several_frames_reads_whole_and_a_cut_frame_is_named(tmp_path):
     lines = [json.dumps(GOOD | {"output": str(i)}).encode() for i in range(3000)]
-    frames = b"".join(zstandard.ZstdCompressor().compress(b"".join(x + b"\n" for x in part))
-                      for part in (lines[:1000], lines[1000:2500], lines[2500:]))
+    frames = b"".join(
+        zstandard.ZstdCompressor().compress(b"".join(x + b"\n" for x in part))
+        for part in (lines[:1000], lines[1000:2500], lines[2500:])
+    )
     whole = tmp_path / "frames.jsonl.zst"
     whole.write_bytes(frames)
     assert len(collect(whole, tmp_path)[0]) == 3000

@@ -52,7 +52,8 @@ def test_save_to_disk_folder_and_dataset_dict(tmp_path):
     got = list(read_rows(tmp_path / "one", "sft"))
     assert [r["messages"][1]["content"] for r in got] == ["1", "2"]
     datasets.DatasetDict({"train": datasets.Dataset.from_dict(data)}).save_to_disk(
-        str(tmp_path / "dd"))
+        str(tmp_path / "dd")
+    )
     assert len(list(read_rows(tmp_path / "dd", "sft"))) == 2
 
 

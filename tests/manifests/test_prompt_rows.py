@@ -29,8 +29,12 @@ def test_prompt_schema_has_no_answer_fields():
 @pytest.mark.parametrize(
     "record",
     [
-        {"messages": [{"role": "system", "content": "Be brief."},
-                      {"role": "user", "content": "Name a prime."}]},
+        {
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Name a prime."},
+            ]
+        },
         {"conversations": [{"from": "human", "value": "Name a prime."}]},
         {"instruction": "Name a prime.", "input": ""},
         {"prompt": "Name a prime."},
@@ -61,8 +65,12 @@ def test_rows_with_answers_are_not_prompts_unless_asked(record):
 
 
 def test_multi_turn_prompt_keeps_context_up_to_the_last_user_turn():
-    turns = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
-             {"role": "user", "content": "and now?"}, {"role": "assistant", "content": "this"}]
+    turns = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "and now?"},
+        {"role": "assistant", "content": "this"},
+    ]
     row = _contract({"messages": turns}, "prompt")
     assert row["messages"] == turns[:3]
     assert json.loads(row["metadata"])["turns_left_out"] == 1
@@ -70,8 +78,11 @@ def test_multi_turn_prompt_keeps_context_up_to_the_last_user_turn():
 
 
 def test_rlvr_record_read_as_prompt_keeps_its_check_in_metadata():
-    record = {"messages": [{"role": "user", "content": "2+2?"}], "ground_truth": "4",
-              "dataset": "gsm8k"}
+    record = {
+        "messages": [{"role": "user", "content": "2+2?"}],
+        "ground_truth": "4",
+        "dataset": "gsm8k",
+    }
     assert detect_kind(record) == "rlvr"
     row = _contract(record, "prompt")
     meta = json.loads(row["metadata"])
@@ -80,8 +91,14 @@ def test_rlvr_record_read_as_prompt_keeps_its_check_in_metadata():
 
 
 def test_prompt_row_from_each_contract_kind():
-    rlvr = _contract({"id": "r1", "messages": [{"role": "user", "content": "2+2?"}],
-                      "ground_truth": {"a": 1}, "verifier": "ifeval"})
+    rlvr = _contract(
+        {
+            "id": "r1",
+            "messages": [{"role": "user", "content": "2+2?"}],
+            "ground_truth": {"a": 1},
+            "verifier": "ifeval",
+        }
+    )
     pref = _contract({"id": "p1", "prompt": "q", "chosen": "good", "rejected": "bad"})
     sft = _contract({"id": "s1", "instruction": "q", "output": "a"})
     for row in (rlvr, pref, sft):
@@ -99,8 +116,10 @@ def test_prompt_row_from_each_contract_kind():
         ({"messages": [{"role": "system", "content": "only a system turn"}]}, "no user turn"),
         ({"messages": []}, "no user turn"),
         ({"prompt": None, "text": "x"}, "no prompt"),
-        ({"messages": [{"role": "robot", "content": "x"}, {"role": "user", "content": "q"}]},
-         "role"),
+        (
+            {"messages": [{"role": "robot", "content": "x"}, {"role": "user", "content": "q"}]},
+            "role",
+        ),
     ],
 )
 def test_bad_prompt_rows_are_named(record, problem):
@@ -109,8 +128,13 @@ def test_bad_prompt_rows_are_named(record, problem):
 
 
 def test_a_prompt_must_end_with_the_user_turn():
-    row = {"id": "x", "source": "s", "skill": "general", "metadata": "{}",
-           "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    row = {
+        "id": "x",
+        "source": "s",
+        "skill": "general",
+        "metadata": "{}",
+        "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+    }
     with pytest.raises(ValueError, match="ends with a user turn"):
         validate_row(row, "prompt")
 
@@ -119,9 +143,14 @@ def test_a_prompt_must_end_with_the_user_turn():
 def test_prompt_rows_round_trip_with_non_latin_text(tmp_path, suffix):
     src = tmp_path / "prompts.jsonl"
     texts = ["写一首关于秋天的诗。", "اكتب قصيدة عن الخريف", "Écris un poème 🍂", "秋の俳句を"]
-    src.write_text("\n".join(json.dumps({"messages": [{"role": "user", "content": t}]},
-                                        ensure_ascii=False) for t in texts) + "\n",
-                   encoding="utf-8")
+    src.write_text(
+        "\n".join(
+            json.dumps({"messages": [{"role": "user", "content": t}]}, ensure_ascii=False)
+            for t in texts
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     rows = list(read_rows(src))
     out = tmp_path / f"out{suffix}"
     write_rows(rows, out, "prompt")
@@ -132,9 +161,14 @@ def test_prompt_rows_round_trip_with_non_latin_text(tmp_path, suffix):
 
 def test_prompt_file_with_an_answered_row_names_the_row(tmp_path):
     src = tmp_path / "mixed.jsonl"
-    src.write_text(json.dumps({"messages": [{"role": "user", "content": "q"}]}) + "\n"
-                   + json.dumps({"messages": [{"role": "user", "content": "q2"},
-                                              {"role": "assistant", "content": "a"}]}) + "\n")
+    src.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "q"}]})
+        + "\n"
+        + json.dumps(
+            {"messages": [{"role": "user", "content": "q2"}, {"role": "assistant", "content": "a"}]}
+        )
+        + "\n"
+    )
     # Detected from the first row as prompts; read as sft, the first row is named.
     assert [len(r["messages"]) for r in read_rows(src)] == [1, 1]
     with pytest.raises(BadRowError, match=r"mixed.jsonl.*row 1.*no assistant turn"):

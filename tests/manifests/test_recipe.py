@@ -62,8 +62,7 @@ def mutate(path: list, value, delete: bool = False) -> dict:
         (["seed"], "x", "seed"),
         (["sources", 0, "take"], {"fraction": 0.5, "count": 3}, "sources[0].take"),
         (["sources", 0, "take"], {"fraction": 0}, "sources[0].take.fraction"),
-        (["sources", 0, "take"], {"fraction": 1.5, "upsample": True},
-         "sources[0].take.upsample"),
+        (["sources", 0, "take"], {"fraction": 1.5, "upsample": True}, "sources[0].take.upsample"),
         (["sources", 1, "take"], {"count": 2.5}, "sources[1].take.count"),
         (["sources", 1, "take"], {"count": True}, "sources[1].take.count"),
         (["sources", 2, "take"], {"weight": -1}, "sources[2].take.weight"),
@@ -124,11 +123,14 @@ def test_tulu3_recipe_counts_sum_to_the_published_total():
     assert all(s.path.startswith("hf://") for s in recipe.sources)
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("name: a\nname: b\nkind: sft\n", "key 'name' is given twice"),
-    ("a0: &a0 [x, x]\na1: [*a0, *a0]\n", "alias \\*a0 is not allowed"),
-    ("[" * 5000 + "]" * 5000 + "\n", "nested too deeply|not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("name: a\nname: b\nkind: sft\n", "key 'name' is given twice"),
+        ("a0: &a0 [x, x]\na1: [*a0, *a0]\n", "alias \\*a0 is not allowed"),
+        ("[" * 5000 + "]" * 5000 + "\n", "nested too deeply|not valid YAML"),
+    ],
+)
 def test_recipe_yaml_refuses_repeated_keys_aliases_and_deep_nesting(tmp_path, text, problem):
     path = tmp_path / "hostile.yaml"
     path.write_text(text)

@@ -16,8 +16,9 @@ from manifests.ids import canonical_json
 FORMATS = ["r.jsonl", "r.jsonl.gz", "r.jsonl.zst", "r.parquet", "r.arrow", "r.csv", "rdir"]
 
 # Text with any Unicode but lone surrogates (not encodable) and NUL-free CSV-safe content.
-text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-               max_size=40)
+text = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40
+)
 nonblank = text.filter(lambda s: s.strip() != "")
 _ids = itertools.count()
 
@@ -32,23 +33,35 @@ def conversation(last: str = "assistant"):
     return st.builds(lambda s, t: s + [m for pair in t for m in pair], system, turns)
 
 
-metadata = st.dictionaries(st.sampled_from(["persona", "template", "model", "file", "row"]),
-                           st.one_of(text, st.integers(0, 10**6)), max_size=3)
+metadata = st.dictionaries(
+    st.sampled_from(["persona", "template", "model", "file", "row"]),
+    st.one_of(text, st.integers(0, 10**6)),
+    max_size=3,
+)
 
 
 def head():
-    return {"id": st.builds(lambda s: f"{next(_ids)}-{s}", text), "source": nonblank,
-            "skill": nonblank, "metadata": metadata.map(canonical_json)}
+    return {
+        "id": st.builds(lambda s: f"{next(_ids)}-{s}", text),
+        "source": nonblank,
+        "skill": nonblank,
+        "metadata": metadata.map(canonical_json),
+    }
 
 
 ROW_STRATEGIES = {
     "sft": st.fixed_dictionaries({**head(), "messages": conversation()}),
     "preference": st.fixed_dictionaries(
-        {**head(), "chosen": conversation(), "rejected": conversation()}),
-    "rlvr": st.fixed_dictionaries({
-        **head(), "messages": st.lists(message("user"), min_size=1, max_size=2),
-        "ground_truth": nonblank, "verifier": st.sampled_from(["gsm8k", "math", "ifeval"]),
-    }),
+        {**head(), "chosen": conversation(), "rejected": conversation()}
+    ),
+    "rlvr": st.fixed_dictionaries(
+        {
+            **head(),
+            "messages": st.lists(message("user"), min_size=1, max_size=2),
+            "ground_truth": nonblank,
+            "verifier": st.sampled_from(["gsm8k", "math", "ifeval"]),
+        }
+    ),
 }
 
 

@@ -33,14 +33,29 @@ def rows(n: int) -> list[dict]:
 
 
 def test_round_trip_and_manifest_keys(tmp_path):
-    manifest = write_shards(rows(25), tmp_path / "out", "sft", max_rows=10,
-                            manifest_extra={"seed": 7})
+    manifest = write_shards(
+        rows(25), tmp_path / "out", "sft", max_rows=10, manifest_extra={"seed": 7}
+    )
     assert [s["file"] for s in manifest["shards"]] == [
-        "shard-00000-of-00003.arrow", "shard-00001-of-00003.arrow", "shard-00002-of-00003.arrow"]
+        "shard-00000-of-00003.arrow",
+        "shard-00001-of-00003.arrow",
+        "shard-00002-of-00003.arrow",
+    ]
     assert [s["rows"] for s in manifest["shards"]] == [10, 10, 5]
     assert manifest["total_rows"] == 25 and manifest["seed"] == 7
-    for key in ("kind", "seed", "skillmix_version", "created_at", "recipe", "sources", "shards",
-                "schema", "total_rows", "token_counts", "decontamination"):
+    for key in (
+        "kind",
+        "seed",
+        "skillmix_version",
+        "created_at",
+        "recipe",
+        "sources",
+        "shards",
+        "schema",
+        "total_rows",
+        "token_counts",
+        "decontamination",
+    ):
         assert key in manifest
     assert load_manifest(tmp_path / "out") == manifest
     assert list(iter_shard_rows(tmp_path / "out", expected_kind="sft")) == rows(25)
@@ -161,7 +176,11 @@ def test_leftovers_of_a_killed_write_are_reported_then_cleaned(tmp_path):
     write_shards(rows(10), tmp_path, "sft", max_rows=10)
     # Only the new shard, its manifest and the `datasets` side files remain.
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "dataset_info.json", "manifest.json", "shard-00000-of-00001.arrow", "state.json"]
+        "dataset_info.json",
+        "manifest.json",
+        "shard-00000-of-00001.arrow",
+        "state.json",
+    ]
 
 
 def test_no_rows_gives_one_empty_shard(tmp_path):

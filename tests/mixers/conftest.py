@@ -19,8 +19,10 @@ def sft_row(i: int, skill: str, prompt: str | None = None) -> dict:
         "source": "raw",
         "skill": skill,
         "messages": [
-            {"role": "user",
-             "content": prompt or f"{skill} question number {i}: what is {i} + {i}?"},
+            {
+                "role": "user",
+                "content": prompt or f"{skill} question number {i}: what is {i} + {i}?",
+            },
             {"role": "assistant", "content": f"It is {2 * i}."},
         ],
         "metadata": "",

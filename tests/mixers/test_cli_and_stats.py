@@ -34,13 +34,13 @@ def test_mix_stats_verify_commands(ws, tmp_path):
 
 
 def test_cli_errors_name_the_problem(ws, tmp_path):
-    recipe = ws.recipe([{"name": "s", "path": "s.jsonl", "take": {"fraction": 1.0}}],
-                       colour="red")
+    recipe = ws.recipe([{"name": "s", "path": "s.jsonl", "take": {"fraction": 1.0}}], colour="red")
     result = CliRunner().invoke(main, ["mix", str(recipe), "--out", str(tmp_path / "o")])
     assert result.exit_code != 0 and "colour: unknown key" in result.output
     (ws.root / "bad.jsonl").write_text("{oops\n")
-    recipe = ws.recipe([{"name": "b", "path": "bad.jsonl", "take": {"fraction": 1.0}}],
-                       name="bad.yaml")
+    recipe = ws.recipe(
+        [{"name": "b", "path": "bad.jsonl", "take": {"fraction": 1.0}}], name="bad.yaml"
+    )
     result = CliRunner().invoke(main, ["mix", str(recipe), "--out", str(tmp_path / "o")])
     assert result.exit_code != 0 and "bad.jsonl, row 1" in result.output
     assert "--on-bad-row=skip" in result.output
@@ -59,7 +59,8 @@ def test_stats_match_the_rows(ws, tmp_path):
     stats = mix_stats(tmp_path / "out")
     rows = list(iter_shard_rows(tmp_path / "out"))
     assert {c["name"]: c["rows"] for c in stats["sources"]} == {
-        s: sum(r["source"] == s for r in rows) for s in ("math", "code", "chat")}
+        s: sum(r["source"] == s for r in rows) for s in ("math", "code", "chat")
+    }
     assert sum(c["rows"] for c in stats["skills"]) == len(rows) == stats["total_rows"]
     assert "not drawn" in format_stats(stats)
 
@@ -83,11 +84,17 @@ def test_token_counts_and_token_budget(ws, tmp_path):
     words = [sum(len(m["content"].split()) for m in r["messages"]) for r in rows]
     assert counts["total"] == sum(words)
     assert counts["per_source"]["math"] == sum(
-        w for w, r in zip(words, rows, strict=True) if r["source"] == "math")
+        w for w, r in zip(words, rows, strict=True) if r["source"] == "math"
+    )
     assert sum(counts["per_skill"].values()) == counts["total"]
-    budget = ws.recipe([{"name": "math", "path": "math.jsonl", "take": {"weight": 1}},
-                        {"name": "chat", "path": "chat.jsonl", "take": {"weight": 1}}],
-                       name="tokens.yaml", tokens=300)
+    budget = ws.recipe(
+        [
+            {"name": "math", "path": "math.jsonl", "take": {"weight": 1}},
+            {"name": "chat", "path": "chat.jsonl", "take": {"weight": 1}},
+        ],
+        name="tokens.yaml",
+        tokens=300,
+    )
     result = mix(load_recipe(budget), tmp_path / "tok-out", tokenizer=tokenizer)
     per_source = result.manifest["token_counts"]["per_source"]
     assert abs(per_source["math"] - 150) <= 15 and abs(per_source["chat"] - 150) <= 15

@@ -16,8 +16,13 @@ TEXT = st.sampled_from(["", " ", "hello", "What is 2+2?", "  spaced  ", "Ünïco
 ROLE = st.sampled_from(["user", "assistant", "system", "tool", "narrator", None])
 MESSAGE = st.fixed_dictionaries({"role": ROLE, "content": st.one_of(TEXT, st.none())})
 METADATA = st.one_of(
-    st.none(), st.just(""), st.just("{}"), st.just('{"file":"x.jsonl","row":3}'),
-    st.just('{"note":"n"}'), st.just("[1, 2]"), st.just('{"row": 1, "file": "y"}'),
+    st.none(),
+    st.just(""),
+    st.just("{}"),
+    st.just('{"file":"x.jsonl","row":3}'),
+    st.just('{"note":"n"}'),
+    st.just("[1, 2]"),
+    st.just('{"row": 1, "file": "y"}'),
 )
 
 
@@ -28,7 +33,7 @@ def rows_strategy(kind: str):
         "skill": st.one_of(st.none(), st.just(""), st.just("  "), st.just("math")),
         "metadata": METADATA,
     }
-    for field in (("chosen", "rejected") if kind == "preference" else ("messages",)):
+    for field in ("chosen", "rejected") if kind == "preference" else ("messages",):
         common[field] = st.one_of(st.none(), st.lists(MESSAGE, max_size=4))
     if kind == "rlvr":
         common["ground_truth"] = st.one_of(st.none(), TEXT)
@@ -53,14 +58,26 @@ def both_lanes(tmp_path, kind, rows, skill):
     source = columnar_source(str(path), kind)
     assert source is not None  # the fast lane applies to this file
     fast_rejects = RejectsWriter(tmp_path / "fast.jsonl")
-    fast = [r for t in _columnar_tables(source, kind, name="src", skill=skill,
-                                        on_bad_row="skip", rejects=fast_rejects,
-                                        acc=Accounting())
-            for r in t.to_pylist()]
+    fast = [
+        r
+        for t in _columnar_tables(
+            source,
+            kind,
+            name="src",
+            skill=skill,
+            on_bad_row="skip",
+            rejects=fast_rejects,
+            acc=Accounting(),
+        )
+        for r in t.to_pylist()
+    ]
     fast_rejects.close()
     slow_rejects = RejectsWriter(tmp_path / "slow.jsonl")
-    slow = list(read_rows(str(path), kind, source="src", skill=skill, on_bad_row="skip",
-                          rejects=slow_rejects))
+    slow = list(
+        read_rows(
+            str(path), kind, source="src", skill=skill, on_bad_row="skip", rejects=slow_rejects
+        )
+    )
     slow_rejects.close()
 
     def reasons(p):
@@ -71,8 +88,9 @@ def both_lanes(tmp_path, kind, rows, skill):
     return fast, slow, reasons(tmp_path / "fast.jsonl"), reasons(tmp_path / "slow.jsonl")
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.sampled_from(["sft", "rlvr", "preference"]), st.data(), st.sampled_from([None, "chat"]))
 def test_fast_lane_equals_read_rows(tmp_path, kind, data, skill):
     rows = data.draw(rows_strategy(kind))

@@ -36,8 +36,9 @@ def test_counts_follow_the_recipe_and_accounting_reconciles(ws, tmp_path):
     assert Counter(r["source"] for r in out_rows) == {"math": 20, "code": 12, "chat": 18}
     for s in result.manifest["sources"]:
         dedup = s["deduplicated"]["exact"] + s["deduplicated"]["minhash"]
-        assert s["available"] == (s["selected"] + dedup + s["decontaminated"] + s["rejected"]
-                                  + s["not_drawn"])
+        assert s["available"] == (
+            s["selected"] + dedup + s["decontaminated"] + s["rejected"] + s["not_drawn"]
+        )
     assert result.accounting.rows_in == 95 and result.accounting.balanced()
     assert result.manifest["total_rows"] == 50
     assert [s["rows"] for s in result.manifest["shards"]] == [16, 16, 16, 2]
@@ -50,7 +51,8 @@ def test_same_seed_same_bytes_other_seed_other_order(ws, tmp_path):
     assert without_time(a) == without_time(b)
     for shard in a["shards"]:
         assert (tmp_path / "a" / shard["file"]).read_bytes() == (
-            tmp_path / "b" / shard["file"]).read_bytes()
+            tmp_path / "b" / shard["file"]
+        ).read_bytes()
     text = recipe.read_text().replace("seed: 7", "seed: 8")
     other = ws.recipe([], name="other.yaml")
     other.write_text(text)
@@ -82,8 +84,9 @@ def test_rows_keep_their_lineage(ws, tmp_path):
 
 def test_upsampling_is_whole_repeats_plus_a_remainder(ws, tmp_path):
     ws.jsonl("small.jsonl", [ws.row(i, "math") for i in range(4)])
-    recipe = ws.recipe([{"name": "small", "path": "small.jsonl",
-                         "take": {"count": 10, "upsample": True}}])
+    recipe = ws.recipe(
+        [{"name": "small", "path": "small.jsonl", "take": {"count": 10, "upsample": True}}]
+    )
     result = run(recipe, tmp_path / "out")
     times = Counter(r["id"] for r in rows_of(tmp_path / "out"))
     assert sorted(times.values()) == [2, 2, 3, 3]
@@ -94,45 +97,68 @@ def test_upsampling_is_whole_repeats_plus_a_remainder(ws, tmp_path):
 
 def test_exact_dedup_on_normalized_prompts(ws, tmp_path):
     a = [ws.row(i, "math") for i in range(10)]
-    b = [ws.row(100 + i, "chat", prompt=a[i]["messages"][0]["content"].upper() + "  \n")
-         for i in range(4)] + [ws.row(200, "chat")]
+    b = [
+        ws.row(100 + i, "chat", prompt=a[i]["messages"][0]["content"].upper() + "  \n")
+        for i in range(4)
+    ] + [ws.row(200, "chat")]
     ws.jsonl("a.jsonl", a)
     ws.jsonl("b.jsonl", b)
-    recipe = ws.recipe([{"name": "a", "path": "a.jsonl", "take": {"fraction": 1.0}},
-                        {"name": "b", "path": "b.jsonl", "take": {"fraction": 1.0}}])
+    recipe = ws.recipe(
+        [
+            {"name": "a", "path": "a.jsonl", "take": {"fraction": 1.0}},
+            {"name": "b", "path": "b.jsonl", "take": {"fraction": 1.0}},
+        ]
+    )
     result = run(recipe, tmp_path / "out")
     assert [s["deduplicated"]["exact"] for s in result.manifest["sources"]] == [0, 4]
     assert Counter(r["source"] for r in rows_of(tmp_path / "out")) == {"a": 10, "b": 1}
-    recipe = ws.recipe([{"name": "a", "path": "a.jsonl", "take": {"fraction": 1.0}},
-                        {"name": "b", "path": "b.jsonl", "take": {"fraction": 1.0}}],
-                       name="nodedup.yaml", dedup={"exact": False})
+    recipe = ws.recipe(
+        [
+            {"name": "a", "path": "a.jsonl", "take": {"fraction": 1.0}},
+            {"name": "b", "path": "b.jsonl", "take": {"fraction": 1.0}},
+        ],
+        name="nodedup.yaml",
+        dedup={"exact": False},
+    )
     assert run(recipe, tmp_path / "out2").manifest["total_rows"] == 15
 
 
 def test_minhash_dedup_uses_decontam(ws, tmp_path):
-    base = ("Explain in detail how the water cycle moves water between oceans, clouds, rivers "
-            "and groundwater over the course of a year in a temperate climate zone")
+    base = (
+        "Explain in detail how the water cycle moves water between oceans, clouds, rivers "
+        "and groundwater over the course of a year in a temperate climate zone"
+    )
     a = [ws.row(0, "chat", prompt=base)] + [ws.row(i, "chat") for i in range(1, 8)]
-    b = [ws.row(50, "chat", prompt=base.replace("zone", "region")),
-         ws.row(51, "chat", prompt="A completely different request about baking sourdough.")]
+    b = [
+        ws.row(50, "chat", prompt=base.replace("zone", "region")),
+        ws.row(51, "chat", prompt="A completely different request about baking sourdough."),
+    ]
     ws.jsonl("a.jsonl", a)
     ws.jsonl("b.jsonl", b)
-    recipe = ws.recipe([{"name": "a", "path": "a.jsonl", "take": {"fraction": 1.0}},
-                        {"name": "b", "path": "b.jsonl", "take": {"fraction": 1.0}}],
-                       dedup={"exact": True, "minhash": {"threshold": 0.7}})
+    recipe = ws.recipe(
+        [
+            {"name": "a", "path": "a.jsonl", "take": {"fraction": 1.0}},
+            {"name": "b", "path": "b.jsonl", "take": {"fraction": 1.0}},
+        ],
+        dedup={"exact": True, "minhash": {"threshold": 0.7}},
+    )
     result = run(recipe, tmp_path / "out")
     assert [s["deduplicated"]["minhash"] for s in result.manifest["sources"]] == [0, 1]
     assert "chat-50" not in {r["id"] for r in rows_of(tmp_path / "out")}
 
 
 def test_decontamination_removes_leaks_and_reports(ws, tmp_path):
-    leak = ("Natalia sold clips to 48 of her friends in April, and then she sold half as many "
-            "clips in May. How many clips did Natalia sell altogether in April and May?")
+    leak = (
+        "Natalia sold clips to 48 of her friends in April, and then she sold half as many "
+        "clips in May. How many clips did Natalia sell altogether in April and May?"
+    )
     ws.jsonl("evals.jsonl", [{"question": leak}, {"question": "What is the capital of Peru?"}])
     rows = [ws.row(i, "math") for i in range(12)] + [ws.row(99, "math", prompt=leak)]
     ws.jsonl("m.jsonl", rows)
-    recipe = ws.recipe([{"name": "m", "path": "m.jsonl", "take": {"fraction": 1.0}}],
-                       decontaminate={"evals": ["gsm_local=evals.jsonl:question"]})
+    recipe = ws.recipe(
+        [{"name": "m", "path": "m.jsonl", "take": {"fraction": 1.0}}],
+        decontaminate={"evals": ["gsm_local=evals.jsonl:question"]},
+    )
     result = run(recipe, tmp_path / "out")
     assert result.manifest["sources"][0]["decontaminated"] == 1
     assert "math-99" not in {r["id"] for r in rows_of(tmp_path / "out")}
@@ -150,8 +176,12 @@ def test_bad_rows_stop_the_mix_or_go_to_rejects(ws, tmp_path):
     bad_pq[2]["messages"] = [{"role": "user", "content": "no answer here"}]
     bad_pq[4]["messages"][0]["role"] = "narrator"
     ws.parquet("bad.parquet", bad_pq)
-    recipe = ws.recipe([{"name": "j", "path": "bad.jsonl", "take": {"fraction": 1.0}},
-                        {"name": "p", "path": "bad.parquet", "take": {"fraction": 1.0}}])
+    recipe = ws.recipe(
+        [
+            {"name": "j", "path": "bad.jsonl", "take": {"fraction": 1.0}},
+            {"name": "p", "path": "bad.parquet", "take": {"fraction": 1.0}},
+        ]
+    )
     with pytest.raises(BadRowError, match=r"bad\.jsonl, row 4: malformed JSON"):
         run(recipe, tmp_path / "out")
     assert not (tmp_path / "out" / "manifest.json").exists()
@@ -160,7 +190,10 @@ def test_bad_rows_stop_the_mix_or_go_to_rejects(ws, tmp_path):
     assert result.manifest["total_rows"] == 10
     rejects = [json.loads(x) for x in (tmp_path / "out" / "rejects.jsonl").read_text().splitlines()]
     assert [(Path(r["file"]).name, r["row"]) for r in rejects] == [
-        ("bad.jsonl", 4), ("bad.parquet", 2), ("bad.parquet", 4)]
+        ("bad.jsonl", 4),
+        ("bad.parquet", 2),
+        ("bad.parquet", 4),
+    ]
     assert "assistant" in rejects[1]["reason"] and "role" in rejects[2]["reason"]
 
 
@@ -171,8 +204,9 @@ def test_columnar_fast_lane_gives_what_read_rows_gives(ws, tmp_path):
     rows[7]["id"] = ""  # gets a stable id
     rows[9]["messages"].insert(0, {"role": "system", "content": "Be brief."})
     path = ws.parquet("c.parquet", rows)
-    recipe = ws.recipe([{"name": "c", "path": "c.parquet", "take": {"fraction": 1.0}}],
-                       dedup={"exact": False})
+    recipe = ws.recipe(
+        [{"name": "c", "path": "c.parquet", "take": {"fraction": 1.0}}], dedup={"exact": False}
+    )
     run(recipe, tmp_path / "out")
     expected = {r["id"]: r for r in read_rows(str(path), "sft", source="c")}
     got = {r["id"]: r for r in rows_of(tmp_path / "out")}
@@ -180,17 +214,30 @@ def test_columnar_fast_lane_gives_what_read_rows_gives(ws, tmp_path):
 
 
 def test_source_of_the_wrong_kind_is_named(ws, tmp_path):
-    ws.jsonl("pref.jsonl", [{"chosen": [{"role": "user", "content": "q"},
-                                        {"role": "assistant", "content": "a"}],
-                             "rejected": [{"role": "user", "content": "q"},
-                                          {"role": "assistant", "content": "b"}]}])
+    ws.jsonl(
+        "pref.jsonl",
+        [
+            {
+                "chosen": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+                "rejected": [
+                    {"role": "user", "content": "q"},
+                    {"role": "assistant", "content": "b"},
+                ],
+            }
+        ],
+    )
     ws.jsonl("ok.jsonl", [ws.row(0, "chat")])
-    recipe = ws.recipe([{"name": "ok", "path": "ok.jsonl", "take": {"fraction": 1.0}},
-                        {"name": "p", "path": "pref.jsonl", "take": {"fraction": 1.0}}])
+    recipe = ws.recipe(
+        [
+            {"name": "ok", "path": "ok.jsonl", "take": {"fraction": 1.0}},
+            {"name": "p", "path": "pref.jsonl", "take": {"fraction": 1.0}},
+        ]
+    )
     with pytest.raises(MixError, match=r"sources\[1\]\.path: .*preference rows"):
         run(recipe, tmp_path / "out")
-    missing = ws.recipe([{"name": "x", "path": "nope.jsonl", "take": {"fraction": 1.0}}],
-                        name="missing.yaml")
+    missing = ws.recipe(
+        [{"name": "x", "path": "nope.jsonl", "take": {"fraction": 1.0}}], name="missing.yaml"
+    )
     with pytest.raises(MixError, match=r"sources\[0\]\.path: .*no such file"):
         run(missing, tmp_path / "out")
 
@@ -244,17 +291,34 @@ def test_preference_and_rlvr_mixes(ws, tmp_path):
     def pair(i: int, answer: str) -> list[dict]:
         return [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": answer}]
 
-    pref = [{"id": f"p{i}", "source": "x", "skill": "chat", "chosen": pair(i, "good"),
-             "rejected": pair(i, "bad"), "metadata": ""} for i in range(9)]
+    pref = [
+        {
+            "id": f"p{i}",
+            "source": "x",
+            "skill": "chat",
+            "chosen": pair(i, "good"),
+            "rejected": pair(i, "bad"),
+            "metadata": "",
+        }
+        for i in range(9)
+    ]
     ws.parquet("pref.parquet", pref, kind="preference")
-    recipe = ws.recipe([{"name": "p", "path": "pref.parquet", "take": {"fraction": 1.0}}],
-                       kind="preference")
+    recipe = ws.recipe(
+        [{"name": "p", "path": "pref.parquet", "take": {"fraction": 1.0}}], kind="preference"
+    )
     assert run(recipe, tmp_path / "p").manifest["total_rows"] == 9
-    rlvr = [{"messages": [{"role": "user", "content": f"What is {i}+1?"}],
-             "ground_truth": str(i + 1), "verifier": "GSM8K"} for i in range(6)]
+    rlvr = [
+        {
+            "messages": [{"role": "user", "content": f"What is {i}+1?"}],
+            "ground_truth": str(i + 1),
+            "verifier": "GSM8K",
+        }
+        for i in range(6)
+    ]
     ws.jsonl("rl.jsonl", rlvr)
-    recipe = ws.recipe([{"name": "r", "path": "rl.jsonl", "take": {"count": 4}}], kind="rlvr",
-                       name="rl.yaml")
+    recipe = ws.recipe(
+        [{"name": "r", "path": "rl.jsonl", "take": {"count": 4}}], kind="rlvr", name="rl.yaml"
+    )
     out_rows = list(iter_shard_rows(tmp_path / "r")) if run(recipe, tmp_path / "r") else []
     assert len(out_rows) == 4 and {r["verifier"] for r in out_rows} == {"gsm8k"}
 
@@ -299,16 +363,20 @@ def test_releasing_mapped_pages_changes_nothing(ws, tmp_path, monkeypatch):
 
 
 def test_rows_sharing_an_id_are_told_apart_by_position(ws, tmp_path):
-    leak = ("Natalia sold clips to 48 of her friends in April, and then she sold half as many "
-            "clips in May. How many clips did Natalia sell altogether in April and May?")
+    leak = (
+        "Natalia sold clips to 48 of her friends in April, and then she sold half as many "
+        "clips in May. How many clips did Natalia sell altogether in April and May?"
+    )
     ws.jsonl("evals.jsonl", [{"question": leak}])
     rows = [ws.row(i, "math") for i in range(10)]
     twin = ws.row(99, "math", prompt=leak)
     twin["id"] = rows[4]["id"]  # a contaminated row with a clean row's id
     rows.append(twin)
     ws.jsonl("m.jsonl", rows)
-    recipe = ws.recipe([{"name": "m", "path": "m.jsonl", "take": {"fraction": 1.0}}],
-                       decontaminate={"evals": ["gsm_local=evals.jsonl:question"]})
+    recipe = ws.recipe(
+        [{"name": "m", "path": "m.jsonl", "take": {"fraction": 1.0}}],
+        decontaminate={"evals": ["gsm_local=evals.jsonl:question"]},
+    )
     logged: list[str] = []
     result = run(recipe, tmp_path / "out", log=logged.append)
     entry = result.manifest["sources"][0]

@@ -39,8 +39,9 @@ def test_largest_remainder_sums_and_stays_within_one_of_the_quota(total, weights
 def test_impossible_requests_name_the_key():
     with pytest.raises(MixError, match=r"sources\[1\]\.take\.count: needs 50"):
         resolve_counts(recipe([{"fraction": 1.0}, {"count": 50}]), [10, 20])
-    assert resolve_counts(recipe([{"fraction": 1.0}, {"count": 50, "upsample": True}]),
-                          [10, 20]) == [10, 50]
+    assert resolve_counts(
+        recipe([{"fraction": 1.0}, {"count": 50, "upsample": True}]), [10, 20]
+    ) == [10, 50]
     with pytest.raises(MixError, match=r"sources\[0\]\.take\.weight"):
         resolve_counts(recipe([{"weight": 1}], total=30), [20])
     with pytest.raises(MixError, match="total: 5 rows"):
@@ -49,11 +50,14 @@ def test_impossible_requests_name_the_key():
         resolve_counts(recipe([{"count": 3, "upsample": True}]), [0])
 
 
-@pytest.mark.parametrize("take, keys", [
-    ({"count": 10**12, "upsample": True}, {}),
-    ({"weight": 1, "upsample": True}, {"total": 10**15}),
-    ({"fraction": 5000.0}, {}),
-])
+@pytest.mark.parametrize(
+    "take, keys",
+    [
+        ({"count": 10**12, "upsample": True}, {}),
+        ({"weight": 1, "upsample": True}, {"total": 10**15}),
+        ({"fraction": 5000.0}, {}),
+    ],
+)
 def test_absurd_upsampling_is_a_named_recipe_error_not_a_numpy_crash(take, keys):
     problem = r"sources\[0\]\.take\.\w+: needs \d+ rows, .* at most 1000 times"
     with pytest.raises(MixError, match=problem):
@@ -61,14 +65,17 @@ def test_absurd_upsampling_is_a_named_recipe_error_not_a_numpy_crash(take, keys)
     assert resolve_counts(recipe([{"count": 40_000, "upsample": True}]), [40]) == [40_000]
 
 
-@pytest.mark.parametrize("take, problem", [
-    ({"count": -3}, "must be at least 0"),
-    ({"count": "1e12"}, "expected an integer"),
-    ({"count": 1.0e12}, "expected an integer"),
-    ({"weight": float("nan")}, "expected a number"),
-    ({"fraction": float("inf")}, "expected a number"),
-    ({"weight": -1}, "must be in"),
-])
+@pytest.mark.parametrize(
+    "take, problem",
+    [
+        ({"count": -3}, "must be at least 0"),
+        ({"count": "1e12"}, "expected an integer"),
+        ({"count": 1.0e12}, "expected an integer"),
+        ({"weight": float("nan")}, "expected a number"),
+        ({"fraction": float("inf")}, "expected a number"),
+        ({"weight": -1}, "must be in"),
+    ],
+)
 def test_bad_take_values_name_the_key(take, problem):
     from manifests.recipe import RecipeError
 
@@ -86,6 +93,7 @@ def test_draw_is_whole_repeats_plus_a_distinct_remainder(n, count, seed):
     repeats, remainder = divmod(count, n)
     assert set(times) <= set(eligible.tolist())
     assert sorted(times.values(), reverse=True) == [repeats + 1] * remainder + [repeats] * (
-        n - remainder if repeats else 0)
+        n - remainder if repeats else 0
+    )
     again = draw(eligible, count, np.random.default_rng(seed))
     assert np.array_equal(rows, again)

@@ -35,13 +35,29 @@ BAD_AT = 3  # the 1-based line of the bad row in the row-level cases
 
 # Inputs with one bad row among good ones: error mode names file and row, skip counts it.
 ROW_CASES = [
-    "malformed_json", "deep_nesting", "bad_utf8", "nan_in_metadata", "infinity_in_metadata_text",
-    "lone_surrogate", "messages_not_a_list", "null_content", "unknown_role", "not_an_object",
+    "malformed_json",
+    "deep_nesting",
+    "bad_utf8",
+    "nan_in_metadata",
+    "infinity_in_metadata_text",
+    "lone_surrogate",
+    "messages_not_a_list",
+    "null_content",
+    "unknown_role",
+    "not_an_object",
 ]
 # Damaged or unusable files: both modes stop with an error that names the file.
 FILE_CASES = [
-    "truncated_gz", "not_gzip", "truncated_zst", "garbage_parquet", "truncated_parquet",
-    "empty_parquet", "empty", "only_blank_lines", "directory", "missing",
+    "truncated_gz",
+    "not_gzip",
+    "truncated_zst",
+    "garbage_parquet",
+    "truncated_parquet",
+    "empty_parquet",
+    "empty",
+    "only_blank_lines",
+    "directory",
+    "missing",
 ]
 # Every row bad: error mode names the file, skip mode counts every row as rejected.
 ALL_BAD_CASES = ["binary_noise", "parquet_wrong_types"]
@@ -78,15 +94,20 @@ def _inputs(folder: Path, prompt_only: bool) -> dict[str, Path]:
         "deep_nesting": one_bad("deep.jsonl", "[" * 100_000 + "]" * 100_000),
         "bad_utf8": one_bad("bad_utf8.jsonl", b'{"id": "caf\xe9 \xff"}'),
         "nan_in_metadata": one_bad("nan.jsonl", json.dumps({**row, "metadata": {"x": math_nan()}})),
-        "infinity_in_metadata_text": one_bad("inf.jsonl",
-                                             json.dumps({**row, "metadata": '{"x": Infinity}'})),
-        "lone_surrogate": one_bad("surrogate.jsonl",
-                                  json.dumps(row).replace("What", "\\ud800What")),
+        "infinity_in_metadata_text": one_bad(
+            "inf.jsonl", json.dumps({**row, "metadata": '{"x": Infinity}'})
+        ),
+        "lone_surrogate": one_bad(
+            "surrogate.jsonl", json.dumps(row).replace("What", "\\ud800What")
+        ),
         "messages_not_a_list": one_bad("msgs.jsonl", json.dumps({**row, "messages": "hello"})),
-        "null_content": one_bad("null.jsonl", json.dumps(
-            {**row, "messages": [{"role": "user", "content": None}]})),
-        "unknown_role": one_bad("role.jsonl", json.dumps(
-            {**row, "messages": [{"role": "narrator", "content": "Once upon a time"}]})),
+        "null_content": one_bad(
+            "null.jsonl", json.dumps({**row, "messages": [{"role": "user", "content": None}]})
+        ),
+        "unknown_role": one_bad(
+            "role.jsonl",
+            json.dumps({**row, "messages": [{"role": "narrator", "content": "Once upon a time"}]}),
+        ),
         "not_an_object": one_bad("array.jsonl", "[1, 2, 3]"),
         "empty": write("empty.jsonl", b""),
         "only_blank_lines": write("blank.jsonl", b"\n   \n\n"),
@@ -127,12 +148,28 @@ class Bench:
         self.evals = root / "evals.jsonl"
         self.evals.write_text(json.dumps({"question": "Name the capital of Peru and why."}) + "\n")
         labeled = root / "labeled.jsonl"
-        labeled.write_text("".join(
-            json.dumps({**_row(i, False), "skill": ["gsm", "code"][i % 2]}) + "\n"
-            for i in range(40)))
+        labeled.write_text(
+            "".join(
+                json.dumps({**_row(i, False), "skill": ["gsm", "code"][i % 2]}) + "\n"
+                for i in range(40)
+            )
+        )
         self.model = root / "tagger.bin"
-        result = CliRunner().invoke(main, ["tag", "train", str(labeled), str(self.model),
-                                           "--dim", "8", "--bucket", "1000", "--epoch", "2"])
+        result = CliRunner().invoke(
+            main,
+            [
+                "tag",
+                "train",
+                str(labeled),
+                str(self.model),
+                "--dim",
+                "8",
+                "--bucket",
+                "1000",
+                "--epoch",
+                "2",
+            ],
+        )
         assert result.exit_code == 0, result.output
 
     def args(self, command: str, path: Path, out: Path) -> list[str]:
@@ -141,20 +178,42 @@ class Bench:
         if command == "convert":
             return ["convert", str(path), str(out / "out.jsonl")]
         if command == "decontam":
-            return ["decontam", "--train", str(path), "--eval", f"e={self.evals}:question",
-                    "--out", str(out / "audit")]
+            return [
+                "decontam",
+                "--train",
+                str(path),
+                "--eval",
+                f"e={self.evals}:question",
+                "--out",
+                str(out / "audit"),
+            ]
         if command == "mix":
             recipe = out / "recipe.yaml"
-            recipe.write_text(json.dumps({"name": "t", "kind": "sft", "sources": [
-                {"name": "a", "path": str(path), "take": {"fraction": 1.0}}]}))
+            recipe.write_text(
+                json.dumps(
+                    {
+                        "name": "t",
+                        "kind": "sft",
+                        "sources": [{"name": "a", "path": str(path), "take": {"fraction": 1.0}}],
+                    }
+                )
+            )
             return ["mix", str(recipe), "--out", str(out / "mix")]
         if command == "augment-if":
             return ["augment-if", str(path), str(out / "out.jsonl")]
         if command == "tag":
             return ["tag", "apply", str(self.model), str(path), str(out / "out.jsonl")]
         assert command == "synth"
-        return ["synth", str(out / "out.jsonl"), "--responses", str(path), "--model", "m",
-                "--base-url", self.url]
+        return [
+            "synth",
+            str(out / "out.jsonl"),
+            "--responses",
+            str(path),
+            "--model",
+            "m",
+            "--base-url",
+            self.url,
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -163,8 +222,9 @@ def bench(tmp_path_factory) -> Iterator[Bench]:
         yield Bench(tmp_path_factory.mktemp("bad-inputs"), server.url)
 
 
-def _invoke(bench: Bench, command: str, case: str, mode: str, out: Path,
-            monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, Path]:
+def _invoke(
+    bench: Bench, command: str, case: str, mode: str, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, str, Path]:
     path = (bench.prompts if command in PROMPT_COMMANDS else bench.rows)[case]
     out.mkdir()
     monkeypatch.chdir(out)  # a default rejects.jsonl lands here, not in the repo
@@ -208,8 +268,7 @@ def test_a_damaged_file_is_a_named_error(bench, command, case, mode, tmp_path, m
 @pytest.mark.parametrize("mode", ["error", "skip"])
 @pytest.mark.parametrize("case", ALL_BAD_CASES)
 @pytest.mark.parametrize("command", COMMANDS)
-def test_a_file_of_bad_rows_is_named_or_counted(bench, command, case, mode, tmp_path,
-                                                monkeypatch):
+def test_a_file_of_bad_rows_is_named_or_counted(bench, command, case, mode, tmp_path, monkeypatch):
     code, output, path = _invoke(bench, command, case, mode, tmp_path / "o", monkeypatch)
     if mode == "error":
         assert code == 1 and f"{path}, row " in output, output
@@ -232,12 +291,18 @@ def test_odd_but_valid_files_are_read_whole(bench, command, case, mode, tmp_path
 # A full disk: a 64 KiB tmpfs where the machine lets root mount one, else a file-size limit
 # (RLIMIT_FSIZE) on the command, which fails writes the same way (EFBIG instead of ENOSPC).
 
+
 @contextlib.contextmanager
 def _small_disk(folder: Path) -> Iterator[tuple[Path, Callable[[], None] | None, str]]:
     folder.mkdir()
-    mounted = os.geteuid() == 0 and shutil.which("mount") is not None and subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
-        capture_output=True).returncode == 0
+    mounted = (
+        os.geteuid() == 0
+        and shutil.which("mount") is not None
+        and subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True
+        ).returncode
+        == 0
+    )
     if mounted:
         try:
             yield folder, None, "No space left on device"
@@ -267,8 +332,9 @@ def _big_input(path: Path, prompt_only: bool, bad_rows: bool, rows: int = 400) -
 def test_damaged_columnar_files_read_the_same_in_every_command(bench, tmp_path, monkeypatch):
     outputs = {}
     for command in COMMANDS:
-        _, output, _ = _invoke(bench, command, "garbage_parquet", "error", tmp_path / command,
-                               monkeypatch)
+        _, output, _ = _invoke(
+            bench, command, "garbage_parquet", "error", tmp_path / command, monkeypatch
+        )
         outputs[command] = "not a readable Parquet file" in output
     assert all(outputs.values()), outputs
 
@@ -285,9 +351,15 @@ def test_a_full_disk_is_a_named_error_with_no_partial_output(bench, command, tmp
             recipe = tmp_path / "recipe.yaml"
             shutil.move(disk / "recipe.yaml", recipe)
             args[1] = str(recipe)
-        proc = subprocess.run([sys.executable, "-m", "skillmix", *args], capture_output=True,
-                              text=True, preexec_fn=limit, timeout=120, cwd=tmp_path,
-                              env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+        proc = subprocess.run(
+            [sys.executable, "-m", "skillmix", *args],
+            capture_output=True,
+            text=True,
+            preexec_fn=limit,
+            timeout=120,
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        )
         output = proc.stdout + proc.stderr
         assert proc.returncode == 1, output
         assert "Traceback" not in output and "Aborted!" not in output, output

@@ -18,9 +18,13 @@ OUTPUTS = ["o.jsonl", "o.jsonl.gz", "o.jsonl.zst", "o.parquet", "o.arrow", "o.cs
 def sharegpt(tmp_path) -> Path:
     path = tmp_path / "in.jsonl"
     rows = [
-        {"conversations": [{"from": "human", "value": f"question {i}"},
-                           {"from": "gpt", "value": f"answer {i}"}],
-         "skill": "math" if i % 2 else "chat"}
+        {
+            "conversations": [
+                {"from": "human", "value": f"question {i}"},
+                {"from": "gpt", "value": f"answer {i}"},
+            ],
+            "skill": "math" if i % 2 else "chat",
+        }
         for i in range(6)
     ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
@@ -51,8 +55,10 @@ def test_convert_then_inspect_every_format(tmp_path, sharegpt, out):
 
 def test_convert_bad_rows_error_then_skip(tmp_path):
     src = tmp_path / "bad.jsonl"
-    src.write_text('{"prompt": "a", "completion": "b"}\n{oops\n{"prompt": "c"}\n'
-                   '{"prompt": "d", "completion": "e"}\n')
+    src.write_text(
+        '{"prompt": "a", "completion": "b"}\n{oops\n{"prompt": "c"}\n'
+        '{"prompt": "d", "completion": "e"}\n'
+    )
     failed = CliRunner().invoke(main, ["convert", str(src), str(tmp_path / "o.parquet")])
     assert failed.exit_code != 0
     assert f"{src}, row 2: malformed JSON" in failed.output
@@ -60,8 +66,10 @@ def test_convert_bad_rows_error_then_skip(tmp_path):
     assert ok.exit_code == 0, ok.output
     assert "rows in 4, out 2, removed 0 (none), rejected 2" in ok.output
     rejects = [json.loads(x) for x in (tmp_path / "rejects.jsonl").read_text().splitlines()]
-    assert [(r["row"], "completion" in r["reason"] or "JSON" in r["reason"]) for r in rejects] \
-        == [(2, True), (3, True)]
+    assert [(r["row"], "completion" in r["reason"] or "JSON" in r["reason"]) for r in rejects] == [
+        (2, True),
+        (3, True),
+    ]
     assert len(list(read_rows(tmp_path / "o.parquet"))) == 2
 
 
@@ -71,8 +79,9 @@ def test_inspect_counts_tokens_with_a_local_tokenizer(tmp_path, sharegpt):
 
     tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.train_from_iterator(["question answer 0 1 2 3 4 5"],
-                            trainers.WordLevelTrainer(special_tokens=["[UNK]"]))
+    tok.train_from_iterator(
+        ["question answer 0 1 2 3 4 5"], trainers.WordLevelTrainer(special_tokens=["[UNK]"])
+    )
     PreTrainedTokenizerFast(tokenizer_object=tok).save_pretrained(tmp_path / "tok")
     result = run("inspect", sharegpt, "--tokenizer", tmp_path / "tok", "--json")
     stats = json.loads(result.output[: result.output.rindex("}") + 1])

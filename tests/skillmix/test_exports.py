@@ -11,12 +11,20 @@ from click.testing import CliRunner
 from skillmix.cli import main
 
 ROWS = [
-    {"id": f"g{i}", "messages": [{"role": "user", "content": f"What is {i} + {i}?"}],
-     "ground_truth": str(2 * i), "dataset": "gsm8k"} for i in range(4)
+    {
+        "id": f"g{i}",
+        "messages": [{"role": "user", "content": f"What is {i} + {i}?"}],
+        "ground_truth": str(2 * i),
+        "dataset": "gsm8k",
+    }
+    for i in range(4)
 ] + [
-    {"id": "if0", "messages": [{"role": "user", "content": "Reply in lowercase."}],
-     "ground_truth": json.dumps({"func_name": "validate_lowercase", "N": None}),
-     "dataset": "ifeval"},
+    {
+        "id": "if0",
+        "messages": [{"role": "user", "content": "Reply in lowercase."}],
+        "ground_truth": json.dumps({"func_name": "validate_lowercase", "N": None}),
+        "dataset": "ifeval",
+    },
 ]
 
 
@@ -29,8 +37,9 @@ def rlvr_file(tmp_path):
 
 def test_open_instruct_layout(rlvr_file, tmp_path):
     out = tmp_path / "oi.jsonl"
-    result = CliRunner().invoke(main, ["convert", str(rlvr_file), str(out), "--layout",
-                                       "open-instruct"])
+    result = CliRunner().invoke(
+        main, ["convert", str(rlvr_file), str(out), "--layout", "open-instruct"]
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert all(sorted(r) == ["dataset", "ground_truth", "id", "messages", "source"] for r in rows)
@@ -39,13 +48,15 @@ def test_open_instruct_layout(rlvr_file, tmp_path):
 
 
 def test_export_refuses_other_formats_and_kinds(rlvr_file, tmp_path):
-    bad = CliRunner().invoke(main, ["convert", str(rlvr_file), str(tmp_path / "x.csv"),
-                                    "--layout", "trl"])
+    bad = CliRunner().invoke(
+        main, ["convert", str(rlvr_file), str(tmp_path / "x.csv"), "--layout", "trl"]
+    )
     assert bad.exit_code != 0 and "writes .jsonl or .parquet" in bad.output
     sft = tmp_path / "sft.jsonl"
     sft.write_text(json.dumps({"messages": [{"role": "user", "content": "q"}]}) + "\n")
-    failed = CliRunner().invoke(main, ["convert", str(sft), str(tmp_path / "y.jsonl"),
-                                       "--layout", "trl"])
+    failed = CliRunner().invoke(
+        main, ["convert", str(sft), str(tmp_path / "y.jsonl"), "--layout", "trl"]
+    )
     assert failed.exit_code != 0 and "row 1" in failed.output and "ground_truth" in failed.output
 
 
@@ -66,7 +77,8 @@ def test_trl_grpo_trains_one_step_on_the_export(rlvr_file, tmp_path):
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     tokenizer.chat_template = (
         "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endfor %}"
-        "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
+        "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+    )
     seen: list[str] = []
 
     def reward(completions, ground_truth, verifier, **_):
@@ -75,12 +87,24 @@ def test_trl_grpo_trains_one_step_on_the_export(rlvr_file, tmp_path):
         return [0.0 for _ in completions]
 
     args = trl.GRPOConfig(
-        output_dir=str(tmp_path / "grpo"), per_device_train_batch_size=2, num_generations=2,
-        max_completion_length=4, max_steps=1, report_to=[], use_cpu=True, logging_steps=1,
-        save_strategy="no", bf16=False)
-    trainer = trl.GRPOTrainer(model=AutoModelForCausalLM.from_pretrained(model_dir),
-                              reward_funcs=reward, args=args, train_dataset=train,
-                              processing_class=tokenizer)
+        output_dir=str(tmp_path / "grpo"),
+        per_device_train_batch_size=2,
+        num_generations=2,
+        max_completion_length=4,
+        max_steps=1,
+        report_to=[],
+        use_cpu=True,
+        logging_steps=1,
+        save_strategy="no",
+        bf16=False,
+    )
+    trainer = trl.GRPOTrainer(
+        model=AutoModelForCausalLM.from_pretrained(model_dir),
+        reward_funcs=reward,
+        args=args,
+        train_dataset=train,
+        processing_class=tokenizer,
+    )
     trainer.train()
     assert trainer.state.global_step == 1
     assert seen and set(seen) <= {r["ground_truth"] for r in ROWS}

@@ -22,7 +22,7 @@ def _children(pid: int) -> set[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         if fields[0] != "Z":
             parents[int(entry.name)] = int(fields[1])
     found, frontier = set(), {pid}
@@ -42,14 +42,28 @@ def _alive(pid: int) -> bool:
 
 def test_workers_exit_when_the_driver_is_killed(tmp_path: Path) -> None:
     write_sources(tmp_path, n=3000)
-    recipe = write_recipe(tmp_path, [{"decontaminate": {"evals": ["leak=evals.jsonl:question",
-                                                                   "humaneval"]}},
-                                     {"dedup": {}}], total=4000)
+    recipe = write_recipe(
+        tmp_path,
+        [{"decontaminate": {"evals": ["leak=evals.jsonl:question", "humaneval"]}}, {"dedup": {}}],
+        total=4000,
+    )
     run_dir = tmp_path / "run"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "skillmix", "run", str(recipe), "--run-dir", str(run_dir),
-         "--workers", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "skillmix",
+            "run",
+            str(recipe),
+            "--run-dir",
+            str(run_dir),
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+    )
     deadline = time.monotonic() + 120
     workers: set[int] = set()
     while len(workers) < 2:  # wait for the stage's worker pool

@@ -57,13 +57,18 @@ def in_process(recipe):
 
 
 def completions(run_dir: Path) -> list[str]:
-    return sorted(p.name for p in (run_dir / "00-augment_if" / "executor" / "completions")
-                  .iterdir())
+    return sorted(
+        p.name for p in (run_dir / "00-augment_if" / "executor" / "completions").iterdir()
+    )
 
 
 def test_local_pool_with_several_tasks(recipe, in_process, tmp_path):
-    records = run_pipeline(load_run_recipe(recipe), run_dir=tmp_path / "pool",
-                           executor=ExecutorSpec("local", workers=2), echo=quiet)
+    records = run_pipeline(
+        load_run_recipe(recipe),
+        run_dir=tmp_path / "pool",
+        executor=ExecutorSpec("local", workers=2),
+        echo=quiet,
+    )
     assert (tmp_path / "pool" / OUTPUT).read_bytes() == in_process
     assert completions(tmp_path / "pool") == ["00000", "00001"]
     assert records[0]["accounting"]["rows_in"] == 62 + 31
@@ -72,8 +77,12 @@ def test_local_pool_with_several_tasks(recipe, in_process, tmp_path):
 def test_ray_executor_on_a_local_ray(recipe, in_process, tmp_path):
     ray = pytest.importorskip("ray", reason="ray is in the dev extra")
     try:
-        run_pipeline(load_run_recipe(recipe), run_dir=tmp_path / "ray",
-                     executor=ExecutorSpec("ray", workers=2), echo=quiet)
+        run_pipeline(
+            load_run_recipe(recipe),
+            run_dir=tmp_path / "ray",
+            executor=ExecutorSpec("ray", workers=2),
+            echo=quiet,
+        )
     finally:
         ray.shutdown()
     assert (tmp_path / "ray" / OUTPUT).read_bytes() == in_process
@@ -119,20 +128,38 @@ def fake_slurm(tmp_path: Path, monkeypatch, **scripts: str) -> Path:
 
 def test_slurm_executor_script_and_run(recipe, in_process, tmp_path, monkeypatch):
     """The job runs this interpreter even with no venv on PATH (the fake strips PATH)."""
-    log = fake_slurm(tmp_path, monkeypatch, sbatch=FAKE_SBATCH, scontrol=FAKE_SCONTROL,
-                     squeue=FAKE_SQUEUE)
-    spec = ExecutorSpec("slurm", workers=2, tasks=2, poll_seconds=0.2, timeout_seconds=120,
-                        slurm={"partition": "gpu-big", "time": "01:30:00", "cpus_per_task": 3,
-                               "qos": "high", "sbatch_args": ["--comment=t1"]})
+    log = fake_slurm(
+        tmp_path, monkeypatch, sbatch=FAKE_SBATCH, scontrol=FAKE_SCONTROL, squeue=FAKE_SQUEUE
+    )
+    spec = ExecutorSpec(
+        "slurm",
+        workers=2,
+        tasks=2,
+        poll_seconds=0.2,
+        timeout_seconds=120,
+        slurm={
+            "partition": "gpu-big",
+            "time": "01:30:00",
+            "cpus_per_task": 3,
+            "qos": "high",
+            "sbatch_args": ["--comment=t1"],
+        },
+    )
     run_pipeline(load_run_recipe(recipe), run_dir=tmp_path / "slurm", executor=spec, echo=quiet)
     assert (tmp_path / "slurm" / OUTPUT).read_bytes() == in_process
     script = (log / "job-0.sh").read_text()
     executor_dir = (tmp_path / "slurm" / "00-augment_if" / "executor").resolve()
     name = job_name_for("skillmix-augment_if", executor_dir)
-    for line in ("#SBATCH --partition=gpu-big", "#SBATCH --time=01:30:00",
-                 "#SBATCH --cpus-per-task=3", "#SBATCH --array=0-1%2", "#SBATCH --qos=high",
-                 "#SBATCH --comment=t1", f"#SBATCH --job-name={name}",
-                 f"#SBATCH --output={executor_dir}/slurm_logs/%A_%a.out"):
+    for line in (
+        "#SBATCH --partition=gpu-big",
+        "#SBATCH --time=01:30:00",
+        "#SBATCH --cpus-per-task=3",
+        "#SBATCH --array=0-1%2",
+        "#SBATCH --qos=high",
+        "#SBATCH --comment=t1",
+        f"#SBATCH --job-name={name}",
+        f"#SBATCH --output={executor_dir}/slurm_logs/%A_%a.out",
+    ):
         assert line in script
     assert "--requeue" not in script and "mem-per-cpu" not in script
     assert f"exec {sys.executable} -m datatrove.tools.launch_pickled_pipeline" in script
@@ -143,10 +170,14 @@ def test_slurm_executor_script_and_run(recipe, in_process, tmp_path, monkeypatch
 
 def test_build_executor_kinds(tmp_path):
     task = AugmentTask.__new__(AugmentTask)
-    for kind, cls in (("local", "LocalPipelineExecutor"), ("ray", "RayPipelineExecutor"),
-                      ("slurm", "SkillmixSlurmExecutor")):
-        executor = build_executor(ExecutorSpec(kind, workers=3), [task, task], tmp_path / kind,
-                                  "job")
+    for kind, cls in (
+        ("local", "LocalPipelineExecutor"),
+        ("ray", "RayPipelineExecutor"),
+        ("slurm", "SkillmixSlurmExecutor"),
+    ):
+        executor = build_executor(
+            ExecutorSpec(kind, workers=3), [task, task], tmp_path / kind, "job"
+        )
         assert type(executor).__name__ == cls and executor.world_size == 2
     with pytest.raises(ValueError, match="executor must be one of"):
         ExecutorSpec("kubernetes")
@@ -156,38 +187,79 @@ def test_build_executor_kinds(tmp_path):
 
 # --- sbatch options ---------------------------------------------------------------------
 
+
 def directives(**options) -> dict[str, str]:
-    return sbatch_directives(SlurmOptions(**options), job_name="j", array_size=4, throttle=None,
-                             log_pattern="/l/%A_%a.out")
+    return sbatch_directives(
+        SlurmOptions(**options),
+        job_name="j",
+        array_size=4,
+        throttle=None,
+        log_pattern="/l/%A_%a.out",
+    )
 
 
 def test_defaults_leave_the_cluster_to_choose():
     got = directives()
-    assert got == {"job-name": "j", "array": "0-3", "output": "/l/%A_%a.out",
-                   "error": "/l/%A_%a.out", "cpus-per-task": "1", "nodes": "1"}
+    assert got == {
+        "job-name": "j",
+        "array": "0-3",
+        "output": "/l/%A_%a.out",
+        "error": "/l/%A_%a.out",
+        "cpus-per-task": "1",
+        "nodes": "1",
+    }
 
 
 def test_every_option_reaches_sbatch():
-    got = directives(partition="p1", time="00:10:00", cpus_per_task=4, mem_per_cpu="3G",
-                     qos="low", account="lab", sbatch_args=["--requeue", "--constraint=ssd"])
-    assert {k: got[k] for k in ("partition", "time", "cpus-per-task", "mem-per-cpu", "qos",
-                                "account", "requeue", "constraint")} == {
-        "partition": "p1", "time": "00:10:00", "cpus-per-task": "4", "mem-per-cpu": "3G",
-        "qos": "low", "account": "lab", "requeue": "", "constraint": "ssd"}
+    got = directives(
+        partition="p1",
+        time="00:10:00",
+        cpus_per_task=4,
+        mem_per_cpu="3G",
+        qos="low",
+        account="lab",
+        sbatch_args=["--requeue", "--constraint=ssd"],
+    )
+    assert {
+        k: got[k]
+        for k in (
+            "partition",
+            "time",
+            "cpus-per-task",
+            "mem-per-cpu",
+            "qos",
+            "account",
+            "requeue",
+            "constraint",
+        )
+    } == {
+        "partition": "p1",
+        "time": "00:10:00",
+        "cpus-per-task": "4",
+        "mem-per-cpu": "3G",
+        "qos": "low",
+        "account": "lab",
+        "requeue": "",
+        "constraint": "ssd",
+    }
     assert directives(mem="8G")["mem"] == "8G"
-    throttled = sbatch_directives(SlurmOptions(), job_name="j", array_size=5, throttle=2,
-                                  log_pattern="x")
+    throttled = sbatch_directives(
+        SlurmOptions(), job_name="j", array_size=5, throttle=2, log_pattern="x"
+    )
     assert throttled["array"] == "0-4%2"
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"sbatch_args": ["--array=0-9"]}, r"\['array'\] are set by skillmix"),
-    ({"sbatch_args": ["--output=x"]}, r"\['output'\] are set by skillmix"),
-    ({"sbatch_args": ["-p debug"]}, "write it as --name=value"),
-    ({"sbatch_args": ["--"]}, "write it as --name=value"),
-    ({"mem": "1G", "mem_per_cpu": "1G"}, "not both"),
-    ({"cpus_per_task": 0}, "cpus per task must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"sbatch_args": ["--array=0-9"]}, r"\['array'\] are set by skillmix"),
+        ({"sbatch_args": ["--output=x"]}, r"\['output'\] are set by skillmix"),
+        ({"sbatch_args": ["-p debug"]}, "write it as --name=value"),
+        ({"sbatch_args": ["--"]}, "write it as --name=value"),
+        ({"mem": "1G", "mem_per_cpu": "1G"}, "not both"),
+        ({"cpus_per_task": 0}, "cpus per task must be >= 1"),
+    ],
+)
 def test_bad_slurm_options_are_named(options, message):
     with pytest.raises(SlurmError, match=message):
         SlurmOptions(**options)
@@ -208,7 +280,9 @@ def test_environment_without_and_with_a_venv(tmp_path):
     (tmp_path / "v" / "bin" / "activate").write_text("")
     for given in (tmp_path / "v", tmp_path / "v" / "bin" / "activate"):
         assert environment_lines(str(given)) == (
-            [f"source {tmp_path / 'v' / 'bin' / 'activate'}"], "python")
+            [f"source {tmp_path / 'v' / 'bin' / 'activate'}"],
+            "python",
+        )
     with pytest.raises(SlurmError, match="no virtualenv activate script"):
         environment_lines(str(tmp_path / "nope"))
 
@@ -224,20 +298,49 @@ def test_cli_maps_options(monkeypatch, tmp_path):
     folder = tmp_path / "r"
     write_sources(folder, n=6)
     path = write_recipe(folder, AUGMENT)
-    result = CliRunner().invoke(main, [
-        "run", str(path), "--executor", "slurm", "--workers", "3", "--tasks", "2",
-        "--slurm-partition", "p", "--slurm-qos", "q", "--slurm-account", "a",
-        "--slurm-mem-per-cpu", "2G", "--slurm-time", "1:00:00",
-        "--slurm-sbatch-arg=--exclusive", "--slurm-sbatch-arg=--constraint=c",
-        "--slurm-poll-seconds", "0.5"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(path),
+            "--executor",
+            "slurm",
+            "--workers",
+            "3",
+            "--tasks",
+            "2",
+            "--slurm-partition",
+            "p",
+            "--slurm-qos",
+            "q",
+            "--slurm-account",
+            "a",
+            "--slurm-mem-per-cpu",
+            "2G",
+            "--slurm-time",
+            "1:00:00",
+            "--slurm-sbatch-arg=--exclusive",
+            "--slurm-sbatch-arg=--constraint=c",
+            "--slurm-poll-seconds",
+            "0.5",
+        ],
+    )
     assert result.exit_code == 0, result.output
     spec = seen["executor"]
     assert (spec.kind, spec.workers, spec.tasks) == ("slurm", 3, 2)
-    assert (spec.slurm.partition, spec.slurm.qos, spec.slurm.account, spec.slurm.mem_per_cpu,
-            spec.slurm.time, spec.slurm.poll_seconds) == ("p", "q", "a", "2G", "1:00:00", 0.5)
+    assert (
+        spec.slurm.partition,
+        spec.slurm.qos,
+        spec.slurm.account,
+        spec.slurm.mem_per_cpu,
+        spec.slurm.time,
+        spec.slurm.poll_seconds,
+    ) == ("p", "q", "a", "2G", "1:00:00", 0.5)
     assert spec.slurm.sbatch_args == ["--exclusive", "--constraint=c"]
-    bad = CliRunner().invoke(main, ["run", str(path), "--executor", "slurm",
-                                    "--slurm-mem", "1G", "--slurm-mem-per-cpu", "1G"])
+    bad = CliRunner().invoke(
+        main,
+        ["run", str(path), "--executor", "slurm", "--slurm-mem", "1G", "--slurm-mem-per-cpu", "1G"],
+    )
     assert bad.exit_code == 1 and "not both" in bad.output and "Traceback" not in bad.output
 
 
@@ -260,9 +363,14 @@ def test_find_failures_from_squeue():
     assert tasks["7_0"] == 10 and tasks["7_8"] == 18
     failures = find_failures(tasks, parse_squeue(SQUEUE_OUT), completed={10})
     got = {(f.job, f.rank, f.state) for f in failures}
-    assert got == {("7_2", 12, "FAILED"), ("7_4", 14, "CANCELLED"), ("7_5", 15, "gone"),
-                   ("7_6", 16, "COMPLETED"), ("7_7", 17, "stuck pending"),
-                   ("7_8", 18, "TIMEOUT")}
+    assert got == {
+        ("7_2", 12, "FAILED"),
+        ("7_4", 14, "CANCELLED"),
+        ("7_5", 15, "gone"),
+        ("7_6", 16, "COMPLETED"),
+        ("7_7", 17, "stuck pending"),
+        ("7_8", 18, "TIMEOUT"),
+    }
     assert find_failures(tasks, parse_squeue(SQUEUE_OUT), completed=set(range(10, 19))) == []
 
 
@@ -286,8 +394,15 @@ def test_watch_returns_once_every_rank_is_complete(tmp_path):
         (marks / f"{int(clock.now):05d}").touch()  # one more rank finishes per poll
         return {"5_0": ("RUNNING", "None"), "5_1": ("PENDING", "None")}
 
-    watch({"5_0": 0, "5_1": 1}, tmp_path, "s", SlurmOptions(poll_seconds=1), query=query,
-          clock=clock, sleep=clock.sleep)
+    watch(
+        {"5_0": 0, "5_1": 1},
+        tmp_path,
+        "s",
+        SlurmOptions(poll_seconds=1),
+        query=query,
+        clock=clock,
+        sleep=clock.sleep,
+    )
     assert clock.now == 2
 
 
@@ -295,14 +410,26 @@ def test_watch_names_stage_rank_error_line_and_log(tmp_path):
     logs = tmp_path / "slurm_logs"
     logs.mkdir()
     (logs / "9_1.out").write_text(
-        "skillmix stage job x\nTraceback (most recent call last):\n  File \"a.py\", line 1\n"
-        "manifests.errors.BadRowError: data.jsonl, row 3: malformed JSON\n+ exit 1\n")
-    states = iter([{"9_0": ("RUNNING", ""), "9_1": ("RUNNING", "")},
-                   {"9_0": ("RUNNING", ""), "9_1": ("FAILED", "NonZeroExitCode")}])
+        'skillmix stage job x\nTraceback (most recent call last):\n  File "a.py", line 1\n'
+        "manifests.errors.BadRowError: data.jsonl, row 3: malformed JSON\n+ exit 1\n"
+    )
+    states = iter(
+        [
+            {"9_0": ("RUNNING", ""), "9_1": ("RUNNING", "")},
+            {"9_0": ("RUNNING", ""), "9_1": ("FAILED", "NonZeroExitCode")},
+        ]
+    )
     clock = FakeClock()
     with pytest.raises(SlurmTaskError) as err:
-        watch({"9_0": 0, "9_1": 1}, tmp_path, "00-augment", SlurmOptions(poll_seconds=1),
-              query=lambda jobs: next(states), clock=clock, sleep=clock.sleep)
+        watch(
+            {"9_0": 0, "9_1": 1},
+            tmp_path,
+            "00-augment",
+            SlurmOptions(poll_seconds=1),
+            query=lambda jobs: next(states),
+            clock=clock,
+            sleep=clock.sleep,
+        )
     text = str(err.value)
     assert "stage 00-augment" in text and "rank 1 (job 9_1) FAILED (NonZeroExitCode)" in text
     assert "BadRowError: data.jsonl, row 3: malformed JSON" in text
@@ -313,13 +440,26 @@ def test_watch_names_stage_rank_error_line_and_log(tmp_path):
 def test_watch_gives_up_on_a_silent_squeue_and_on_timeout(tmp_path):
     clock = FakeClock()
     with pytest.raises(SlurmError, match="squeue has not answered for 31 s"):
-        watch({"1_0": 0}, tmp_path, "s", SlurmOptions(poll_seconds=1, unreachable_seconds=30),
-              query=lambda jobs: None, clock=clock, sleep=clock.sleep)
+        watch(
+            {"1_0": 0},
+            tmp_path,
+            "s",
+            SlurmOptions(poll_seconds=1, unreachable_seconds=30),
+            query=lambda jobs: None,
+            clock=clock,
+            sleep=clock.sleep,
+        )
     clock = FakeClock()
     with pytest.raises(SlurmTaskError, match=r"ranks \[0\] did not finish in 10 s"):
-        watch({"1_0": 0}, tmp_path, "s", SlurmOptions(poll_seconds=1, timeout_seconds=10),
-              query=lambda jobs: {"1_0": ("PENDING", "Priority")}, clock=clock,
-              sleep=clock.sleep)
+        watch(
+            {"1_0": 0},
+            tmp_path,
+            "s",
+            SlurmOptions(poll_seconds=1, timeout_seconds=10),
+            query=lambda jobs: {"1_0": ("PENDING", "Priority")},
+            clock=clock,
+            sleep=clock.sleep,
+        )
 
 
 def test_error_line_picks_the_last_error(tmp_path):
@@ -382,8 +522,14 @@ echo 77
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_cancels_submitted_and_stale_jobs(signum, tmp_path, monkeypatch):
     before = signal.getsignal(signum)
-    log = fake_slurm(tmp_path, monkeypatch, sbatch=PENDING_SBATCH, squeue=STATEFUL_SQUEUE,
-                     scancel=RECORDING_SCANCEL, scontrol=FAKE_SCONTROL)
+    log = fake_slurm(
+        tmp_path,
+        monkeypatch,
+        sbatch=PENDING_SBATCH,
+        squeue=STATEFUL_SQUEUE,
+        scancel=RECORDING_SCANCEL,
+        scontrol=FAKE_SCONTROL,
+    )
 
     def terminated(*args, **kwargs):
         os.kill(os.getpid(), signum)
@@ -393,8 +539,14 @@ def test_a_signal_cancels_submitted_and_stale_jobs(signum, tmp_path, monkeypatch
     monkeypatch.setattr(slurm, "watch", terminated)
     task = AugmentTask.__new__(AugmentTask)
     with pytest.raises(slurm.DriverStopped) as stopped:
-        slurm.run_on_slurm([TaskPipeline([task])], 1, tmp_path / "00-s" / "executor", "x",
-                           SlurmOptions(), throttle=None)
+        slurm.run_on_slurm(
+            [TaskPipeline([task])],
+            1,
+            tmp_path / "00-s" / "executor",
+            "x",
+            SlurmOptions(),
+            throttle=None,
+        )
     assert stopped.value.code == 128 + signum
     calls = (log / "calls").read_text().splitlines()
     scancels = [c for c in calls if c.startswith("scancel")]
@@ -405,8 +557,12 @@ def test_a_signal_cancels_submitted_and_stale_jobs(signum, tmp_path, monkeypatch
 
 
 def test_unknown_partition_is_named(tmp_path, monkeypatch):
-    fake_slurm(tmp_path, monkeypatch, scontrol="#!/bin/sh\n[ \"$1\" = show ] && exit 1\n",
-               sinfo="#!/bin/sh\necho debug\necho gpu\n")
+    fake_slurm(
+        tmp_path,
+        monkeypatch,
+        scontrol='#!/bin/sh\n[ "$1" = show ] && exit 1\n',
+        sinfo="#!/bin/sh\necho debug\necho gpu\n",
+    )
     with pytest.raises(SlurmError, match=r"partition 'cpu' not found.*partitions: debug, gpu"):
         slurm.check_partition("cpu")
 

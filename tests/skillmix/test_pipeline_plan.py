@@ -32,24 +32,30 @@ def test_decontaminate_stage_removes_the_leak_and_accounts(tmp_path):
     assert acc["rows_in"] == 42 + 21 and acc["rows_out"] == 42 + 20
     with open(record["sources"][1]["path"]) as fh:
         kept = [json.loads(x) for x in fh]
-    assert len(kept) == 20 and all("sum of two numbers" not in r["messages"][0]["content"]
-                                   for r in kept)
+    assert len(kept) == 20 and all(
+        "sum of two numbers" not in r["messages"][0]["content"] for r in kept
+    )
     report = (tmp_path / "run" / "report.html").read_text()
     assert "Contamination matrix" in report and "00-decontaminate/stage.json" in report
 
 
 def test_plan_reuses_redoes_and_resumes(tmp_path):
     write_sources(tmp_path)
-    first = write_recipe(tmp_path, [DECONTAM, {"decontaminate": {
-        "name": "again", "evals": ["humaneval"]}}])
+    first = write_recipe(
+        tmp_path, [DECONTAM, {"decontaminate": {"name": "again", "evals": ["humaneval"]}}]
+    )
     assert actions(first) == ["run", "run"]
     run_pipeline(load_run_recipe(first), echo=quiet)
     assert actions(first) == ["reuse", "reuse"]
 
     # A changed option redoes that stage and everything after it.
-    changed = write_recipe(tmp_path, [
-        {"decontaminate": {**DECONTAM["decontaminate"], "threshold": 0.6}},
-        {"decontaminate": {"name": "again", "evals": ["humaneval"]}}])
+    changed = write_recipe(
+        tmp_path,
+        [
+            {"decontaminate": {**DECONTAM["decontaminate"], "threshold": 0.6}},
+            {"decontaminate": {"name": "again", "evals": ["humaneval"]}},
+        ],
+    )
     assert actions(changed) == ["redo", "redo"]
     run_pipeline(load_run_recipe(changed), echo=quiet)
     assert actions(changed) == ["reuse", "reuse"]
@@ -89,8 +95,10 @@ def test_rerun_of_a_finished_run_runs_nothing(tmp_path):
     ("stages", "needle"),
     [
         ([{"nonsense": {}}], "stages[0]: unknown stage 'nonsense'"),
-        ([{"decontaminate": {"evals": ["humaneval"], "colour": 1}}],
-         "stages[0].decontaminate.colour: unknown option"),
+        (
+            [{"decontaminate": {"evals": ["humaneval"], "colour": 1}}],
+            "stages[0].decontaminate.colour: unknown option",
+        ),
         ([{"decontaminate": {}}], "stages[0].decontaminate.evals: required"),
         ([DECONTAM, copy.deepcopy(DECONTAM)], "stages[1].name"),
         ([], "stages: expected a non-empty list"),
@@ -112,7 +120,11 @@ def test_duplicate_rows_flagged_twice_are_counted_twice(tmp_path):
         fh.write(leak + "\n")
     recipe = load_run_recipe(write_recipe(tmp_path, [DECONTAM]))
     [record] = run_pipeline(recipe, echo=quiet)
-    assert record["per_source"]["chat"] == {"rows_in": 22, "rows_out": 20,
-                                            "removed": {"contaminated": 2}, "rejected": 0}
+    assert record["per_source"]["chat"] == {
+        "rows_in": 22,
+        "rows_out": 20,
+        "removed": {"contaminated": 2},
+        "rejected": 0,
+    }
     with open(record["sources"][1]["path"]) as fh:
         assert len(fh.read().splitlines()) == 20

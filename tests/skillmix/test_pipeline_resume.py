@@ -24,7 +24,10 @@ STAGES = [
 def start_run(recipe: Path, run_dir: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "skillmix", "run", str(recipe), "--run-dir", str(run_dir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=recipe.parent)
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=recipe.parent,
+    )
 
 
 def run_to_end(recipe: Path, run_dir: Path) -> None:

@@ -22,10 +22,20 @@ def labeled(folder: Path) -> Path:
     """Rows labeled math or chat, for training the tagger."""
     rows = []
     for i in range(60):
-        rows.append({"prompt": f"Compute {i} plus {i * 3} and divide the sum by {i + 2}.",
-                     "completion": "ok", "skill": "math"})
-        rows.append({"prompt": f"Tell me a story about a dog named Rex number {i}.",
-                     "completion": "ok", "skill": "chat"})
+        rows.append(
+            {
+                "prompt": f"Compute {i} plus {i * 3} and divide the sum by {i + 2}.",
+                "completion": "ok",
+                "skill": "math",
+            }
+        )
+        rows.append(
+            {
+                "prompt": f"Tell me a story about a dog named Rex number {i}.",
+                "completion": "ok",
+                "skill": "chat",
+            }
+        )
     path = folder / "labeled.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
@@ -38,15 +48,29 @@ def finished_run(tmp_path_factory):
     labeled(folder)
     stages = [
         {"augment_if": {"from": ["alpaca"], "as": "if_prompts", "max_constraints": 2}},
-        {"tag": {"train": "labeled.jsonl", "sources": ["chat"],
-                 "train_options": {"epoch": 10}}},
+        {"tag": {"train": "labeled.jsonl", "sources": ["chat"], "train_options": {"epoch": 10}}},
         {"mix": {}},
         {"mix": {"name": "rlvr_mix", "kind": "rlvr"}},
-        {"train": {"method": "sft", "model": "tiny",
-                   "settings": {"max_steps": 3, "batch_size": 4, "max_length": 256}}},
-        {"train": {"name": "train_rlvr", "method": "rlvr", "model": "tiny",
-                   "settings": {"max_steps": 2, "batch_size": 4, "num_generations": 2,
-                                "max_new_tokens": 8}}},
+        {
+            "train": {
+                "method": "sft",
+                "model": "tiny",
+                "settings": {"max_steps": 3, "batch_size": 4, "max_length": 256},
+            }
+        },
+        {
+            "train": {
+                "name": "train_rlvr",
+                "method": "rlvr",
+                "model": "tiny",
+                "settings": {
+                    "max_steps": 2,
+                    "batch_size": 4,
+                    "num_generations": 2,
+                    "max_new_tokens": 8,
+                },
+            }
+        },
     ]
     recipe = write_recipe(folder, stages, total=60)
     records = run_pipeline(load_run_recipe(recipe), echo=quiet)
@@ -70,8 +94,9 @@ def test_augment_if_adds_an_rlvr_source(finished_run):
 def test_tag_stage_trains_and_relabels_only_its_sources(finished_run):
     run_dir, records = finished_run
     tag = records[1]
-    assert tag["per_source"] == {"chat": {"rows_in": 21, "rows_out": 21, "removed": {},
-                                          "rejected": 0}}
+    assert tag["per_source"] == {
+        "chat": {"rows_in": 21, "rows_out": 21, "removed": {}, "rejected": 0}
+    }
     report = json.loads((run_dir / "01-tag" / "tagger_report.json").read_text())
     assert report["accuracy"] > 0.9
     chat = {s["name"]: s for s in tag["sources"]}["chat"]
@@ -102,7 +127,15 @@ def test_mix_and_train_stages(finished_run):
 def test_shipped_demo_recipe_plans_every_stage():
     recipe = load_run_recipe(REPO / "manifests" / "recipes" / "demo_run.yaml")
     plan = plan_run(recipe, Path("/nonexistent-run-dir"))
-    assert [p.spec.type for p in plan] == ["augment_if", "preferences", "tag",
-                                           "decontaminate", "dedup", "mix", "mix", "mix",
-                                           "train"]
+    assert [p.spec.type for p in plan] == [
+        "augment_if",
+        "preferences",
+        "tag",
+        "decontaminate",
+        "dedup",
+        "mix",
+        "mix",
+        "mix",
+        "train",
+    ]
     assert all(p.action == "run" for p in plan)

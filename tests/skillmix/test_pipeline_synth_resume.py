@@ -18,8 +18,14 @@ ANSWERED_BEFORE_KILL = 8
 
 
 def recipe_for(folder: Path, url: str) -> Path:
-    synth = {"synth": {"skills": ["math", "gsm"], "per_skill": 10, "as": "persona",
-                       "backend": {"model": "fake", "base_url": url, "concurrency": 4}}}
+    synth = {
+        "synth": {
+            "skills": ["math", "gsm"],
+            "per_skill": 10,
+            "as": "persona",
+            "backend": {"model": "fake", "base_url": url, "concurrency": 4},
+        }
+    }
     return write_recipe(folder, [synth, {"mix": {}}], total=60)
 
 
@@ -43,8 +49,9 @@ def test_kill_during_synthesis_then_resume(tmp_path):
     write_sources(tmp_path, n=40)
     with MockOpenAIServer(template_answer) as server:
         recipe = recipe_for(tmp_path, server.url)
-        done = subprocess.run(run_cmd(recipe, tmp_path / "uninterrupted"), capture_output=True,
-                              text=True, timeout=300)
+        done = subprocess.run(
+            run_cmd(recipe, tmp_path / "uninterrupted"), capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         expected = shard_hashes(tmp_path / "uninterrupted")
         stage = json.loads((tmp_path / "uninterrupted" / "00-synth" / "stage.json").read_text())
@@ -52,14 +59,15 @@ def test_kill_during_synthesis_then_resume(tmp_path):
 
     with MockOpenAIServer(template_answer) as server:
         recipe = recipe_for(tmp_path, server.url)
-        server.fault = lambda srv, body: ("hang" if len(srv.log.answered)
-                                          >= ANSWERED_BEFORE_KILL else None)
+        server.fault = lambda srv, body: (
+            "hang" if len(srv.log.answered) >= ANSWERED_BEFORE_KILL else None
+        )
         run_dir = tmp_path / "killed"
-        first = subprocess.Popen(run_cmd(recipe, run_dir), stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
+        first = subprocess.Popen(
+            run_cmd(recipe, run_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
-            wait_for_lines(run_dir / "00-synth" / "prompts.jsonl.cache.jsonl",
-                           ANSWERED_BEFORE_KILL)
+            wait_for_lines(run_dir / "00-synth" / "prompts.jsonl.cache.jsonl", ANSWERED_BEFORE_KILL)
             time.sleep(0.2)
         finally:
             os.kill(first.pid, signal.SIGKILL)
@@ -67,8 +75,9 @@ def test_kill_during_synthesis_then_resume(tmp_path):
         assert not (run_dir / "00-synth" / "stage.json").exists()
         received_first = len(server.log.received)
         server.fault = None
-        second = subprocess.run(run_cmd(recipe, run_dir), capture_output=True, text=True,
-                                timeout=300)
+        second = subprocess.run(
+            run_cmd(recipe, run_dir), capture_output=True, text=True, timeout=300
+        )
         assert second.returncode == 0, second.stderr[-3000:]
         answered = server.log.answered
         assert len(answered) == len(set(answered)), "an answered request was sent again"

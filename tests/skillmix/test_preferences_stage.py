@@ -22,17 +22,26 @@ def quiet(_line: str) -> None:
 
 
 def preference_stage(url: str, **extra) -> dict:
-    return {"preferences": {
-        "from": ["chat", "alpaca"], "as": "pairs", "samples": 2, "max_prompts": 30,
-        "pool": [{"model": "pool-a", "base_url": url}, {"model": "pool-b", "base_url": url}],
-        "judge": {"model": "judge", "base_url": url}, **extra}}
+    return {
+        "preferences": {
+            "from": ["chat", "alpaca"],
+            "as": "pairs",
+            "samples": 2,
+            "max_prompts": 30,
+            "pool": [{"model": "pool-a", "base_url": url}, {"model": "pool-b", "base_url": url}],
+            "judge": {"model": "judge", "base_url": url},
+            **extra,
+        }
+    }
 
 
 def test_preference_stage_adds_a_source_mixes_and_reports(tmp_path):
     write_sources(tmp_path, n=40)
     with MockOpenAIServer(template_answer) as server:
-        recipe = write_recipe(tmp_path, [preference_stage(server.url),
-                                         {"mix": {"name": "pref_mix", "kind": "preference"}}])
+        recipe = write_recipe(
+            tmp_path,
+            [preference_stage(server.url), {"mix": {"name": "pref_mix", "kind": "preference"}}],
+        )
         records = run_pipeline(load_run_recipe(recipe), echo=quiet)
         sent = len(server.log.received)
         assert sent == len(set(server.log.received))

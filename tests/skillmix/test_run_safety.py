@@ -22,8 +22,9 @@ from skillmix.pipeline.safety import (
 from skillmix.pipeline.stage import StageError
 
 
-@pytest.mark.parametrize("name", ["x/../../victim", "/abs/path", "..", "", "a\nb", "a\\b",
-                                  "a..b", "-x"])
+@pytest.mark.parametrize(
+    "name", ["x/../../victim", "/abs/path", "..", "", "a\nb", "a\\b", "a..b", "-x"]
+)
 def test_unsafe_names_are_refused(name: str) -> None:
     with pytest.raises(UnsafeNameError):
         check_name("stages[0].name", name)
@@ -58,8 +59,12 @@ def test_only_marked_folders_are_removed(tmp_path: Path) -> None:
 
 
 def test_dead_runs_temp_files_go_live_ones_stay(tmp_path: Path) -> None:
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     stale = tmp_path / "03-tag" / f".tmp-{dead}-tagger.bin"
     stale.parent.mkdir()
     stale.write_bytes(b"x")
@@ -71,10 +76,16 @@ def test_dead_runs_temp_files_go_live_ones_stay(tmp_path: Path) -> None:
 
 def test_second_holder_gets_the_first_ones_pid(tmp_path: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from manifests.locks import folder_lock\n"
-         f"with folder_lock(Path({str(tmp_path)!r})):\n print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from manifests.locks import folder_lock\n"
+            f"with folder_lock(Path({str(tmp_path)!r})):\n"
+            " print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(FolderLockedError, match=f"PID {holder.pid}"), folder_lock(tmp_path):

@@ -13,44 +13,84 @@ from click.testing import CliRunner
 from manifests import read_rows
 from skillmix.cli import main
 
-PROMPTS = ["Describe a quiet morning in the mountains.", "Explain why the sky looks blue.",
-           "Write a note to a neighbour about a lost cat.", "Summarize the rules of chess.",
-           "List three uses of a paper clip.", "Tell me about the history of tea.",
-           "写一段关于秋天的短文。", "Décris une journée à la plage."]
+PROMPTS = [
+    "Describe a quiet morning in the mountains.",
+    "Explain why the sky looks blue.",
+    "Write a note to a neighbour about a lost cat.",
+    "Summarize the rules of chess.",
+    "List three uses of a paper clip.",
+    "Tell me about the history of tea.",
+    "写一段关于秋天的短文。",
+    "Décris une journée à la plage.",
+]
 
 # Rows shaped exactly like the public sets (field names, nesting, value spellings).
 SFT_MIXTURE = [  # allenai/tulu-3-sft-mixture
-    {"id": "oasst1_1", "source": "ai2-adapt-dev/oasst1_converted",
-     "messages": [{"role": "user", "content": "Hi there"},
-                  {"role": "assistant", "content": "Hello! How can I help?"}]},
-    {"id": "wildchat_2", "source": "ai2-adapt-dev/wildchat",
-     "messages": [{"role": "system", "content": "Be brief."},
-                  {"role": "user", "content": "¿Qué hora es en Tokio?"},
-                  {"role": "assistant", "content": "No tengo un reloj."}]},
+    {
+        "id": "oasst1_1",
+        "source": "ai2-adapt-dev/oasst1_converted",
+        "messages": [
+            {"role": "user", "content": "Hi there"},
+            {"role": "assistant", "content": "Hello! How can I help?"},
+        ],
+    },
+    {
+        "id": "wildchat_2",
+        "source": "ai2-adapt-dev/wildchat",
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "¿Qué hora es en Tokio?"},
+            {"role": "assistant", "content": "No tengo un reloj."},
+        ],
+    },
 ]
 PREFERENCE_MIXTURE = [  # allenai/llama-3.1-tulu-3-8b-preference-mixture
-    {"id": "pref_1", "source": "tulu3_pref", "prompt": "Name a prime number.",
-     "chosen": [{"role": "user", "content": "Name a prime number."},
-                {"role": "assistant", "content": "7"}],
-     "rejected": [{"role": "user", "content": "Name a prime number."},
-                  {"role": "assistant", "content": "8"}]},
+    {
+        "id": "pref_1",
+        "source": "tulu3_pref",
+        "prompt": "Name a prime number.",
+        "chosen": [
+            {"role": "user", "content": "Name a prime number."},
+            {"role": "assistant", "content": "7"},
+        ],
+        "rejected": [
+            {"role": "user", "content": "Name a prime number."},
+            {"role": "assistant", "content": "8"},
+        ],
+    },
 ]
-IF_OLD = {"func_name": "validate_lowercase", "N": None, "quantifier": None,
-          "keyword_list": None, "end_phrase": None}
+IF_OLD = {
+    "func_name": "validate_lowercase",
+    "N": None,
+    "quantifier": None,
+    "keyword_list": None,
+    "end_phrase": None,
+}
 RLVR_MIXED = [  # allenai/RLVR-GSM-MATH-IF-Mixed-Constraints
-    {"messages": [{"role": "user", "content": "Tom has 3 apples and buys 4. How many?"}],
-     "ground_truth": "7", "dataset": "gsm8k"},
-    {"messages": [{"role": "user", "content": "Compute $1+1$."}],
-     "ground_truth": "2", "dataset": "MATH"},
-    {"messages": [{"role": "user", "content": "Write a haiku in lowercase only."}],
-     "ground_truth": json.dumps(IF_OLD), "dataset": "ifeval",
-     "constraint_type": "Change Case", "constraint": "all lowercase"},
+    {
+        "messages": [{"role": "user", "content": "Tom has 3 apples and buys 4. How many?"}],
+        "ground_truth": "7",
+        "dataset": "gsm8k",
+    },
+    {
+        "messages": [{"role": "user", "content": "Compute $1+1$."}],
+        "ground_truth": "2",
+        "dataset": "MATH",
+    },
+    {
+        "messages": [{"role": "user", "content": "Write a haiku in lowercase only."}],
+        "ground_truth": json.dumps(IF_OLD),
+        "dataset": "ifeval",
+        "constraint_type": "Change Case",
+        "constraint": "all lowercase",
+    },
 ]
 
 
 def _jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-                    encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
     return path
 
 
@@ -63,8 +103,11 @@ def _ok(result) -> str:
     ("rows", "kind", "checked"),
     [
         (SFT_MIXTURE, "sft", lambda r: r["messages"][-1]["role"] == "assistant"),
-        (PREFERENCE_MIXTURE, "preference",
-         lambda r: [m["role"] for m in r["chosen"]] == ["user", "assistant"]),
+        (
+            PREFERENCE_MIXTURE,
+            "preference",
+            lambda r: [m["role"] for m in r["chosen"]] == ["user", "assistant"],
+        ),
         (RLVR_MIXED, "rlvr", lambda r: r["verifier"] in {"gsm8k", "math", "ifeval"}),
     ],
     ids=["sft-mixture", "preference-mixture", "rlvr-mixed"],
@@ -97,10 +140,12 @@ def test_rlvr_mixed_rows_score_with_their_tulu_verifier_names():
 def test_prompt_only_rows_through_augment_if_mix_and_train_rlvr(tmp_path):
     from skillmix.pipeline.tiny_model import build_tiny_model
 
-    prompts = _jsonl(tmp_path / "prompts.jsonl",
-                     [{"messages": [{"role": "user", "content": p}]} for p in PROMPTS])
+    prompts = _jsonl(
+        tmp_path / "prompts.jsonl",
+        [{"messages": [{"role": "user", "content": p}]} for p in PROMPTS],
+    )
     inspected = _ok(CliRunner().invoke(main, ["inspect", str(prompts), "--json"]))
-    stats, _ = json.JSONDecoder().raw_decode(inspected[inspected.index("{"):])
+    stats, _ = json.JSONDecoder().raw_decode(inspected[inspected.index("{") :])
     assert stats["kinds"] == {"prompt": len(PROMPTS)}
 
     rlvr = tmp_path / "if_rlvr.jsonl"
@@ -113,30 +158,60 @@ def test_prompt_only_rows_through_augment_if_mix_and_train_rlvr(tmp_path):
     recipe.write_text(
         "name: if_mix\nseed: 1\nkind: rlvr\n"
         f"sources:\n  - name: if\n    path: {rlvr}\n    skill: precise_if\n"
-        "    take: {fraction: 1.0}\n", encoding="utf-8")
+        "    take: {fraction: 1.0}\n",
+        encoding="utf-8",
+    )
     mix_dir = tmp_path / "mix"
     _ok(CliRunner().invoke(main, ["mix", str(recipe), "--out", str(mix_dir)]))
 
     model = build_tiny_model([p for p in PROMPTS], tmp_path / "tiny")
-    trained = _ok(CliRunner().invoke(main, [
-        "train", "rlvr", "--data", str(mix_dir), "--model", str(model), "--output",
-        str(tmp_path / "run"), "--max-length", "1000", "--max-new-tokens", "4",
-        "--num-generations", "2", "--batch-size", "4", "--max-steps", "1", "--beta", "0",
-        "--eval-size", "0", "--no-tensorboard"]))
+    trained = _ok(
+        CliRunner().invoke(
+            main,
+            [
+                "train",
+                "rlvr",
+                "--data",
+                str(mix_dir),
+                "--model",
+                str(model),
+                "--output",
+                str(tmp_path / "run"),
+                "--max-length",
+                "1000",
+                "--max-new-tokens",
+                "4",
+                "--num-generations",
+                "2",
+                "--batch-size",
+                "4",
+                "--max-steps",
+                "1",
+                "--beta",
+                "0",
+                "--eval-size",
+                "0",
+                "--no-tensorboard",
+            ],
+        )
+    )
     assert f"rows in {len(PROMPTS)}, out {len(PROMPTS)}" in trained
     assert (tmp_path / "run" / "final" / "model.safetensors").exists()
 
 
 def test_prompt_mix_reads_prompts_and_rlvr_rows(tmp_path):
-    prompts = _jsonl(tmp_path / "prompts.jsonl",
-                     [{"messages": [{"role": "user", "content": p}]} for p in PROMPTS])
+    prompts = _jsonl(
+        tmp_path / "prompts.jsonl",
+        [{"messages": [{"role": "user", "content": p}]} for p in PROMPTS],
+    )
     rlvr = _jsonl(tmp_path / "rlvr.jsonl", RLVR_MIXED)
     recipe = tmp_path / "mix.yaml"
     recipe.write_text(
         "name: prompts\nseed: 1\nkind: prompt\nsources:\n"
         f"  - name: chat\n    path: {prompts}\n    take: {{fraction: 1.0}}\n"
         f"  - name: tulu_rlvr\n    path: {rlvr}\n    take: {{fraction: 1.0}}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     out = tmp_path / "mix"
     _ok(CliRunner().invoke(main, ["mix", str(recipe), "--out", str(out)]))
     rows = list(read_rows(out, "prompt"))
@@ -154,11 +229,32 @@ def test_malformed_ifeval_truth_is_named_when_training_reads_it(tmp_path):
     mix = tmp_path / "mix"
     write_shards(rows, mix, "rlvr")
     model = build_tiny_model(PROMPTS, tmp_path / "tiny")
-    failed = CliRunner().invoke(main, [
-        "train", "rlvr", "--data", str(mix), "--model", str(model), "--output",
-        str(tmp_path / "run"), "--max-new-tokens", "2", "--num-generations", "2",
-        "--batch-size", "2", "--max-steps", "1", "--beta", "0", "--eval-size", "0",
-        "--no-tensorboard"])
+    failed = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "rlvr",
+            "--data",
+            str(mix),
+            "--model",
+            str(model),
+            "--output",
+            str(tmp_path / "run"),
+            "--max-new-tokens",
+            "2",
+            "--num-generations",
+            "2",
+            "--batch-size",
+            "2",
+            "--max-steps",
+            "1",
+            "--beta",
+            "0",
+            "--eval-size",
+            "0",
+            "--no-tensorboard",
+        ],
+    )
     assert failed.exit_code != 0
     assert "row 1" in failed.output and "validate_made_up" in failed.output
 
@@ -169,21 +265,33 @@ def test_mix_folder_opens_the_way_hugging_face_users_open_it(tmp_path):
     import pyarrow.dataset as pads
 
     # Distinct prompts: the mixer drops rows whose prompt repeats.
-    rows = [dict(r, id=f"{r['id']}_{i}", messages=[
-        *r["messages"][:-2], {"role": "user", "content": f"{r['messages'][-2]['content']} {i}"},
-        r["messages"][-1]]) for i in range(3) for r in SFT_MIXTURE]
+    rows = [
+        dict(
+            r,
+            id=f"{r['id']}_{i}",
+            messages=[
+                *r["messages"][:-2],
+                {"role": "user", "content": f"{r['messages'][-2]['content']} {i}"},
+                r["messages"][-1],
+            ],
+        )
+        for i in range(3)
+        for r in SFT_MIXTURE
+    ]
     src = _jsonl(tmp_path / "sft.jsonl", rows)
     recipe = tmp_path / "mix.yaml"
-    recipe.write_text(f"name: m\nseed: 1\nkind: sft\nsources:\n  - name: s\n    path: {src}\n"
-                      "    take: {fraction: 1.0}\nshards: {max_rows: 2}\n", encoding="utf-8")
+    recipe.write_text(
+        f"name: m\nseed: 1\nkind: sft\nsources:\n  - name: s\n    path: {src}\n"
+        "    take: {fraction: 1.0}\nshards: {max_rows: 2}\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "mix"
     _ok(CliRunner().invoke(main, ["mix", str(recipe), "--out", str(out)]))
     manifest = json.loads((out / "manifest.json").read_text())
     shards = [out / s["file"] for s in manifest["shards"]]
     assert len(shards) == 3, (manifest["total_rows"], manifest["sources"], manifest["shards"])
     loaded = datasets.load_from_disk(str(out))
-    assert loaded.num_rows == 6 and loaded.column_names[:4] == ["id", "source", "skill",
-                                                                "messages"]
+    assert loaded.num_rows == 6 and loaded.column_names[:4] == ["id", "source", "skill", "messages"]
     assert "¿Qué hora es en Tokio? 1" in [m["content"] for r in loaded for m in r["messages"]]
     assert datasets.Dataset.from_file(str(shards[0])).num_rows == 2
     arrow = datasets.load_dataset("arrow", data_files=[str(p) for p in shards], split="train")
@@ -219,13 +327,33 @@ def test_public_shapes_mix_and_train(tmp_path, rows, kind, method):
             many.append(row)
     src = _jsonl(tmp_path / "in.jsonl", many)
     recipe = tmp_path / "mix.yaml"
-    recipe.write_text(f"name: m\nseed: 1\nkind: {kind}\nsources:\n  - name: s\n"
-                      f"    path: {src}\n    take: {{fraction: 1.0}}\n", encoding="utf-8")
+    recipe.write_text(
+        f"name: m\nseed: 1\nkind: {kind}\nsources:\n  - name: s\n"
+        f"    path: {src}\n    take: {{fraction: 1.0}}\n",
+        encoding="utf-8",
+    )
     mix = tmp_path / "mix"
     _ok(CliRunner().invoke(main, ["mix", str(recipe), "--out", str(mix)]))
     texts = [m["content"] for r in many for f in ("messages", "chosen") for m in r.get(f, [])]
     model = build_tiny_model(texts, tmp_path / "tiny")
-    out = _ok(CliRunner().invoke(main, [
-        "train", method, "--data", str(mix), "--model", str(model), "--output",
-        str(tmp_path / "run"), "--batch-size", "2", "--max-steps", "1", "--no-tensorboard"]))
+    out = _ok(
+        CliRunner().invoke(
+            main,
+            [
+                "train",
+                method,
+                "--data",
+                str(mix),
+                "--model",
+                str(model),
+                "--output",
+                str(tmp_path / "run"),
+                "--batch-size",
+                "2",
+                "--max-steps",
+                "1",
+                "--no-tensorboard",
+            ],
+        )
+    )
     assert f"rows in {len(many)}, out {len(many)}" in out

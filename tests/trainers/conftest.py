@@ -35,8 +35,15 @@ def make_rows(n: int, seed: int = 0, turns: int = 1) -> list[dict]:
         for _ in range(turns):
             messages.append({"role": "user", "content": words(rng, 3, 12)})
             messages.append({"role": "assistant", "content": words(rng, 2, 10)})
-        rows.append({"id": f"r{i}", "source": "test", "skill": "chat", "messages": messages,
-                     "metadata": "{}"})
+        rows.append(
+            {
+                "id": f"r{i}",
+                "source": "test",
+                "skill": "chat",
+                "messages": messages,
+                "metadata": "{}",
+            }
+        )
     return rows
 
 
@@ -47,12 +54,16 @@ def make_pairs(n: int, seed: int = 0) -> list[dict]:
         prompt = [{"role": "user", "content": words(rng, 3, 10)}]
         good = words(rng, 2, 8, WORDS[:10])
         bad = words(rng, 2, 8, WORDS[10:])
-        rows.append({
-            "id": f"p{i}", "source": "test", "skill": "chat",
-            "chosen": [*prompt, {"role": "assistant", "content": good}],
-            "rejected": [*prompt, {"role": "assistant", "content": bad}],
-            "metadata": "{}",
-        })
+        rows.append(
+            {
+                "id": f"p{i}",
+                "source": "test",
+                "skill": "chat",
+                "chosen": [*prompt, {"role": "assistant", "content": good}],
+                "rejected": [*prompt, {"role": "assistant", "content": bad}],
+                "metadata": "{}",
+            }
+        )
     return rows
 
 
@@ -61,7 +72,8 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=["<s>", "</s>", "<pad>"],
+        vocab_size=400,
+        special_tokens=["<s>", "</s>", "<pad>"],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     corpus = [" ".join(WORDS)] * 4 + ["<|user|>\n<|assistant|>\n<|system|>\n"] * 4
@@ -74,9 +86,17 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
 def build_model(vocab_size: int, seed: int = 0) -> LlamaForCausalLM:
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-        bos_token_id=0, eos_token_id=1, pad_token_id=2, tie_word_embeddings=False,
+        vocab_size=vocab_size,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=2,
+        tie_word_embeddings=False,
     )
     return LlamaForCausalLM(config).eval()
 

@@ -11,8 +11,12 @@ from trainers.sft import sft_step_fn
 
 
 def step_grads(model, tokenizer, docs, micro_batches, **config):
-    run = Run(config=SFTConfig(**config), accelerator=Accelerator(cpu=True), model=model,
-              tokenizer=tokenizer)
+    run = Run(
+        config=SFTConfig(**config),
+        accelerator=Accelerator(cpu=True),
+        model=model,
+        tokenizer=tokenizer,
+    )
     model.zero_grad()
     metrics = sft_step_fn(run, docs)(micro_batches)
     return metrics, {n: p.grad.detach().clone() for n, p in model.named_parameters()}
@@ -24,10 +28,17 @@ def test_batch_8x1_equals_2x4(tokenizer, new_model, rows_factory, packing, reduc
     ensure_chat_template(tokenizer)
     docs = [tokenize_conversation(tokenizer, r["messages"], 256) for r in rows_factory(8)]
     model = new_model()
-    whole, g_whole = step_grads(model, tokenizer, docs, [list(range(8))],
-                                packing=packing, reduction=reduction)
-    split, g_split = step_grads(model, tokenizer, docs, [[0, 1], [2, 3], [4, 5], [6, 7]],
-                                packing=packing, reduction=reduction)
+    whole, g_whole = step_grads(
+        model, tokenizer, docs, [list(range(8))], packing=packing, reduction=reduction
+    )
+    split, g_split = step_grads(
+        model,
+        tokenizer,
+        docs,
+        [[0, 1], [2, 3], [4, 5], [6, 7]],
+        packing=packing,
+        reduction=reduction,
+    )
     assert whole["loss"] == pytest.approx(split["loss"], abs=1e-5)
     assert whole["label_tokens"] == split["label_tokens"]
     for name in g_whole:
@@ -41,8 +52,12 @@ def test_per_micro_batch_mean_would_differ(tokenizer, new_model, rows_factory):
     model = new_model()
     _, g_whole = step_grads(model, tokenizer, docs, [list(range(8))], reduction="mean")
     model.zero_grad()
-    run = Run(config=SFTConfig(reduction="mean"), accelerator=Accelerator(cpu=True),
-              model=model, tokenizer=tokenizer)
+    run = Run(
+        config=SFTConfig(reduction="mean"),
+        accelerator=Accelerator(cpu=True),
+        model=model,
+        tokenizer=tokenizer,
+    )
     for mb in ([0, 1], [2, 3], [4, 5], [6, 7]):
         # each micro-batch normalized by its own count and the 4 averaged
         sft_step_fn(run, [docs[i] for i in mb])([[0, 1]])

@@ -54,8 +54,9 @@ def test_multi_turn_labels_every_assistant_turn(tokenizer):
 
 
 def test_tokenizer_template_is_used_when_present(tokenizer):
-    tok = tokenizer.__class__(tokenizer_object=tokenizer.backend_tokenizer,
-                              eos_token="</s>", pad_token="<pad>")
+    tok = tokenizer.__class__(
+        tokenizer_object=tokenizer.backend_tokenizer, eos_token="</s>", pad_token="<pad>"
+    )
     tok.chat_template = (
         "{% for m in messages %}{{ '[' + m['role'] + ']' + m['content'] }}"
         "{% if m['role'] == 'assistant' %}{{ eos_token }}{% endif %}{% endfor %}"
@@ -70,22 +71,29 @@ def test_tokenizer_template_is_used_when_present(tokenizer):
 
 def test_truncation_keeps_max_length(tokenizer):
     ensure_chat_template(tokenizer)
-    messages = [{"role": "user", "content": "the cat " * 40},
-                {"role": "assistant", "content": "mat"}]
+    messages = [
+        {"role": "user", "content": "the cat " * 40},
+        {"role": "assistant", "content": "mat"},
+    ]
     doc = tokenize_conversation(tokenizer, messages, 16)
     assert len(doc.input_ids) == 16
     assert doc.num_labels == 0
 
 
 def test_template_that_is_not_prefix_stable_is_refused(tokenizer):
-    tok = tokenizer.__class__(tokenizer_object=tokenizer.backend_tokenizer,
-                              eos_token="</s>", pad_token="<pad>")
+    tok = tokenizer.__class__(
+        tokenizer_object=tokenizer.backend_tokenizer, eos_token="</s>", pad_token="<pad>"
+    )
     # Numbers each turn from the end, so a conversation's start renders differently alone.
     tok.chat_template = (
         "{% for m in messages %}{{ (messages|length - loop.index)|string + m['content'] }}"
         "{% endfor %}"
     )
-    messages = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
-                {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}]
+    messages = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "b"},
+        {"role": "user", "content": "c"},
+        {"role": "assistant", "content": "d"},
+    ]
     with pytest.raises(ValueError, match="prefix-stable"):
         tokenize_conversation(tok, messages, 64)

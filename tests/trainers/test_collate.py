@@ -38,8 +38,10 @@ def test_pack_rows_fits_capacity_and_pads_as_own_document():
         pad = row_doc < 0
         if pad.any():  # padding restarts its positions, so no real token attends to it
             assert row_pos[pad][0] == 0
-    assert torch.equal(batch["labels"][batch["doc_index"] < 0],
-                       torch.full_like(batch["labels"][batch["doc_index"] < 0], IGNORE_INDEX))
+    assert torch.equal(
+        batch["labels"][batch["doc_index"] < 0],
+        torch.full_like(batch["labels"][batch["doc_index"] < 0], IGNORE_INDEX),
+    )
 
 
 def test_capacity_zero_packs_to_the_longest_document():

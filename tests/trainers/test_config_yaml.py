@@ -8,11 +8,14 @@ from trainers import SFTConfig
 from trainers.core.config import load_config
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("seed: 1\nseed: 2\n", "key 'seed' is given twice"),
-    ("a: &x 1\nseed: *x\n", r"alias \*x is not allowed"),
-    ("seed: [unclosed\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("seed: 1\nseed: 2\n", "key 'seed' is given twice"),
+        ("a: &x 1\nseed: *x\n", r"alias \*x is not allowed"),
+        ("seed: [unclosed\n", "not valid YAML"),
+    ],
+)
 def test_hostile_train_configs_are_named_errors(tmp_path, text, problem):
     path = tmp_path / "train.yaml"
     path.write_text(text)
@@ -23,6 +26,5 @@ def test_hostile_train_configs_are_named_errors(tmp_path, text, problem):
 def test_a_plain_config_loads_and_flags_win(tmp_path):
     path = tmp_path / "train.yaml"
     path.write_text("seed: 3\nlearning-rate: 0.5\n")
-    config = load_config(SFTConfig, path, {"seed": 9, "data": "d", "model": "m",
-                                           "output": "o"})
+    config = load_config(SFTConfig, path, {"seed": 9, "data": "d", "model": "m", "output": "o"})
     assert (config.seed, config.learning_rate) == (9, 0.5)

@@ -18,20 +18,62 @@ def free_port() -> int:
 
 
 def test_two_processes_match_one(model_dir, sft_mix, tmp_path):
-    args = ["train", "sft", "--data", str(sft_mix), "--model", str(model_dir),
-            "--batch-size", "4", "--micro-batch-size", "1", "--max-steps", "3", "--lr", "3e-3",
-            "--no-tensorboard"]
+    args = [
+        "train",
+        "sft",
+        "--data",
+        str(sft_mix),
+        "--model",
+        str(model_dir),
+        "--batch-size",
+        "4",
+        "--micro-batch-size",
+        "1",
+        "--max-steps",
+        "3",
+        "--lr",
+        "3e-3",
+        "--no-tensorboard",
+    ]
     launcher = Path(sys.executable).parent / "accelerate"
     # One thread per process: two processes on two cores.
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    run_sft(SFTConfig(data=str(sft_mix), model=str(model_dir), output=str(tmp_path / "one"),
-                      batch_size=4, micro_batch_size=1, max_steps=3, learning_rate=3e-3,
-                      tensorboard=False))
+    run_sft(
+        SFTConfig(
+            data=str(sft_mix),
+            model=str(model_dir),
+            output=str(tmp_path / "one"),
+            batch_size=4,
+            micro_batch_size=1,
+            max_steps=3,
+            learning_rate=3e-3,
+            tensorboard=False,
+        )
+    )
     done = subprocess.run(
-        [str(launcher), "launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
-         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port",
-         str(free_port()), "-m", "skillmix", *args, "--output", str(tmp_path / "two")],
-        capture_output=True, text=True, env=env,
+        [
+            str(launcher),
+            "launch",
+            "--cpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--main_process_port",
+            str(free_port()),
+            "-m",
+            "skillmix",
+            *args,
+            "--output",
+            str(tmp_path / "two"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     one, two = read_log(tmp_path / "one"), read_log(tmp_path / "two")

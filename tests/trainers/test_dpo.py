@@ -19,8 +19,18 @@ def log_sigmoid(x: float) -> float:
 
 def compute(loss_type, beta, eps=0.0, gamma=0.5):
     t = lambda v: torch.tensor([v], dtype=torch.float64)  # noqa: E731
-    out = preference_loss(loss_type, t(PC), t(PR), t(RC), t(RR), t(NC), t(NR), beta=beta,
-                          label_smoothing=eps, simpo_gamma=gamma)
+    out = preference_loss(
+        loss_type,
+        t(PC),
+        t(PR),
+        t(RC),
+        t(RR),
+        t(NC),
+        t(NR),
+        beta=beta,
+        label_smoothing=eps,
+        simpo_gamma=gamma,
+    )
     return float(out.losses[0]), float(out.chosen_rewards[0]), float(out.rejected_rewards[0])
 
 
@@ -51,8 +61,9 @@ def test_simpo_formula_ignores_reference():
     assert loss == pytest.approx(-log_sigmoid(z), rel=1e-12)
     assert chosen == pytest.approx(beta * PC / NC) and rejected == pytest.approx(beta * PR / NR)
     t = lambda v: torch.tensor([v], dtype=torch.float64)  # noqa: E731
-    no_ref = preference_loss("simpo", t(PC), t(PR), None, None, t(NC), t(NR), beta=beta,
-                             simpo_gamma=gamma)
+    no_ref = preference_loss(
+        "simpo", t(PC), t(PR), None, None, t(NC), t(NR), beta=beta, simpo_gamma=gamma
+    )
     assert float(no_ref.losses[0]) == pytest.approx(loss)
 
 
@@ -79,27 +90,45 @@ def test_unknown_loss_and_missing_reference():
 
 
 def dpo_config(model_dir, data, output, **kw) -> DPOConfig:
-    base = dict(data=str(data), model=str(model_dir), output=str(output), batch_size=4,
-                micro_batch_size=2, learning_rate=1e-3, beta=0.1, max_steps=3,
-                warmup_ratio=0.0, tensorboard=False, loss="dpo")
+    base = dict(
+        data=str(data),
+        model=str(model_dir),
+        output=str(output),
+        batch_size=4,
+        micro_batch_size=2,
+        learning_rate=1e-3,
+        beta=0.1,
+        max_steps=3,
+        warmup_ratio=0.0,
+        tensorboard=False,
+        loss="dpo",
+    )
     return DPOConfig(**{**base, **kw})
 
 
 @pytest.mark.parametrize("loss", ["dpo", "dpo_norm"])
 def test_loss_is_ln2_at_init_and_cache_is_reused(model_dir, pref_mix, tmp_path, loss):
     cache = tmp_path / "cache"
-    first = run_dpo(dpo_config(model_dir, pref_mix, tmp_path / "a", loss=loss,
-                               ref_cache_dir=str(cache)))
+    first = run_dpo(
+        dpo_config(model_dir, pref_mix, tmp_path / "a", loss=loss, ref_cache_dir=str(cache))
+    )
     assert first["reference"] == "computed"
     assert first["first_loss"] == pytest.approx(math.log(2), abs=1e-5)
     log = read_log(tmp_path / "a")
     assert log[0]["rewards/margin"] == pytest.approx(0.0, abs=1e-5)
-    assert {"rewards/chosen", "rewards/rejected", "rewards/accuracy", "tokens_per_second",
-            "grad_norm", "lr"} <= set(log[0])
+    assert {
+        "rewards/chosen",
+        "rewards/rejected",
+        "rewards/accuracy",
+        "tokens_per_second",
+        "grad_norm",
+        "lr",
+    } <= set(log[0])
     assert log[0]["padding_share"] == 0.0  # packed
     assert len(list(cache.glob("*.pt"))) == 1 and len(list(cache.glob("*.json"))) == 1
-    second = run_dpo(dpo_config(model_dir, pref_mix, tmp_path / "b", loss=loss,
-                                ref_cache_dir=str(cache)))
+    second = run_dpo(
+        dpo_config(model_dir, pref_mix, tmp_path / "b", loss=loss, ref_cache_dir=str(cache))
+    )
     assert second["reference"] == "cache_hit"
     assert second["final_loss"] == pytest.approx(first["final_loss"], abs=1e-6)
 
@@ -114,16 +143,34 @@ def test_cache_key_follows_model_and_data(model_dir, tmp_path):
 
 def test_dpo_learns_the_preference(model_dir, tmp_path, pairs_factory):
     write_shards(pairs_factory(8, seed=5), tmp_path / "mix", "preference")
-    run_dpo(dpo_config(model_dir, tmp_path / "mix", tmp_path / "out", batch_size=8,
-                       micro_batch_size=4, max_steps=15, learning_rate=3e-3))
+    run_dpo(
+        dpo_config(
+            model_dir,
+            tmp_path / "mix",
+            tmp_path / "out",
+            batch_size=8,
+            micro_batch_size=4,
+            max_steps=15,
+            learning_rate=3e-3,
+        )
+    )
     log = read_log(tmp_path / "out")
     assert log[-1]["loss"] < 0.5 * math.log(2)
     assert log[-1]["rewards/margin"] > 0 and log[-1]["rewards/accuracy"] == 1.0
 
 
 def test_lora_uses_the_adapter_disabled_model_as_reference(model_dir, pref_mix, tmp_path):
-    summary = run_dpo(dpo_config(model_dir, pref_mix, tmp_path / "out", lora=True, lora_r=4,
-                                 max_steps=4, learning_rate=1e-2))
+    summary = run_dpo(
+        dpo_config(
+            model_dir,
+            pref_mix,
+            tmp_path / "out",
+            lora=True,
+            lora_r=4,
+            max_steps=4,
+            learning_rate=1e-2,
+        )
+    )
     assert summary["reference"] == "adapter_disabled"
     assert summary["first_loss"] == pytest.approx(math.log(2), abs=1e-5)
     assert summary["final_loss"] < math.log(2)
@@ -131,7 +178,8 @@ def test_lora_uses_the_adapter_disabled_model_as_reference(model_dir, pref_mix, 
 
 
 def test_simpo_needs_no_reference(model_dir, pref_mix, tmp_path):
-    summary = run_dpo(dpo_config(model_dir, pref_mix, tmp_path / "out", loss="simpo",
-                                 beta=2.0, max_steps=2))
+    summary = run_dpo(
+        dpo_config(model_dir, pref_mix, tmp_path / "out", loss="simpo", beta=2.0, max_steps=2)
+    )
     assert summary["reference"] == "none"
     assert not (tmp_path / "out" / "ref_cache").exists()

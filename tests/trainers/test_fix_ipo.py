@@ -26,9 +26,14 @@ PROMPT = 3  # prompt tokens before each completion
 def ours(loss_type: str, beta: float) -> torch.Tensor:
     t = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
     out = preference_loss(
-        loss_type, t([sum(c) for c in CHOSEN]), t([sum(r) for r in REJECTED]),
-        t(REF_CHOSEN), t(REF_REJECTED),
-        t([float(len(c)) for c in CHOSEN]), t([float(len(r)) for r in REJECTED]), beta=beta,
+        loss_type,
+        t([sum(c) for c in CHOSEN]),
+        t([sum(r) for r in REJECTED]),
+        t(REF_CHOSEN),
+        t(REF_REJECTED),
+        t([float(len(c)) for c in CHOSEN]),
+        t([float(len(r)) for r in REJECTED]),
+        beta=beta,
     )
     return out.losses
 
@@ -42,25 +47,35 @@ def trl_ipo(beta: float) -> float:
     completion_mask = torch.zeros(len(seqs), width, dtype=torch.long)
     token_logps = torch.zeros(len(seqs), width - 1, dtype=torch.float64)
     for row, seq in enumerate(seqs):
-        completion_mask[row, PROMPT:PROMPT + len(seq)] = 1
+        completion_mask[row, PROMPT : PROMPT + len(seq)] = 1
         # Shifted: position j predicts token j + 1.
-        token_logps[row, PROMPT - 1:PROMPT - 1 + len(seq)] = torch.tensor(seq)
+        token_logps[row, PROMPT - 1 : PROMPT - 1 + len(seq)] = torch.tensor(seq)
 
     def model(**kwargs):
         shape = token_logps.shape
-        return SimpleNamespace(log_probs=token_logps, entropy=torch.zeros(shape),
-                               mean_logits=torch.zeros(shape),
-                               is_top1=torch.zeros(shape, dtype=torch.bool))
+        return SimpleNamespace(
+            log_probs=token_logps,
+            entropy=torch.zeros(shape),
+            mean_logits=torch.zeros(shape),
+            is_top1=torch.zeros(shape, dtype=torch.bool),
+        )
 
     model.training = True
     identity = lambda x: x  # noqa: E731
     trainer = SimpleNamespace(
-        model=model, accelerator=SimpleNamespace(device="cpu", gather_for_metrics=identity,
-                                                 gather=identity),
-        aux_loss_enabled=False, ld_alpha=None, precompute_ref_logps=True,
-        f_divergence_type="reverse_kl", loss_types=["ipo"], loss_weights=[1.0], beta=beta,
-        use_weighting=False, _metrics=defaultdict(lambda: defaultdict(list)),
-        _total_train_tokens=0, _tp_size=1,
+        model=model,
+        accelerator=SimpleNamespace(device="cpu", gather_for_metrics=identity, gather=identity),
+        aux_loss_enabled=False,
+        ld_alpha=None,
+        precompute_ref_logps=True,
+        f_divergence_type="reverse_kl",
+        loss_types=["ipo"],
+        loss_weights=[1.0],
+        beta=beta,
+        use_weighting=False,
+        _metrics=defaultdict(lambda: defaultdict(list)),
+        _total_train_tokens=0,
+        _tp_size=1,
     )
     inputs = {
         "input_ids": torch.ones(len(seqs), width, dtype=torch.long),
@@ -99,12 +114,19 @@ def test_ipo_sum_keeps_the_summed_form_and_differs_from_trl():
 def test_ipo_rewards_are_summed_log_ratios_as_trl_logs_them():
     t = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
     out = preference_loss(
-        "ipo", t([sum(CHOSEN[0])]), t([sum(REJECTED[0])]), t([REF_CHOSEN[0]]),
-        t([REF_REJECTED[0]]), t([4.0]), t([7.0]), beta=0.1,
+        "ipo",
+        t([sum(CHOSEN[0])]),
+        t([sum(REJECTED[0])]),
+        t([REF_CHOSEN[0]]),
+        t([REF_REJECTED[0]]),
+        t([4.0]),
+        t([7.0]),
+        beta=0.1,
     )
     assert float(out.chosen_rewards[0]) == pytest.approx(0.1 * (sum(CHOSEN[0]) - REF_CHOSEN[0]))
     assert float(out.rejected_rewards[0]) == pytest.approx(
-        0.1 * (sum(REJECTED[0]) - REF_REJECTED[0]))
+        0.1 * (sum(REJECTED[0]) - REF_REJECTED[0])
+    )
 
 
 def test_config_accepts_ipo_sum_and_refuses_unknown():

@@ -23,9 +23,17 @@ from trainers.rl.config import RLVRConfig
 
 
 def sft_config(model_dir, data, output, **kw) -> SFTConfig:
-    base = dict(data=str(data), model=str(model_dir), output=str(output), batch_size=4,
-                micro_batch_size=2, learning_rate=3e-3, warmup_ratio=0.0, max_steps=2,
-                tensorboard=False)
+    base = dict(
+        data=str(data),
+        model=str(model_dir),
+        output=str(output),
+        batch_size=4,
+        micro_batch_size=2,
+        learning_rate=3e-3,
+        warmup_ratio=0.0,
+        max_steps=2,
+        tensorboard=False,
+    )
     return SFTConfig(**{**base, **kw})
 
 
@@ -43,22 +51,23 @@ def trained(tmp_path_factory, model_dir, sft_mix):
     return out
 
 
-@pytest.mark.parametrize("change, named", [
-    ({"seed": 7}, "seed: 42 -> 7"),
-    ({"learning_rate": 1e-3}, "learning_rate: 0.003 -> 0.001"),
-    ({"batch_size": 2}, "batch_size: 4 -> 2"),
-    ({"pack_length": 64}, "pack_length: None -> 64"),
-    ({"max_length": 32}, "max_length: 2048 -> 32"),
-    ({"max_steps": 3}, "max_steps: 2 -> 3"),
-    ({"reduction": "sum"}, "reduction: 'mean' -> 'sum'"),
-    ({"lora": True}, "lora: False -> True"),
-])
-def test_a_result_option_changed_is_refused_and_named(trained, model_dir, sft_mix, change,
-                                                      named):
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ({"seed": 7}, "seed: 42 -> 7"),
+        ({"learning_rate": 1e-3}, "learning_rate: 0.003 -> 0.001"),
+        ({"batch_size": 2}, "batch_size: 4 -> 2"),
+        ({"pack_length": 64}, "pack_length: None -> 64"),
+        ({"max_length": 32}, "max_length: 2048 -> 32"),
+        ({"max_steps": 3}, "max_steps: 2 -> 3"),
+        ({"reduction": "sum"}, "reduction: 'mean' -> 'sum'"),
+        ({"lora": True}, "lora: False -> True"),
+    ],
+)
+def test_a_result_option_changed_is_refused_and_named(trained, model_dir, sft_mix, change, named):
     before = (trained / "metrics.jsonl").read_text()
     with pytest.raises(ResumeMismatchError) as err:
-        run_sft(sft_config(model_dir, sft_mix, trained, save_every=1, resume="latest",
-                           **change))
+        run_sft(sft_config(model_dir, sft_mix, trained, save_every=1, resume="latest", **change))
     assert named in str(err.value) and "checkpoint-000002" in str(err.value)
     # Refused before anything ran: the log of the finished run is untouched.
     assert (trained / "metrics.jsonl").read_text() == before
@@ -67,8 +76,9 @@ def test_a_result_option_changed_is_refused_and_named(trained, model_dir, sft_mi
 def test_several_changes_are_all_named(tmp_path):
     saved = SFTConfig(data="d", model="m", output=str(tmp_path))
     fake_checkpoint(tmp_path, saved)
-    config = SFTConfig(data="d", model="other", output=str(tmp_path), seed=1, schedule="cosine",
-                       resume="latest")
+    config = SFTConfig(
+        data="d", model="other", output=str(tmp_path), seed=1, schedule="cosine", resume="latest"
+    )
     with pytest.raises(ResumeMismatchError) as err:
         check_resume(config)
     message = str(err.value)
@@ -78,8 +88,17 @@ def test_several_changes_are_all_named(tmp_path):
 
 def test_output_only_options_may_change(trained, model_dir, sft_mix):
     # Logging, checkpoint cadence and cache placement do not decide the result.
-    config = sft_config(model_dir, sft_mix, trained, save_every=5, keep_checkpoints=4,
-                        log_every=2, tensorboard=True, token_cache=False, resume="latest")
+    config = sft_config(
+        model_dir,
+        sft_mix,
+        trained,
+        save_every=5,
+        keep_checkpoints=4,
+        log_every=2,
+        tensorboard=True,
+        token_cache=False,
+        resume="latest",
+    )
     check_resume(config)  # no error
     run_sft(config)
     assert [r["step"] for r in read_log(trained)] == [1, 2]
@@ -88,18 +107,29 @@ def test_output_only_options_may_change(trained, model_dir, sft_mix):
 def test_dpo_and_rlvr_options_are_checked(tmp_path):
     saved = DPOConfig(data="d", model="m", output=str(tmp_path / "dpo"))
     fake_checkpoint(tmp_path / "dpo", saved)
-    for change, named in [({"loss": "ipo"}, "loss: 'dpo_norm' -> 'ipo'"),
-                          ({"beta": 0.1}, "beta: 5.0 -> 0.1")]:
+    for change, named in [
+        ({"loss": "ipo"}, "loss: 'dpo_norm' -> 'ipo'"),
+        ({"beta": 0.1}, "beta: 5.0 -> 0.1"),
+    ]:
         with pytest.raises(ResumeMismatchError, match=named):
-            check_resume(DPOConfig(data="d", model="m", output=str(tmp_path / "dpo"),
-                                   resume="latest", **change))
+            check_resume(
+                DPOConfig(
+                    data="d", model="m", output=str(tmp_path / "dpo"), resume="latest", **change
+                )
+            )
     saved = RLVRConfig(data="d", model="m", output=str(tmp_path / "rl"))
     fake_checkpoint(tmp_path / "rl", saved)
     with pytest.raises(ResumeMismatchError, match="num_generations: 8 -> 4"):
-        check_resume(RLVRConfig(data="d", model="m", output=str(tmp_path / "rl"),
-                                resume="latest", num_generations=4))
-    check_resume(RLVRConfig(data="d", model="m", output=str(tmp_path / "rl"), resume="latest",
-                            eval_batch_size=3))
+        check_resume(
+            RLVRConfig(
+                data="d", model="m", output=str(tmp_path / "rl"), resume="latest", num_generations=4
+            )
+        )
+    check_resume(
+        RLVRConfig(
+            data="d", model="m", output=str(tmp_path / "rl"), resume="latest", eval_batch_size=3
+        )
+    )
 
 
 def test_no_checkpoint_or_no_resume_is_a_fresh_start(tmp_path):
@@ -124,23 +154,48 @@ def test_an_option_the_old_run_did_not_record_counts_as_its_default():
     del saved["disable_dropout"]
     same = SFTConfig(data="d", model="m", output="o")
     assert result_options_changed(saved, same) == []
-    assert result_options_changed(saved, SFTConfig(data="d", model="m", output="o",
-                                                   disable_dropout=False)) == [
-        ("disable_dropout", True, False)]
+    assert result_options_changed(
+        saved, SFTConfig(data="d", model="m", output="o", disable_dropout=False)
+    ) == [("disable_dropout", True, False)]
 
 
 def test_output_only_set_names_real_options():
-    known = {f for cls in (SFTConfig, DPOConfig, RLVRConfig) for f in asdict(
-        cls(data="d", model="m", output="o"))}
+    known = {
+        f
+        for cls in (SFTConfig, DPOConfig, RLVRConfig)
+        for f in asdict(cls(data="d", model="m", output="o"))
+    }
     assert known >= OUTPUT_ONLY_OPTIONS
     assert not {"seed", "learning_rate", "batch_size", "max_steps", "model"} & OUTPUT_ONLY_OPTIONS
 
 
 def test_cli_names_the_option_in_one_line(trained, model_dir, sft_mix):
-    result = CliRunner().invoke(main, [
-        "train", "sft", "--data", str(sft_mix), "--model", str(model_dir), "--output",
-        str(trained), "--batch-size", "4", "--micro-batch-size", "2", "--learning-rate",
-        "0.003", "--warmup-ratio", "0", "--max-steps", "2", "--seed", "9", "--resume", "latest",
-    ])
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "sft",
+            "--data",
+            str(sft_mix),
+            "--model",
+            str(model_dir),
+            "--output",
+            str(trained),
+            "--batch-size",
+            "4",
+            "--micro-batch-size",
+            "2",
+            "--learning-rate",
+            "0.003",
+            "--warmup-ratio",
+            "0",
+            "--max-steps",
+            "2",
+            "--seed",
+            "9",
+            "--resume",
+            "latest",
+        ],
+    )
     assert result.exit_code == 1
     assert "seed: 42 -> 9" in result.output and "Traceback" not in result.output

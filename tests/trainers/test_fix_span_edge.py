@@ -20,8 +20,9 @@ SPACE_TEMPLATE = (
 
 @pytest.fixture()
 def spaced(tokenizer):
-    tok = tokenizer.__class__(tokenizer_object=tokenizer.backend_tokenizer,
-                              eos_token="</s>", pad_token="<pad>")
+    tok = tokenizer.__class__(
+        tokenizer_object=tokenizer.backend_tokenizer, eos_token="</s>", pad_token="<pad>"
+    )
     tok.chat_template = SPACE_TEMPLATE
     return tok
 
@@ -41,8 +42,10 @@ def test_the_merge_happens_in_this_tokenizer(spaced):
 
 @pytest.mark.parametrize("reply", ["seven", "seven red boxes", "the cat sat on a mat"])
 def test_first_reply_token_is_labeled_when_the_prompt_space_merges(spaced, reply):
-    messages = [{"role": "user", "content": "what is sum of three plus four"},
-                {"role": "assistant", "content": reply}]
+    messages = [
+        {"role": "user", "content": "what is sum of three plus four"},
+        {"role": "assistant", "content": reply},
+    ]
     doc = tokenize_conversation(spaced, messages, 256)
     ids = [int(t) for t in doc.input_ids]
     # The labeled run is the reply (with the merged space) and EOS, nothing of the prompt.
@@ -53,8 +56,12 @@ def test_first_reply_token_is_labeled_when_the_prompt_space_merges(spaced, reply
 
 
 def test_multi_turn_and_batch_paths_agree(spaced):
-    messages = [{"role": "user", "content": "the cat"}, {"role": "assistant", "content": "sat"},
-                {"role": "user", "content": "two dogs"}, {"role": "assistant", "content": "ran"}]
+    messages = [
+        {"role": "user", "content": "the cat"},
+        {"role": "assistant", "content": "sat"},
+        {"role": "user", "content": "two dogs"},
+        {"role": "assistant", "content": "ran"},
+    ]
     doc = tokenize_conversation(spaced, messages, 256)
     assert spaced.decode(labeled(spaced, doc)) == " sat</s> ran</s>"
     # The next turn's "User:" stays unlabeled.

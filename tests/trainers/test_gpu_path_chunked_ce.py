@@ -20,8 +20,9 @@ def grads_of(model, fn, batch):
 
 @pytest.mark.parametrize("temperature", [1.0, 0.7])
 @pytest.mark.parametrize("layout", ["packed", "padded"])
-def test_chunked_equals_plain_values_and_gradients(tokenizer, new_model, rows_factory,
-                                                   temperature, layout):
+def test_chunked_equals_plain_values_and_gradients(
+    tokenizer, new_model, rows_factory, temperature, layout
+):
     model = new_model()
     docs = docs_for(tokenizer, rows_factory)
     batch = pack_batch(docs) if layout == "packed" else pad_batch(docs, tokenizer.pad_token_id)
@@ -76,7 +77,8 @@ def test_plain_path_kept_where_the_swap_would_be_wrong(new_model):
 
 @pytest.mark.parametrize("per_token", [True, False])
 def test_liger_is_used_when_present_and_falls_back_without_per_token_losses(
-        monkeypatch, tokenizer, new_model, rows_factory, per_token):
+    monkeypatch, tokenizer, new_model, rows_factory, per_token
+):
     """A stand-in for Liger's LigerFusedLinearCrossEntropyLoss (it needs CUDA/Triton): used
     when it returns one loss per token, ignored when it reduces."""
     import sys

@@ -23,24 +23,38 @@ from .test_packing import docs_for
 def _attend(q, k, v, scale, causal):
     """q [L, H, D], k/v [L, Hkv, D] -> [L, H, D]: causal attention with grouped heads."""
     q, k, v = (t.transpose(0, 1) for t in (q, k, v))
-    out = F.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale,
-                                         enable_gqa=True)
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale, enable_gqa=True)
     return out.transpose(0, 1)
 
 
 def reference_flash(q, k, v, dropout_p=0.0, softmax_scale=None, causal=True):
     """flash_attn_func: every row attends over all of itself (causally)."""
-    return torch.stack([_attend(q[b], k[b], v[b], softmax_scale, causal)
-                        for b in range(q.shape[0])])
+    return torch.stack(
+        [_attend(q[b], k[b], v[b], softmax_scale, causal) for b in range(q.shape[0])]
+    )
 
 
-def reference_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q=None,
-                     max_seqlen_k=None, dropout_p=0.0, softmax_scale=None, causal=True):
+def reference_varlen(
+    q,
+    k,
+    v,
+    cu_seqlens_q,
+    cu_seqlens_k,
+    max_seqlen_q=None,
+    max_seqlen_k=None,
+    dropout_p=0.0,
+    softmax_scale=None,
+    causal=True,
+):
     """flash_attn_varlen_func: each segment [cu[i], cu[i+1]) attends only within itself."""
     calls.append(cu_seqlens_q.tolist())
     bounds = cu_seqlens_q.tolist()
-    return torch.cat([_attend(q[a:b], k[a:b], v[a:b], softmax_scale, causal)
-                      for a, b in itertools.pairwise(bounds)])
+    return torch.cat(
+        [
+            _attend(q[a:b], k[a:b], v[a:b], softmax_scale, causal)
+            for a, b in itertools.pairwise(bounds)
+        ]
+    )
 
 
 calls: list[list[int]] = []
@@ -49,8 +63,17 @@ calls: list[list[int]] = []
 @pytest.fixture
 def cpu_flash(monkeypatch):
     """transformers' flash-attention-2 path with reference kernels."""
-    monkeypatch.setattr(fa_utils, "_lazy_imports", lambda *a, **k: (
-        reference_flash, reference_varlen, None, fa_utils._pad_input, fa_utils._unpad_input))
+    monkeypatch.setattr(
+        fa_utils,
+        "_lazy_imports",
+        lambda *a, **k: (
+            reference_flash,
+            reference_varlen,
+            None,
+            fa_utils._pad_input,
+            fa_utils._unpad_input,
+        ),
+    )
     monkeypatch.setattr(fa_utils, "_loaded_implementation", None)
     calls.clear()
     yield
@@ -85,7 +108,8 @@ def test_flash_layout_is_one_row_transformers_reads_as_packed(tokenizer, rows_fa
         assert batch["input_ids"].shape[0] == 1 and "attention_mask" not in batch
         assert fa_utils._is_packed_sequence(batch["position_ids"], 1)
         (cu_q, cu_k), (max_q, _) = fa_utils.prepare_fa_kwargs_from_position_ids(
-            batch["position_ids"])
+            batch["position_ids"]
+        )
         assert cu_q.tolist() == cu_k.tolist() == boundaries(docs)
         assert int(max_q) == max(len(d.input_ids) for d in docs)
     # Several rows are not read as packed: the plain kernel would mix documents.
@@ -104,8 +128,9 @@ def test_layout_of_config_follows_the_backend():
     assert is_flash("kernels-community/flash-attn2") and not is_flash("flex_attention")
 
 
-def test_packed_flash_equals_padded_and_multi_row_leaks(cpu_flash, tokenizer, new_model,
-                                                         rows_factory):
+def test_packed_flash_equals_padded_and_multi_row_leaks(
+    cpu_flash, tokenizer, new_model, rows_factory
+):
     """On the real dispatch: the one-row layout runs the varlen kernel with the documents'
     boundaries and matches the padded loss; several packed rows without a mask do not."""
     model = flash_model(new_model)
@@ -127,8 +152,10 @@ def test_packed_flash_equals_padded_and_multi_row_leaks(cpu_flash, tokenizer, ne
 
 
 def test_padding_within_one_flash_row_is_its_own_segment(tokenizer):
-    docs = [Tokenized(input_ids=[5, 6, 7], labels=[5, 6, 7]),
-            Tokenized(input_ids=[8, 9], labels=[8, 9])]
+    docs = [
+        Tokenized(input_ids=[5, 6, 7], labels=[5, 6, 7]),
+        Tokenized(input_ids=[8, 9], labels=[8, 9]),
+    ]
     batch = collate(docs, pad_id=0, layout=Layout(one_row=True))
     assert batch["position_ids"].tolist() == [[0, 1, 2, 0, 1]]
     (cu, _), _ = fa_utils.prepare_fa_kwargs_from_position_ids(batch["position_ids"])

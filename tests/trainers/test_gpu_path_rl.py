@@ -30,9 +30,12 @@ from .test_rlvr_run import LOWERCASE, FixedGenerator, config
 
 def fake_accelerator(kind, processes=2, zero_stage=None):
     plugin = SimpleNamespace(zero_stage=zero_stage) if zero_stage is not None else None
-    return SimpleNamespace(num_processes=processes, distributed_type=kind,
-                           state=SimpleNamespace(deepspeed_plugin=plugin),
-                           device=torch.device("cpu"))
+    return SimpleNamespace(
+        num_processes=processes,
+        distributed_type=kind,
+        state=SimpleNamespace(deepspeed_plugin=plugin),
+        device=torch.device("cpu"),
+    )
 
 
 def test_synced_gpus_exactly_when_parameters_are_sharded():
@@ -70,11 +73,12 @@ def test_reference_is_prepared_like_the_policy(monkeypatch, new_model):
     model = new_model().train()
     assert reference.prepare_reference(fsdp, model) is model and not model.training
     assert fsdp._models == ["policy"]  # the frozen reference is not saved in checkpoints
-    monkeypatch.setattr(reference, "deepspeed_inference",
-                        lambda acc, m: calls.append(("zero", acc.state.deepspeed_plugin
-                                                     .zero_stage)) or m)
-    reference.prepare_reference(fake_accelerator(DistributedType.DEEPSPEED, zero_stage=3),
-                                model)
+    monkeypatch.setattr(
+        reference,
+        "deepspeed_inference",
+        lambda acc, m: calls.append(("zero", acc.state.deepspeed_plugin.zero_stage)) or m,
+    )
+    reference.prepare_reference(fake_accelerator(DistributedType.DEEPSPEED, zero_stage=3), model)
     single = fake_accelerator(DistributedType.NO, processes=1)
     single.prepare_model = lambda m: calls.append("wrong") or m
     assert reference.prepare_reference(single, model) is model
@@ -99,8 +103,9 @@ class FakeLLM:
 
     def generate(self, prompts, params, use_tqdm=False):
         step = {9: SimpleNamespace(logprob=-0.5)}
-        out = SimpleNamespace(token_ids=[9, 9], text="x", finish_reason="stop",
-                              logprobs=[step, step])
+        out = SimpleNamespace(
+            token_ids=[9, 9], text="x", finish_reason="stop", logprobs=[step, step]
+        )
         return [SimpleNamespace(outputs=[out] * params.n) for _ in prompts]
 
 
@@ -118,13 +123,14 @@ def test_vllm_weights_load_through_the_v1_worker_extension(fake_vllm, new_model,
     import importlib
 
     model = new_model()
-    gen = generation.VLLMGenerator("m", lambda: model, tokenizer, gpu_memory_fraction=0.3,
-                                   max_model_len=64, seed=0, bf16=True)
+    gen = generation.VLLMGenerator(
+        "m", lambda: model, tokenizer, gpu_memory_fraction=0.3, max_model_len=64, seed=0, bf16=True
+    )
     llm = FakeLLM.instances[-1]
     assert llm.kwargs["worker_extension_cls"] == WEIGHT_LOADER
     assert llm.kwargs["logprobs_mode"] == "processed_logprobs"
     gen.sync_weights()
-    (method, args), = llm.rpcs
+    ((method, args),) = llm.rpcs
     assert method == "load_policy_weights" and llm.resets == 1
     names = [name for name, _ in args[0]]
     assert names == list(model.state_dict()) and "lm_head.weight" in names
@@ -135,7 +141,8 @@ def test_vllm_weights_load_through_the_v1_worker_extension(fake_vllm, new_model,
     worker_cls = type("Worker", (extension,), {})
     worker = worker_cls()
     worker.model_runner = SimpleNamespace(
-        model=SimpleNamespace(load_weights=lambda weights: loaded.extend(weights)))
+        model=SimpleNamespace(load_weights=lambda weights: loaded.extend(weights))
+    )
     assert getattr(worker, method)(*args) == len(names) and len(loaded) == len(names)
     # Sampled tokens come back with their log-probs.
     (group,) = gen.generate([[1, 2]], 2, Sampling())
@@ -155,8 +162,10 @@ def test_truncated_importance_weights():
 def test_sampler_logps_follow_the_packed_token_order():
     """pack_rows reorders documents across rows; the sampler's values must follow."""
     prompt = [1, 2]
-    completions = [Completion([10 + k] * n, "", True, [-(k + 1) - j / 10 for j in range(n)])
-                   for k, n in enumerate((2, 5, 3))]
+    completions = [
+        Completion([10 + k] * n, "", True, [-(k + 1) - j / 10 for j in range(n)])
+        for k, n in enumerate((2, 5, 3))
+    ]
     docs = [generation_doc(prompt, c) for c in completions]
     batch = collate(docs, pad_id=0, layout=Layout(pack_length=7))
     assert batch["input_ids"].shape[0] > 1
@@ -173,8 +182,10 @@ def test_sampler_logps_follow_the_packed_token_order():
 def generation_doc(prompt, completion):
     from trainers.data.chat import IGNORE_INDEX, Tokenized
 
-    return Tokenized(input_ids=prompt + completion.token_ids,
-                     labels=[IGNORE_INDEX] * len(prompt) + completion.token_ids)
+    return Tokenized(
+        input_ids=prompt + completion.token_ids,
+        labels=[IGNORE_INDEX] * len(prompt) + completion.token_ids,
+    )
 
 
 class SamplerGenerator(FixedGenerator):
@@ -182,16 +193,27 @@ class SamplerGenerator(FixedGenerator):
 
     def __init__(self, tokenizer, groups, logprob: float):
         super().__init__(tokenizer, groups)
-        self.groups = {p: [replace(c, logprobs=[logprob] * len(c.token_ids)) for c in cs]
-                       for p, cs in self.groups.items()}
+        self.groups = {
+            p: [replace(c, logprobs=[logprob] * len(c.token_ids)) for c in cs]
+            for p, cs in self.groups.items()
+        }
 
 
 def grpo_grads(model_dir, tmp_path, cap, logprob):
     from trainers.core.loop import prepare_optimization, start_run
     from trainers.rlvr import GRPOStep
 
-    run = start_run(config(model_dir, "unused", tmp_path, num_generations=2,
-                           micro_batch_size=2, batch_size=2, importance_sampling_cap=cap))
+    run = start_run(
+        config(
+            model_dir,
+            "unused",
+            tmp_path,
+            num_generations=2,
+            micro_batch_size=2,
+            batch_size=2,
+            importance_sampling_cap=cap,
+        )
+    )
     prepare_optimization(run, 1)
     ids = [run.tokenizer(f"<|user|>\n{w}\n<|assistant|>\n")["input_ids"] for w in ("a", "b")]
     prompts = [Prompt(str(i), p, "ifeval", LOWERCASE) for i, p in enumerate(ids)]

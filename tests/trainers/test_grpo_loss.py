@@ -84,8 +84,9 @@ def test_loss_equals_hand_computation_with_kl_and_whole_batch_normalization():
     old = logps - torch.tensor(ratios).log()
     ref = logps + torch.tensor(deltas)
     beta, eps = 0.1, 0.2
-    terms = grpo_token_terms(logps, old, torch.tensor(advs), ref, epsilon_low=eps,
-                             epsilon_high=eps, beta=beta)
+    terms = grpo_token_terms(
+        logps, old, torch.tensor(advs), ref, epsilon_low=eps, epsilon_high=eps, beta=beta
+    )
     hand = []
     for r, a, d in zip(ratios, advs, deltas, strict=True):
         surrogate = min(r * a, min(max(r, 1 - eps), 1 + eps) * a)

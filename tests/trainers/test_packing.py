@@ -60,8 +60,9 @@ def test_cache_on_leaks_and_forward_turns_it_off(tokenizer, new_model, rows_fact
     with torch.no_grad():
         padded_loss = float(sft_loss_sum(model, pad_batch(docs, tokenizer.pad_token_id))[0])
         ours = float(sft_loss_sum(model, packed)[0])
-        cached = model(input_ids=packed["input_ids"], position_ids=packed["position_ids"],
-                       use_cache=True).logits
+        cached = model(
+            input_ids=packed["input_ids"], position_ids=packed["position_ids"], use_cache=True
+        ).logits
         cached_loss = float(-token_logps(cached, packed["labels"])[0].sum())
     assert abs(ours - padded_loss) < 1e-3
     assert abs(cached_loss - padded_loss) > 1e-2

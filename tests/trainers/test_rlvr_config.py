@@ -19,22 +19,38 @@ def test_yaml_then_flags(tmp_path):
     assert config.correct_reward == 10.0 and config.scale_rewards
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({"num_generations": 1}, "num_generations must be at least 2"),
-    ({"max_new_tokens": 4096, "max_length": 2048}, "below max_length"),
-    ({"beta": -0.1}, "beta must be >= 0"),
-    ({"temperature": 0.0}, "temperature must be positive"),
-    ({"eval_data": "x", "eval_size": 3}, "not both"),
-    ({"generation_backend": "tgi"}, "generation_backend must be one of"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"num_generations": 1}, "num_generations must be at least 2"),
+        ({"max_new_tokens": 4096, "max_length": 2048}, "below max_length"),
+        ({"beta": -0.1}, "beta must be >= 0"),
+        ({"temperature": 0.0}, "temperature must be positive"),
+        ({"eval_data": "x", "eval_size": 3}, "not both"),
+        ({"generation_backend": "tgi"}, "generation_backend must be one of"),
+    ],
+)
 def test_invalid_values_are_refused(options, message):
     with pytest.raises(ValueError, match=message):
         load_config(RLVRConfig, None, {**REQUIRED, **options})
 
 
 def test_cli_reports_a_bad_value_without_a_traceback(tmp_path):
-    result = CliRunner().invoke(main, ["train", "rlvr", "--data", "d", "--model", "m",
-                                       "--output", str(tmp_path), "--num-generations", "1"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "rlvr",
+            "--data",
+            "d",
+            "--model",
+            "m",
+            "--output",
+            str(tmp_path),
+            "--num-generations",
+            "1",
+        ],
+    )
     assert result.exit_code != 0
     assert "num_generations must be at least 2" in result.output
     assert "Traceback" not in result.output

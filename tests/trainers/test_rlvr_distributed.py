@@ -17,9 +17,15 @@ def test_two_processes_train_and_evaluate_together(model_dir, rows_factory, tmp_
     import socket
 
     rows = [
-        {"id": f"d{i}", "source": "t", "skill": "ifeval",
-         "messages": [{"role": "user", "content": row["messages"][-2]["content"]}],
-         "ground_truth": LOWERCASE, "verifier": "ifeval", "metadata": "{}"}
+        {
+            "id": f"d{i}",
+            "source": "t",
+            "skill": "ifeval",
+            "messages": [{"role": "user", "content": row["messages"][-2]["content"]}],
+            "ground_truth": LOWERCASE,
+            "verifier": "ifeval",
+            "metadata": "{}",
+        }
         for i, row in enumerate(rows_factory(14, seed=9))
     ]
     write_shards(rows, tmp_path / "mix", "rlvr")
@@ -28,14 +34,53 @@ def test_two_processes_train_and_evaluate_together(model_dir, rows_factory, tmp_
         port = s.getsockname()[1]
     launcher = Path(sys.executable).parent / "accelerate"
     done = subprocess.run(
-        [str(launcher), "launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
-         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port),
-         "-m", "skillmix", "train", "rlvr", "--data", str(tmp_path / "mix"), "--model",
-         str(model_dir), "--output", str(tmp_path / "out"), "--max-length", "96",
-         "--max-new-tokens", "6", "--num-generations", "4", "--batch-size", "4",
-         "--micro-batch-size", "1", "--max-steps", "3", "--lr", "1e-2", "--beta", "0.1",
-         "--eval-size", "5", "--no-tensorboard"],
-        capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        [
+            str(launcher),
+            "launch",
+            "--cpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--main_process_port",
+            str(port),
+            "-m",
+            "skillmix",
+            "train",
+            "rlvr",
+            "--data",
+            str(tmp_path / "mix"),
+            "--model",
+            str(model_dir),
+            "--output",
+            str(tmp_path / "out"),
+            "--max-length",
+            "96",
+            "--max-new-tokens",
+            "6",
+            "--num-generations",
+            "4",
+            "--batch-size",
+            "4",
+            "--micro-batch-size",
+            "1",
+            "--max-steps",
+            "3",
+            "--lr",
+            "1e-2",
+            "--beta",
+            "0.1",
+            "--eval-size",
+            "5",
+            "--no-tensorboard",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert done.returncode == 0, done.stderr[-3000:]
     log = read_log(tmp_path / "out")

@@ -30,8 +30,9 @@ def toy_tokenizer() -> PreTrainedTokenizerFast:
     vocab = {token: i for i, token in enumerate(SPECIAL + DIGITS + WORDS)}
     core = Tokenizer(models.WordLevel(vocab, unk_token="ok"))
     core.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>",
-                                  pad_token="<pad>")
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+    )
     tok.add_special_tokens({"additional_special_tokens": SPECIAL[3:]})
     return tok
 
@@ -41,9 +42,17 @@ def toy_rows(n: int, seed: int) -> list[dict]:
     rows = []
     for i in range(n):
         digit = rng.choice(DIGITS)
-        rows.append({"id": f"toy{seed}-{i}", "source": "toy", "skill": "math",
-                     "messages": [{"role": "user", "content": f"say the number {digit}"}],
-                     "ground_truth": digit, "verifier": "gsm8k", "metadata": "{}"})
+        rows.append(
+            {
+                "id": f"toy{seed}-{i}",
+                "source": "toy",
+                "skill": "math",
+                "messages": [{"role": "user", "content": f"say the number {digit}"}],
+                "ground_truth": digit,
+                "verifier": "gsm8k",
+                "metadata": "{}",
+            }
+        )
     return rows
 
 
@@ -53,9 +62,16 @@ def toy_task(tmp_path_factory):
     tok = toy_tokenizer()
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
-        bos_token_id=0, eos_token_id=1, pad_token_id=2,
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=2,
     )
     LlamaForCausalLM(config).save_pretrained(root / "model")
     tok.save_pretrained(root / "model")
@@ -65,18 +81,35 @@ def toy_task(tmp_path_factory):
 
 
 def test_mean_reward_rises_clearly_within_40_steps(toy_task, tmp_path):
-    summary = run_rlvr(RLVRConfig(
-        data=str(toy_task / "train"), model=str(toy_task / "model"), output=str(tmp_path),
-        eval_data=str(toy_task / "eval"), max_length=32, max_new_tokens=1,
-        num_generations=16, batch_size=16, micro_batch_size=16, learning_rate=1e-2,
-        schedule="constant", max_steps=40, beta=0.0, seed=0, tensorboard=False,
-    ))
+    summary = run_rlvr(
+        RLVRConfig(
+            data=str(toy_task / "train"),
+            model=str(toy_task / "model"),
+            output=str(tmp_path),
+            eval_data=str(toy_task / "eval"),
+            max_length=32,
+            max_new_tokens=1,
+            num_generations=16,
+            batch_size=16,
+            micro_batch_size=16,
+            learning_rate=1e-2,
+            schedule="constant",
+            max_steps=40,
+            beta=0.0,
+            seed=0,
+            tensorboard=False,
+        )
+    )
     rewards = [r["reward/mean"] for r in read_log(tmp_path)]
     assert len(rewards) == 40
     first, last = statistics.fmean(rewards[:8]), statistics.fmean(rewards[-8:])
     assert last >= first + 3.0, (first, last, rewards)
-    assert summary["eval_accounting"] == {"rows_in": 20, "rows_out": 20, "removed": {},
-                                           "rejected": 0}
+    assert summary["eval_accounting"] == {
+        "rows_in": 20,
+        "rows_out": 20,
+        "removed": {},
+        "rejected": 0,
+    }
     lines = rlvr_summary_lines(summary)
     assert "eval rows in 20, out 20, removed 0 (none), rejected 0" in lines
     before, after = summary["eval"]["before"], summary["eval"]["after"]

@@ -14,10 +14,12 @@ from trainers.rl.rewards import RewardSpec, score_completion
 from trainers.rl.rollout import rollout_stats, score_groups, stats_to_metrics
 
 SPEC = RewardSpec(correct_reward=10.0)
-IFEVAL_GT = json.dumps({
-    "instruction_id_list": ["change_case:english_lowercase", "punctuation:no_comma"],
-    "kwargs": [{}, {}],
-})
+IFEVAL_GT = json.dumps(
+    {
+        "instruction_id_list": ["change_case:english_lowercase", "punctuation:no_comma"],
+        "kwargs": [{}, {}],
+    }
+)
 CODE_GT = json.dumps(["assert add(2, 3) == 5", "assert add(-1, 1) == 0"])
 
 CASES = [
@@ -26,14 +28,20 @@ CASES = [
     ("GSM8K", "#### 1,000", "the total is $1,000.", "the total is 999", ""),
     ("math", r"\frac{1}{2}", r"so the answer is $\boxed{0.5}$", r"$\boxed{3}$", r"\boxed{"),
     ("ifeval", IFEVAL_GT, "all lower case and no commas here", "Has Upper, and a comma", ""),
-    ("code", CODE_GT, "```python\ndef add(a, b):\n    return a + b\n```",
-     "```python\ndef add(a, b):\n    return a - b\n```", "def add(a, b) return"),
+    (
+        "code",
+        CODE_GT,
+        "```python\ndef add(a, b):\n    return a + b\n```",
+        "```python\ndef add(a, b):\n    return a - b\n```",
+        "def add(a, b) return",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("verifier", "truth", "correct", "wrong", "malformed"), CASES)
-def test_each_verifier_rewards_correct_wrong_and_malformed(verifier, truth, correct, wrong,
-                                                           malformed):
+def test_each_verifier_rewards_correct_wrong_and_malformed(
+    verifier, truth, correct, wrong, malformed
+):
     good = score_completion(verifier, correct, truth, True, SPEC)
     assert (good.reward, good.correct, good.error) == (10.0, True, False)
     for text in (wrong, malformed):
@@ -59,8 +67,10 @@ def test_a_verifier_that_cannot_read_its_ground_truth_scores_zero_and_is_counted
     scored = score_completion("gsm8k", "#### 5", "no number in this reference", True, SPEC)
     assert scored.error and scored.reward == 0.0
     prompts = [Prompt("a", [1], "gsm8k", "no number"), Prompt("b", [1], "math", "2")]
-    groups = [[Completion([5], "#### 5", True)] * 2,
-              [Completion([5], r"\boxed{2}", True), Completion([5], "x", False)]]
+    groups = [
+        [Completion([5], "#### 5", True)] * 2,
+        [Completion([5], r"\boxed{2}", True), Completion([5], "x", False)],
+    ]
     scores = score_groups(prompts, groups, SPEC)
     stats = rollout_stats(prompts, groups, scores, torch.tensor([False, True]))
     metrics = stats_to_metrics(stats)
@@ -79,8 +89,15 @@ def _row(i, verifier="gsm8k", content="what is three plus four", last="user"):
     messages = [{"role": "user", "content": content}]
     if last == "assistant":
         messages.append({"role": "assistant", "content": "seven"})
-    return {"id": f"r{i}", "source": "t", "skill": "math", "messages": messages,
-            "ground_truth": "7", "verifier": verifier, "metadata": "{}"}
+    return {
+        "id": f"r{i}",
+        "source": "t",
+        "skill": "math",
+        "messages": messages,
+        "ground_truth": "7",
+        "verifier": verifier,
+        "metadata": "{}",
+    }
 
 
 def _counted(rows, accounting):
@@ -98,12 +115,24 @@ def chat_tokenizer(tokenizer):
 
 def test_prompts_are_tokenized_checked_and_accounted(chat_tokenizer, tmp_path):
     tokenizer = chat_tokenizer
-    rows = [_row(0), _row(1, verifier="Math"), _row(2, content="sea " * 200),
-            _row(3, last="assistant"), _row(4, verifier="astrology")]
+    rows = [
+        _row(0),
+        _row(1, verifier="Math"),
+        _row(2, content="sea " * 200),
+        _row(3, last="assistant"),
+        _row(4, verifier="astrology"),
+    ]
     acc = Accounting()
     with RejectsWriter(tmp_path / "rejects.jsonl") as rejects:
-        prompts = tokenize_prompts(_counted(rows, acc), tokenizer, 40, acc, source="mix",
-                                   on_bad_row="skip", rejects=rejects)
+        prompts = tokenize_prompts(
+            _counted(rows, acc),
+            tokenizer,
+            40,
+            acc,
+            source="mix",
+            on_bad_row="skip",
+            rejects=rejects,
+        )
     acc.check()
     assert [p.id for p in prompts] == ["r0", "r1"] and prompts[1].verifier == "math"
     assert acc.removed == {"prompt_too_long": 1, "last_turn_not_user": 1} and acc.rejected == 1
@@ -113,8 +142,9 @@ def test_prompts_are_tokenized_checked_and_accounted(chat_tokenizer, tmp_path):
     assert tokenizer.decode(prompts[0].input_ids).endswith("<|assistant|>\n")
     acc = Accounting()
     with pytest.raises(BadRowError, match=r"mix, row 1: field 'verifier'"):
-        tokenize_prompts(_counted([_row(0), _row(1, verifier="nope")], acc), tokenizer, 40,
-                         acc, source="mix")
+        tokenize_prompts(
+            _counted([_row(0), _row(1, verifier="nope")], acc), tokenizer, 40, acc, source="mix"
+        )
 
 
 def test_hold_out_is_seeded_and_disjoint():

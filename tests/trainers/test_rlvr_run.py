@@ -26,9 +26,15 @@ LOWERCASE = json.dumps({"instruction_id_list": ["change_case:english_lowercase"]
 def ifeval_rows(n: int, rows_factory) -> list[dict]:
     prompts = rows_factory(n, seed=5)
     return [
-        {"id": f"if{i}", "source": "test", "skill": "ifeval",
-         "messages": [{"role": "user", "content": row["messages"][-2]["content"]}],
-         "ground_truth": LOWERCASE, "verifier": "ifeval", "metadata": "{}"}
+        {
+            "id": f"if{i}",
+            "source": "test",
+            "skill": "ifeval",
+            "messages": [{"role": "user", "content": row["messages"][-2]["content"]}],
+            "ground_truth": LOWERCASE,
+            "verifier": "ifeval",
+            "metadata": "{}",
+        }
         for i, row in enumerate(prompts)
     ]
 
@@ -41,24 +47,42 @@ def rlvr_mix(tmp_path_factory, rows_factory):
 
 
 def config(model_dir, data, output, **kw) -> RLVRConfig:
-    base = dict(data=str(data), model=str(model_dir), output=str(output), max_length=96,
-                max_new_tokens=6, num_generations=4, batch_size=4, micro_batch_size=2,
-                learning_rate=1e-2, max_steps=3, beta=0.0, tensorboard=False, seed=3)
+    base = dict(
+        data=str(data),
+        model=str(model_dir),
+        output=str(output),
+        max_length=96,
+        max_new_tokens=6,
+        num_generations=4,
+        batch_size=4,
+        micro_batch_size=2,
+        learning_rate=1e-2,
+        max_steps=3,
+        beta=0.0,
+        tensorboard=False,
+        seed=3,
+    )
     return RLVRConfig(**{**base, **kw})
 
 
-def test_kl_starts_at_zero_against_the_frozen_reference_then_grows(model_dir, rlvr_mix,
-                                                                    tmp_path):
+def test_kl_starts_at_zero_against_the_frozen_reference_then_grows(model_dir, rlvr_mix, tmp_path):
     summary = run_rlvr(config(model_dir, rlvr_mix, tmp_path, beta=0.1, max_steps=4))
     log = read_log(tmp_path)
     assert summary["reference"] == "frozen_copy"
-    assert summary["accounting"] == {"rows_in": 12, "rows_out": 12, "removed": {},
-                                      "rejected": 0}
+    assert summary["accounting"] == {"rows_in": 12, "rows_out": 12, "removed": {}, "rejected": 0}
     assert log[0]["kl"] == pytest.approx(0.0, abs=1e-7)  # policy == reference at step 1
     assert max(r["kl"] for r in log[1:]) > 1e-4
-    for key in ("reward/mean", "reward/ifeval", "correct_share", "completion_length",
-                "clip_fraction", "generation_seconds", "train_seconds",
-                "generation_tokens_per_second", "zero_signal_groups"):
+    for key in (
+        "reward/mean",
+        "reward/ifeval",
+        "correct_share",
+        "completion_length",
+        "clip_fraction",
+        "generation_seconds",
+        "train_seconds",
+        "generation_tokens_per_second",
+        "zero_signal_groups",
+    ):
         assert key in log[-1], key
 
 
@@ -76,14 +100,35 @@ def test_beta_zero_loads_no_reference_model(model_dir, rlvr_mix, tmp_path, monke
 
 def test_resume_continues_exactly_where_the_run_stopped(model_dir, rlvr_mix, tmp_path):
     full = tmp_path / "full"
-    run_rlvr(config(model_dir, rlvr_mix, full, max_steps=4, save_every=2, eval_size=4,
-                    batch_size=4, micro_batch_size=4))
+    run_rlvr(
+        config(
+            model_dir,
+            rlvr_mix,
+            full,
+            max_steps=4,
+            save_every=2,
+            eval_size=4,
+            batch_size=4,
+            micro_batch_size=4,
+        )
+    )
     cut = tmp_path / "cut"
     shutil.copytree(full, cut)
     shutil.rmtree(cut / "checkpoint-000004")
     shutil.rmtree(cut / "final")
-    summary = run_rlvr(config(model_dir, rlvr_mix, cut, max_steps=4, save_every=2,
-                              eval_size=4, batch_size=4, micro_batch_size=4, resume="latest"))
+    summary = run_rlvr(
+        config(
+            model_dir,
+            rlvr_mix,
+            cut,
+            max_steps=4,
+            save_every=2,
+            eval_size=4,
+            batch_size=4,
+            micro_batch_size=4,
+            resume="latest",
+        )
+    )
     assert [r["step"] for r in read_log(cut)] == [1, 2, 3, 4]
     for a, b in zip(read_log(full)[2:], read_log(cut)[2:], strict=True):
         assert a["reward/mean"] == b["reward/mean"] and a["loss"] == pytest.approx(b["loss"])
@@ -96,8 +141,18 @@ def test_resume_continues_exactly_where_the_run_stopped(model_dir, rlvr_mix, tmp
 
 
 def test_reused_rollouts_move_the_ratio_and_clipping_engages(model_dir, rlvr_mix, tmp_path):
-    run_rlvr(config(model_dir, rlvr_mix, tmp_path, num_iterations=2, max_steps=4,
-                    learning_rate=5e-2, epsilon_low=0.02, epsilon_high=0.02))
+    run_rlvr(
+        config(
+            model_dir,
+            rlvr_mix,
+            tmp_path,
+            num_iterations=2,
+            max_steps=4,
+            learning_rate=5e-2,
+            epsilon_low=0.02,
+            epsilon_high=0.02,
+        )
+    )
     log = read_log(tmp_path)
     assert [r["new_rollout"] for r in log] == [1.0, 0.0, 1.0, 0.0]
     fresh, reused = log[0], log[1]
@@ -113,8 +168,14 @@ class FixedGenerator:
 
     def __init__(self, tokenizer, groups: dict[tuple[int, ...], list[str]]):
         self.groups = {
-            prompt: [Completion(tokenizer(t, add_special_tokens=False)["input_ids"]
-                                + [tokenizer.eos_token_id], t, True) for t in texts]
+            prompt: [
+                Completion(
+                    tokenizer(t, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id],
+                    t,
+                    True,
+                )
+                for t in texts
+            ]
             for prompt, texts in groups.items()
         }
 
@@ -131,11 +192,15 @@ def _step_grads(model_dir, tmp_path, texts, micro_batches, *, vary=True, **kw):
     cfg = config(model_dir, "unused", tmp_path, num_generations=len(texts), **kw)
     run = start_run(cfg)
     prepare_optimization(run, 1)
-    prompt_ids = [run.tokenizer(f"<|user|>\n{w}\n<|assistant|>\n")["input_ids"]
-                  for w in ("the cat", "two dogs ran past", "sea", "a blue kite sat")]
+    prompt_ids = [
+        run.tokenizer(f"<|user|>\n{w}\n<|assistant|>\n")["input_ids"]
+        for w in ("the cat", "two dogs ran past", "sea", "a blue kite sat")
+    ]
     prompts = [Prompt(str(i), ids, "ifeval", LOWERCASE) for i, ids in enumerate(prompt_ids)]
-    groups = {tuple(ids): [t + " the sun" * (k if vary else 0) for t in texts]
-              for k, ids in enumerate(prompt_ids)}
+    groups = {
+        tuple(ids): [t + " the sun" * (k if vary else 0) for t in texts]
+        for k, ids in enumerate(prompt_ids)
+    }
     step = GRPOStep(run, prompts, FixedGenerator(run.tokenizer, groups))
     metrics = step(micro_batches)
     grads = {n: p.grad.clone() for n, p in run.model.named_parameters() if p.grad is not None}
@@ -144,10 +209,12 @@ def _step_grads(model_dir, tmp_path, texts, micro_batches, *, vary=True, **kw):
 
 def test_loss_is_normalized_by_the_tokens_of_the_whole_batch(model_dir, tmp_path):
     texts = ["the cat sat", "The Cat", "a mat while two dogs ran past seven red boxes", "Sea"]
-    whole, grads_whole = _step_grads(model_dir, tmp_path / "a", texts, [[0, 1, 2, 3]],
-                                     micro_batch_size=4)
-    split, grads_split = _step_grads(model_dir, tmp_path / "b", texts, [[0], [1], [2], [3]],
-                                     micro_batch_size=1)
+    whole, grads_whole = _step_grads(
+        model_dir, tmp_path / "a", texts, [[0, 1, 2, 3]], micro_batch_size=4
+    )
+    split, grads_split = _step_grads(
+        model_dir, tmp_path / "b", texts, [[0], [1], [2], [3]], micro_batch_size=1
+    )
     assert whole["loss_tokens"] == split["loss_tokens"] > 0
     assert whole["loss"] == pytest.approx(split["loss"], abs=1e-6)
     for name, grad in grads_whole.items():
@@ -155,8 +222,9 @@ def test_loss_is_normalized_by_the_tokens_of_the_whole_batch(model_dir, tmp_path
 
 
 def test_zero_signal_groups_are_counted_and_give_no_gradient_without_kl(model_dir, tmp_path):
-    metrics, grads = _step_grads(model_dir, tmp_path, ["the cat sat"] * 4, [[0, 1], [2, 3]],
-                                 vary=False, micro_batch_size=2)
+    metrics, grads = _step_grads(
+        model_dir, tmp_path, ["the cat sat"] * 4, [[0, 1], [2, 3]], vary=False, micro_batch_size=2
+    )
     assert metrics["zero_signal_groups"] == 4 and metrics["zero_signal_share"] == 1.0
     # Their tokens still count in the normalizer (test_fix_grpo_norm.py); the gradient is 0.
     assert metrics["loss_tokens"] > 0 and metrics["loss"] == 0.0
@@ -175,19 +243,42 @@ def test_log_probs_are_recomputed_at_the_sampling_temperature(model_dir, tmp_pat
     with torch.no_grad():
         logps, _ = completion_logps(run.model, batch, temperature=0.7)
         logits = forward_logits(run.model, batch)[0]
-    expected = [torch.log_softmax(logits[k - 1] / 0.7, dim=-1)[t] for k, t in
-                ((2, 7), (3, 8), (4, 9))]
+    expected = [
+        torch.log_softmax(logits[k - 1] / 0.7, dim=-1)[t] for k, t in ((2, 7), (3, 8), (4, 9))
+    ]
     torch.testing.assert_close(logps, torch.stack(expected))
 
 
 def test_cli_trains_reports_rows_and_evaluation(model_dir, rlvr_mix, tmp_path):
     out = tmp_path / "cli"
-    result = CliRunner().invoke(main, [
-        "train", "rlvr", "--data", str(rlvr_mix), "--model", str(model_dir), "--output",
-        str(out), "--max-length", "96", "--max-new-tokens", "4", "--num-generations", "2",
-        "--batch-size", "4", "--max-steps", "1", "--beta", "0", "--eval-size", "4",
-        "--no-tensorboard",
-    ])
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "rlvr",
+            "--data",
+            str(rlvr_mix),
+            "--model",
+            str(model_dir),
+            "--output",
+            str(out),
+            "--max-length",
+            "96",
+            "--max-new-tokens",
+            "4",
+            "--num-generations",
+            "2",
+            "--batch-size",
+            "4",
+            "--max-steps",
+            "1",
+            "--beta",
+            "0",
+            "--eval-size",
+            "4",
+            "--no-tensorboard",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "rows in 12, out 12, removed 0 (none), rejected 0" in result.output
     assert "8 train, 4 held out" in result.output
@@ -195,33 +286,62 @@ def test_cli_trains_reports_rows_and_evaluation(model_dir, rlvr_mix, tmp_path):
     assert (out / "final" / "model.safetensors").exists()
 
 
-def test_cli_names_file_and_row_of_a_bad_verifier_or_skips_it(model_dir, rows_factory,
-                                                               tmp_path):
+def test_cli_names_file_and_row_of_a_bad_verifier_or_skips_it(model_dir, rows_factory, tmp_path):
     rows = ifeval_rows(9, rows_factory)
     rows[6]["verifier"] = "horoscope"
     mix = tmp_path / "mix"
     write_shards(rows, mix, "rlvr")
-    args = ["train", "rlvr", "--data", str(mix), "--model", str(model_dir), "--max-length",
-            "96", "--max-new-tokens", "2", "--num-generations", "2", "--batch-size", "4",
-            "--max-steps", "1", "--beta", "0", "--no-tensorboard"]
+    args = [
+        "train",
+        "rlvr",
+        "--data",
+        str(mix),
+        "--model",
+        str(model_dir),
+        "--max-length",
+        "96",
+        "--max-new-tokens",
+        "2",
+        "--num-generations",
+        "2",
+        "--batch-size",
+        "4",
+        "--max-steps",
+        "1",
+        "--beta",
+        "0",
+        "--no-tensorboard",
+    ]
     failed = CliRunner().invoke(main, [*args, "--output", str(tmp_path / "a")])
     assert failed.exit_code != 0
     assert f"{mix}, row 6: field 'verifier': unknown verifier 'horoscope'" in failed.output
-    skipped = CliRunner().invoke(main, [*args, "--output", str(tmp_path / "b"),
-                                        "--on-bad-row", "skip"])
+    skipped = CliRunner().invoke(
+        main, [*args, "--output", str(tmp_path / "b"), "--on-bad-row", "skip"]
+    )
     assert skipped.exit_code == 0, skipped.output
     assert "rows in 9, out 8, removed 0 (none), rejected 1" in skipped.output
     reject = json.loads((tmp_path / "b" / "rejects.jsonl").read_text())
     assert reject["row"] == 6 and "horoscope" in reject["reason"]
 
 
-def test_lora_uses_the_base_model_with_the_adapter_off_as_reference(model_dir, rlvr_mix,
-                                                                     tmp_path, monkeypatch):
+def test_lora_uses_the_base_model_with_the_adapter_off_as_reference(
+    model_dir, rlvr_mix, tmp_path, monkeypatch
+):
     import trainers.core.modeling
 
     monkeypatch.setattr(trainers.core.modeling, "load_reference_model", None)  # must not be used
-    summary = run_rlvr(config(model_dir, rlvr_mix, tmp_path, beta=0.1, lora=True, lora_r=4,
-                              learning_rate=5e-2, max_steps=3))
+    summary = run_rlvr(
+        config(
+            model_dir,
+            rlvr_mix,
+            tmp_path,
+            beta=0.1,
+            lora=True,
+            lora_r=4,
+            learning_rate=5e-2,
+            max_steps=3,
+        )
+    )
     log = read_log(tmp_path)
     assert summary["reference"] == "adapter_disabled"
     assert log[0]["kl"] == pytest.approx(0.0, abs=1e-7)  # LoRA's B starts at zero
@@ -259,8 +379,10 @@ def test_weights_pushed_to_vllm_carry_hf_names_with_lora_merged(model_dir):
 
     base = AutoModelForCausalLM.from_pretrained(model_dir)
     names = set(base.state_dict())
-    policy = get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir),
-                            LoraConfig(r=2, target_modules=["q_proj"], init_lora_weights=False))
+    policy = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(model_dir),
+        LoraConfig(r=2, target_modules=["q_proj"], init_lora_weights=False),
+    )
     generator = object.__new__(VLLMGenerator)  # no engine: only the weight export
     generator.get_model = lambda: policy
     with generator.policy_weights() as pushed:

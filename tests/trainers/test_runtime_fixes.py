@@ -24,9 +24,20 @@ def dropout_model_dir(model_dir, tmp_path_factory):
 
 
 def dpo(model, data, output, **kw) -> DPOConfig:
-    base = dict(data=str(data), model=str(model), output=str(output), batch_size=4,
-                micro_batch_size=2, learning_rate=1e-3, beta=0.1, max_steps=1,
-                warmup_ratio=0.0, tensorboard=False, loss="dpo", token_cache=False)
+    base = dict(
+        data=str(data),
+        model=str(model),
+        output=str(output),
+        batch_size=4,
+        micro_batch_size=2,
+        learning_rate=1e-3,
+        beta=0.1,
+        max_steps=1,
+        warmup_ratio=0.0,
+        tensorboard=False,
+        loss="dpo",
+        token_cache=False,
+    )
     return DPOConfig(**{**base, **kw})
 
 
@@ -73,14 +84,23 @@ def test_reference_model_has_dropout_off_too(dropout_model_dir):
 
 
 def sft(model_dir, data, output, **kw) -> SFTConfig:
-    base = dict(data=str(data), model=str(model_dir), output=str(output), batch_size=4,
-                micro_batch_size=4, learning_rate=1e-3, max_steps=2, tensorboard=False,
-                token_cache=False)
+    base = dict(
+        data=str(data),
+        model=str(model_dir),
+        output=str(output),
+        batch_size=4,
+        micro_batch_size=4,
+        learning_rate=1e-3,
+        max_steps=2,
+        tensorboard=False,
+        token_cache=False,
+    )
     return SFTConfig(**{**base, **kw})
 
 
-def test_pack_length_caps_documents_and_is_counted(model_dir, sft_mix, tmp_path, monkeypatch,
-                                                   tokenizer):
+def test_pack_length_caps_documents_and_is_counted(
+    model_dir, sft_mix, tmp_path, monkeypatch, tokenizer
+):
     import trainers.sft as sft_module
     from manifests import Accounting
     from trainers.data.chat import ensure_chat_template, tokenize_conversations
@@ -89,8 +109,10 @@ def test_pack_length_caps_documents_and_is_counted(model_dir, sft_mix, tmp_path,
     limit = 24
     ensure_chat_template(tokenizer)
     rows = list(read_mix(sft_mix, "sft", Accounting()))
-    lengths = [len(d.input_ids) for d in tokenize_conversations(
-        tokenizer, [r["messages"] for r in rows], 2048)]
+    lengths = [
+        len(d.input_ids)
+        for d in tokenize_conversations(tokenizer, [r["messages"] for r in rows], 2048)
+    ]
     assert max(lengths) > limit  # the cap has something to do
     widths: list[int] = []
     real_collate = sft_module.collate
@@ -114,8 +136,9 @@ def test_tensorboard_has_no_duplicate_points_after_resume(model_dir, sft_mix, tm
     out = tmp_path / "run"
     run_sft(sft(model_dir, sft_mix, out, max_steps=4, save_every=2, tensorboard=True))
     shutil.rmtree(out / "checkpoint-000004")  # as if killed after step 4's log, before its save
-    run_sft(sft(model_dir, sft_mix, out, max_steps=4, save_every=2, tensorboard=True,
-                resume="latest"))
+    run_sft(
+        sft(model_dir, sft_mix, out, max_steps=4, save_every=2, tensorboard=True, resume="latest")
+    )
     events = EventAccumulator(str(out / "tensorboard"))
     events.Reload()
     tags = set(events.Tags()["scalars"])
@@ -185,18 +208,34 @@ def test_progress_bar_shows_loss_rate_and_eta_on_a_terminal_only():
     assert Progress(4, 0, stream=FakeTTY(), enabled=False).bar.disable
 
 
-def test_cli_reports_the_pack_length_cut_and_takes_the_dropout_flag(model_dir, sft_mix,
-                                                                    tmp_path):
+def test_cli_reports_the_pack_length_cut_and_takes_the_dropout_flag(model_dir, sft_mix, tmp_path):
     from click.testing import CliRunner
 
     from skillmix.cli import main
 
     out = tmp_path / "cli"
-    result = CliRunner().invoke(main, [
-        "train", "sft", "--data", str(sft_mix), "--model", str(model_dir), "--output",
-        str(out), "--batch-size", "4", "--max-steps", "1", "--pack-length", "24",
-        "--keep-dropout", "--no-tensorboard", "--no-token-cache",
-    ])
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "sft",
+            "--data",
+            str(sft_mix),
+            "--model",
+            str(model_dir),
+            "--output",
+            str(out),
+            "--batch-size",
+            "4",
+            "--max-steps",
+            "1",
+            "--pack-length",
+            "24",
+            "--keep-dropout",
+            "--no-tensorboard",
+            "--no-token-cache",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["truncated_to_pack_length"] > 0
@@ -206,7 +245,8 @@ def test_cli_reports_the_pack_length_cut_and_takes_the_dropout_flag(model_dir, s
 
 
 def test_bf16_runs_under_autocast_on_fp32_masters_with_a_bf16_reference(
-        fresh_accelerate_state, monkeypatch, model_dir):
+    fresh_accelerate_state, monkeypatch, model_dir
+):
     import torch
 
     from trainers.core.loop import prepare_optimization, start_run
@@ -221,13 +261,16 @@ def test_bf16_runs_under_autocast_on_fp32_masters_with_a_bf16_reference(
     assert run.bf16 and not config.bf16
     assert all(p.dtype == torch.float32 for p in run.model.parameters())
     batch = pack_batch([Tokenized(input_ids=[5, 6, 7], labels=[5, 6, 7])])
-    logits = run.model(input_ids=batch["input_ids"], position_ids=batch["position_ids"],
-                       use_cache=False).logits
+    logits = run.model(
+        input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False
+    ).logits
     # accelerate's autocast wraps the forward (and hands the output back as fp32): every
     # logit is a bf16 value, which fp32 arithmetic on these weights would not give.
     assert torch.equal(logits, logits.bfloat16().float())
     plain = run.accelerator.unwrap_model(run.model, keep_fp32_wrapper=False)(
-        input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False,
+        input_ids=batch["input_ids"],
+        position_ids=batch["position_ids"],
+        use_cache=False,
     ).logits
     assert not torch.equal(plain, plain.bfloat16().float())
     ref = load_reference_model(config, bf16=run.bf16)
@@ -237,8 +280,7 @@ def test_bf16_runs_under_autocast_on_fp32_masters_with_a_bf16_reference(
 def test_dpo_reference_cache_follows_the_pack_length_cap(model_dir, pref_mix, tmp_path):
     cache = str(tmp_path / "cache")
     first = run_dpo(dpo(model_dir, pref_mix, tmp_path / "a", ref_cache_dir=cache))
-    capped = run_dpo(dpo(model_dir, pref_mix, tmp_path / "b", ref_cache_dir=cache,
-                         pack_length=25))
+    capped = run_dpo(dpo(model_dir, pref_mix, tmp_path / "b", ref_cache_dir=cache, pack_length=25))
     assert first["reference"] == "computed" and capped["truncated_to_pack_length"] > 0
     assert capped["reference"] == "computed"  # not the uncapped run's table
     # Reference == policy at init on the capped pairs too.

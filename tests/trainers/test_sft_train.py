@@ -10,18 +10,35 @@ from trainers import SFTConfig, read_log, run_sft
 
 
 def config(model_dir, data, output, **kw) -> SFTConfig:
-    base = dict(data=str(data), model=str(model_dir), output=str(output), batch_size=4,
-                micro_batch_size=2, learning_rate=3e-3, warmup_ratio=0.1, max_steps=8,
-                tensorboard=False)
+    base = dict(
+        data=str(data),
+        model=str(model_dir),
+        output=str(output),
+        batch_size=4,
+        micro_batch_size=2,
+        learning_rate=3e-3,
+        warmup_ratio=0.1,
+        max_steps=8,
+        tensorboard=False,
+    )
     return SFTConfig(**{**base, **kw})
 
 
 def test_overfit_20_rows_loss_falls_90_percent(model_dir, sft_mix, tmp_path):
-    summary = run_sft(config(model_dir, sft_mix, tmp_path / "out", batch_size=20,
-                             micro_batch_size=10, learning_rate=1e-2, max_steps=60,
-                             warmup_ratio=0.0, schedule="constant"))
-    assert summary["accounting"] == {"rows_in": 20, "rows_out": 20, "removed": {},
-                                      "rejected": 0}
+    summary = run_sft(
+        config(
+            model_dir,
+            sft_mix,
+            tmp_path / "out",
+            batch_size=20,
+            micro_batch_size=10,
+            learning_rate=1e-2,
+            max_steps=60,
+            warmup_ratio=0.0,
+            schedule="constant",
+        )
+    )
+    assert summary["accounting"] == {"rows_in": 20, "rows_out": 20, "removed": {}, "rejected": 0}
     losses = [r["loss"] for r in read_log(tmp_path / "out")]
     assert len(losses) == 60
     assert losses[-1] <= 0.1 * losses[0], (losses[0], losses[-1])
@@ -31,8 +48,7 @@ def test_overfit_20_rows_loss_falls_90_percent(model_dir, sft_mix, tmp_path):
 
 def test_resume_mid_run_gives_the_same_curve(model_dir, sft_mix, tmp_path):
     full = tmp_path / "full"
-    run_sft(config(model_dir, sft_mix, full, save_every=2, keep_checkpoints=3,
-                   schedule="cosine"))
+    run_sft(config(model_dir, sft_mix, full, save_every=2, keep_checkpoints=3, schedule="cosine"))
     straight = read_log(full)
     kept = sorted(p.name for p in full.glob("checkpoint-*"))
     assert kept == ["checkpoint-000004", "checkpoint-000006", "checkpoint-000008"]
@@ -46,8 +62,17 @@ def test_resume_mid_run_gives_the_same_curve(model_dir, sft_mix, tmp_path):
     (resumed / "metrics.jsonl").write_text(
         "".join(json.dumps(r) + "\n" for r in straight[:4]) + '{"step": 5, "loss": 99}\n'
     )
-    run_sft(config(model_dir, sft_mix, resumed, save_every=2, keep_checkpoints=3,
-                   schedule="cosine", resume="latest"))
+    run_sft(
+        config(
+            model_dir,
+            sft_mix,
+            resumed,
+            save_every=2,
+            keep_checkpoints=3,
+            schedule="cosine",
+            resume="latest",
+        )
+    )
     again = read_log(resumed)
     assert [r["step"] for r in again] == list(range(1, 9))
     for a, b in zip(straight, again, strict=True):
@@ -69,12 +94,22 @@ def test_logs_padding_share_and_tensorboard(model_dir, sft_mix, tmp_path):
 
 def test_rows_without_labels_are_counted_as_removed(model_dir, tmp_path, rows_factory):
     rows = rows_factory(9)
-    rows.append({"id": "x", "source": "t", "skill": "chat", "metadata": "{}",
-                 "messages": [{"role": "user", "content": "the cat sat " * 100},
-                              {"role": "assistant", "content": "cut off"}]})
+    rows.append(
+        {
+            "id": "x",
+            "source": "t",
+            "skill": "chat",
+            "metadata": "{}",
+            "messages": [
+                {"role": "user", "content": "the cat sat " * 100},
+                {"role": "assistant", "content": "cut off"},
+            ],
+        }
+    )
     write_shards(rows, tmp_path / "mix", "sft")
-    summary = run_sft(config(model_dir, tmp_path / "mix", tmp_path / "out", max_steps=1,
-                             max_length=96))
+    summary = run_sft(
+        config(model_dir, tmp_path / "mix", tmp_path / "out", max_steps=1, max_length=96)
+    )
     assert summary["accounting"]["removed"] == {"no_labels_after_truncation": 1}
     assert summary["accounting"]["rows_out"] == 9
     assert summary["rows_dropped_per_epoch"] == 1
@@ -94,8 +129,18 @@ def test_wrong_kind_is_refused(model_dir, pref_mix, tmp_path):
 
 
 def test_lora_trains_only_the_adapter(model_dir, sft_mix, tmp_path):
-    summary = run_sft(config(model_dir, sft_mix, tmp_path / "out", lora=True, lora_r=4,
-                             max_steps=6, learning_rate=1e-2, gradient_checkpointing=True))
+    summary = run_sft(
+        config(
+            model_dir,
+            sft_mix,
+            tmp_path / "out",
+            lora=True,
+            lora_r=4,
+            max_steps=6,
+            learning_rate=1e-2,
+            gradient_checkpointing=True,
+        )
+    )
     losses = [r["loss"] for r in read_log(tmp_path / "out")]
     assert losses[-1] < losses[0]
     final = tmp_path / "out" / "final"
@@ -123,12 +168,13 @@ def test_bad_rows_stop_the_run_or_go_to_rejects(model_dir, sft_mix, tmp_path, mo
     monkeypatch.setattr(data, "validate_row", flaky)
     with pytest.raises(ValueError, match=r"row 3: field 'messages'"):
         run_sft(config(model_dir, sft_mix, tmp_path / "strict"))
-    summary = run_sft(config(model_dir, sft_mix, tmp_path / "lenient", on_bad_row="skip",
-                             max_steps=1))
-    assert summary["accounting"] == {"rows_in": 20, "rows_out": 19, "removed": {},
-                                      "rejected": 1}
-    rejects = [json.loads(x) for x in (tmp_path / "lenient" / "rejects.jsonl").read_text()
-               .splitlines()]
+    summary = run_sft(
+        config(model_dir, sft_mix, tmp_path / "lenient", on_bad_row="skip", max_steps=1)
+    )
+    assert summary["accounting"] == {"rows_in": 20, "rows_out": 19, "removed": {}, "rejected": 1}
+    rejects = [
+        json.loads(x) for x in (tmp_path / "lenient" / "rejects.jsonl").read_text().splitlines()
+    ]
     assert len(rejects) == 1 and rejects[0]["row"] == 3 and rejects[0]["raw"]["id"] == "r3"
 
 

@@ -7,8 +7,16 @@ from trainers import SFTConfig, read_log, run_sft
 
 
 def config(model_dir, data, output, **kw) -> SFTConfig:
-    base = dict(data=str(data), model=str(model_dir), output=str(output), batch_size=4,
-                micro_batch_size=2, learning_rate=3e-3, max_steps=2, tensorboard=False)
+    base = dict(
+        data=str(data),
+        model=str(model_dir),
+        output=str(output),
+        batch_size=4,
+        micro_batch_size=2,
+        learning_rate=3e-3,
+        max_steps=2,
+        tensorboard=False,
+    )
     return SFTConfig(**{**base, **kw})
 
 
@@ -21,15 +29,15 @@ def test_second_run_hits_and_trains_the_same(model_dir, sft_mix, tmp_path):
     assert [r["loss"] for r in read_log(tmp_path / "a")] == [
         r["loss"] for r in read_log(tmp_path / "b")
     ]
-    other = run_sft(config(model_dir, sft_mix, tmp_path / "c", token_cache_dir=str(cache),
-                           max_length=64))
+    other = run_sft(
+        config(model_dir, sft_mix, tmp_path / "c", token_cache_dir=str(cache), max_length=64)
+    )
     assert other["tokenized"] == "computed"  # another max length is another key
     off = run_sft(config(model_dir, sft_mix, tmp_path / "d", token_cache=False))
     assert off["tokenized"] == "off" and not (tmp_path / "d" / "token_cache").exists()
 
 
-def test_hit_keeps_rejects_and_still_checks_shards(model_dir, tmp_path, rows_factory,
-                                                     monkeypatch):
+def test_hit_keeps_rejects_and_still_checks_shards(model_dir, tmp_path, rows_factory, monkeypatch):
     import trainers.data.mix as data
 
     write_shards(rows_factory(9), tmp_path / "mix", "sft")
@@ -42,16 +50,23 @@ def test_hit_keeps_rejects_and_still_checks_shards(model_dir, tmp_path, rows_fac
 
     monkeypatch.setattr(data, "validate_row", flaky)
     cache = str(tmp_path / "cache")
-    first = run_sft(config(model_dir, tmp_path / "mix", tmp_path / "a", on_bad_row="skip",
-                           token_cache_dir=cache))
+    first = run_sft(
+        config(
+            model_dir, tmp_path / "mix", tmp_path / "a", on_bad_row="skip", token_cache_dir=cache
+        )
+    )
     monkeypatch.setattr(data, "validate_row", real)
-    second = run_sft(config(model_dir, tmp_path / "mix", tmp_path / "b", on_bad_row="skip",
-                            token_cache_dir=cache))
+    second = run_sft(
+        config(
+            model_dir, tmp_path / "mix", tmp_path / "b", on_bad_row="skip", token_cache_dir=cache
+        )
+    )
     assert second["tokenized"] == "cache_hit"
     assert second["accounting"] == first["accounting"]
     assert second["accounting"]["rejected"] == 1
-    assert (tmp_path / "b" / "rejects.jsonl").read_text() == \
-        (tmp_path / "a" / "rejects.jsonl").read_text()
+    assert (tmp_path / "b" / "rejects.jsonl").read_text() == (
+        tmp_path / "a" / "rejects.jsonl"
+    ).read_text()
     shard = next((tmp_path / "mix").glob("shard-*.arrow"))
     shard.write_bytes(shard.read_bytes()[:-8] + b"\0" * 8)
     with pytest.raises(ValueError, match="sha256"):

@@ -29,7 +29,8 @@ def save_checkpoint(accelerator, output: str | Path, step: int, extra: dict) -> 
 def checkpoints(output: str | Path) -> list[Path]:
     """Complete checkpoints in `output`, oldest first."""
     found = [
-        p for p in Path(output).glob("checkpoint-*")
+        p
+        for p in Path(output).glob("checkpoint-*")
         if re.fullmatch(r"checkpoint-\d+", p.name) and (p / STATE_FILE).exists()
     ]
     return sorted(found, key=lambda p: int(p.name.split("-")[1]))

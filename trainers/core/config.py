@@ -19,11 +19,25 @@ DPO_LOSSES = ("dpo", "dpo_norm", "simpo", "ipo", "ipo_sum")
 # because its content, the shards' hashes, is checked instead of its path; total steps
 # (epochs, max_steps) are not: the schedule and the data order depend on them, so a longer
 # run is a new run started from the previous one's final/ model.
-OUTPUT_ONLY_OPTIONS = frozenset({
-    "data", "output", "resume", "log_every", "tensorboard", "save_every", "keep_checkpoints",
-    "token_cache", "token_cache_dir", "ref_cache_dir", "on_bad_row", "gradient_checkpointing",
-    "attn_implementation", "eval_batch_size", "vllm_gpu_memory_fraction",
-})
+OUTPUT_ONLY_OPTIONS = frozenset(
+    {
+        "data",
+        "output",
+        "resume",
+        "log_every",
+        "tensorboard",
+        "save_every",
+        "keep_checkpoints",
+        "token_cache",
+        "token_cache_dir",
+        "ref_cache_dir",
+        "on_bad_row",
+        "gradient_checkpointing",
+        "attn_implementation",
+        "eval_batch_size",
+        "vllm_gpu_memory_fraction",
+    }
+)
 
 
 @dataclass

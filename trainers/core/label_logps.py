@@ -31,8 +31,13 @@ CHUNK_TOKENS = 1024  # label tokens per chunk: 1024 x 151k vocab x 4 bytes = 620
 LOGIT_POSTPROCESSING = ("final_logit_softcapping", "logit_scale", "logits_scaling")
 
 
-def _chunk_logps(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                 targets: torch.Tensor, temperature: float) -> torch.Tensor:
+def _chunk_logps(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    targets: torch.Tensor,
+    temperature: float,
+) -> torch.Tensor:
     logits = F.linear(hidden, weight, bias).float()
     if temperature != 1.0:
         logits = logits / temperature
@@ -40,15 +45,27 @@ def _chunk_logps(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor 
     return picked - torch.logsumexp(logits, dim=-1)
 
 
-def chunked_logps(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                  targets: torch.Tensor, *, temperature: float = 1.0,
-                  chunk_tokens: int = CHUNK_TOKENS, recompute: bool = True) -> torch.Tensor:
+def chunked_logps(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    targets: torch.Tensor,
+    *,
+    temperature: float = 1.0,
+    chunk_tokens: int = CHUNK_TOKENS,
+    recompute: bool = True,
+) -> torch.Tensor:
     """log softmax(hidden @ weight.T + bias)[target] / temperature-scaled, for hidden [N, H]
     and targets [N]; returns fp32 [N]."""
     parts = []
     for start in range(0, hidden.shape[0], chunk_tokens):
-        args = (hidden[start:start + chunk_tokens], weight, bias,
-                targets[start:start + chunk_tokens], temperature)
+        args = (
+            hidden[start : start + chunk_tokens],
+            weight,
+            bias,
+            targets[start : start + chunk_tokens],
+            temperature,
+        )
         if recompute and torch.is_grad_enabled():
             parts.append(checkpoint(_chunk_logps, *args, use_reentrant=False))
         else:
@@ -119,8 +136,13 @@ def supports_chunking(model) -> bool:
     return not _sharded()
 
 
-def label_logps(model, batch: dict[str, torch.Tensor], *, temperature: float = 1.0,
-                chunk_tokens: int = CHUNK_TOKENS) -> tuple[torch.Tensor, torch.Tensor]:
+def label_logps(
+    model,
+    batch: dict[str, torch.Tensor],
+    *,
+    temperature: float = 1.0,
+    chunk_tokens: int = CHUNK_TOKENS,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(logps, mask) shaped like `labels[:, 1:]`, as `token_logps(forward_logits(...))`
     returns them (logps fp32, 0 off the mask), without full-vocabulary logits."""
     labels = batch["labels"]
@@ -136,11 +158,20 @@ def label_logps(model, batch: dict[str, torch.Tensor], *, temperature: float = 1
             out = liger_logps(picked, head.weight, head.bias, flat_targets, temperature)
             if out is not None:
                 return out
-        return chunked_logps(picked, head.weight, head.bias, flat_targets,
-                             temperature=temperature, chunk_tokens=chunk_tokens)
+        return chunked_logps(
+            picked,
+            head.weight,
+            head.bias,
+            flat_targets,
+            temperature=temperature,
+            chunk_tokens=chunk_tokens,
+        )
 
-    kwargs = {"input_ids": batch["input_ids"], "position_ids": batch["position_ids"],
-              "use_cache": False}
+    kwargs = {
+        "input_ids": batch["input_ids"],
+        "position_ids": batch["position_ids"],
+        "use_cache": False,
+    }
     if "attention_mask" in batch:
         kwargs["attention_mask"] = batch["attention_mask"]
     head.forward = head_forward  # an instance attribute: nn.Module.__call__ (hooks) still runs

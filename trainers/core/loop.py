@@ -59,9 +59,7 @@ def make_accelerator(config: TrainConfig):
     from trainers.data.collate import is_flash
 
     accelerator = Accelerator(mixed_precision="bf16" if config.bf16 else None)
-    if is_flash(config.attn_implementation) and accelerator.mixed_precision not in (
-        "bf16", "fp16"
-    ):
+    if is_flash(config.attn_implementation) and accelerator.mixed_precision not in ("bf16", "fp16"):
         raise ValueError(
             f"attn_implementation {config.attn_implementation!r} runs in bf16/fp16 only: give "
             "--bf16 (or accelerate's --mixed_precision bf16)"
@@ -80,8 +78,13 @@ def start_run(config: TrainConfig) -> Run:
     set_seed(config.seed)
     tokenizer = load_tokenizer(config.model)
     model, originals = load_model(config)
-    return Run(config=config, accelerator=accelerator, model=model, tokenizer=tokenizer,
-               config_originals=originals)
+    return Run(
+        config=config,
+        accelerator=accelerator,
+        model=model,
+        tokenizer=tokenizer,
+        config_originals=originals,
+    )
 
 
 def prepare_optimization(run: Run, total_steps: int) -> None:
@@ -119,7 +122,9 @@ def train(run: Run, plan: StepPlan, step_fn: StepFn, *, extra_state: dict) -> li
         start = state["step"]
     # Opened at the resume point: TensorBoard drops the old run's points after it.
     run.log = RunLog(
-        config.output, enabled=accelerator.is_main_process, tensorboard=config.tensorboard,
+        config.output,
+        enabled=accelerator.is_main_process,
+        tensorboard=config.tensorboard,
         start_step=start,
     )
     run.log.truncate_after(start)  # a fresh run starts a fresh log
@@ -144,9 +149,7 @@ def train(run: Run, plan: StepPlan, step_fn: StepFn, *, extra_state: dict) -> li
         if step % config.log_every == 0 or step == total:
             run.log.log(step, metrics)
         if (config.save_every and step % config.save_every == 0) or step == total:
-            save_checkpoint(
-                accelerator, config.output, step, {"total_steps": total, **extra_state}
-            )
+            save_checkpoint(accelerator, config.output, step, {"total_steps": total, **extra_state})
             if accelerator.is_main_process:
                 prune_checkpoints(config.output, config.keep_checkpoints)
     progress.close()
@@ -158,14 +161,20 @@ class Progress:
     """A tqdm bar over the optimizer steps with loss, tokens/s and ETA; quiet on processes
     other than the main one and when the stream is not a terminal (logs, CI)."""
 
-    def __init__(self, total: int, start: int, *, enabled: bool = True,
-                 stream: TextIO | None = None):
+    def __init__(
+        self, total: int, start: int, *, enabled: bool = True, stream: TextIO | None = None
+    ):
         from tqdm.auto import tqdm
 
         stream = stream if stream is not None else sys.stderr
         self.bar = tqdm(
-            total=total, initial=start, desc="train", unit="step", file=stream,
-            disable=not (enabled and _is_tty(stream)), dynamic_ncols=True,
+            total=total,
+            initial=start,
+            desc="train",
+            unit="step",
+            file=stream,
+            disable=not (enabled and _is_tty(stream)),
+            dynamic_ncols=True,
         )
 
     def update(self, metrics: dict[str, float]) -> None:
@@ -256,4 +265,3 @@ def original_config_values(model, originals: dict) -> Iterator[None]:
 
 def config_record(config: TrainConfig) -> dict:
     return {"config": asdict(config)}
-

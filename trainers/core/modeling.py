@@ -34,7 +34,8 @@ def is_dropout_field(name: str, value: object) -> bool:
     GPT-2's `attn_pdrop`, ...)."""
     return (
         ("dropout" in name or name.endswith("pdrop"))
-        and isinstance(value, int | float) and not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
     )
 
 
@@ -75,8 +76,9 @@ def set_config_values(model_config, values: dict) -> None:
         setattr(target, name, value)
 
 
-def _pretrained(name_or_path: str, *, dtype: torch.dtype, attn_implementation: str,
-                disable_dropout: bool):
+def _pretrained(
+    name_or_path: str, *, dtype: torch.dtype, attn_implementation: str, disable_dropout: bool
+):
     from transformers import AutoConfig, AutoModelForCausalLM
 
     model_config = AutoConfig.from_pretrained(name_or_path)
@@ -93,7 +95,9 @@ def load_model(config: TrainConfig):
     """The causal LM to train: attention backend, dropout off, checkpointing and LoRA
     applied. Returns (model, the config values to restore when saving)."""
     model, originals = _pretrained(
-        config.model, dtype=torch.float32, attn_implementation=config.attn_implementation,
+        config.model,
+        dtype=torch.float32,
+        attn_implementation=config.attn_implementation,
         disable_dropout=config.disable_dropout,
     )
     # The forward passes use_cache=False itself (packed rows need it) and generation asks for
@@ -132,8 +136,10 @@ def load_reference_model(config: TrainConfig, *, bf16: bool | None = None):
     run is (`bf16` None: `config.bf16`)."""
     bf16 = config.bf16 if bf16 is None else bf16
     model, _ = _pretrained(
-        config.model, dtype=torch.bfloat16 if bf16 else torch.float32,
-        attn_implementation=config.attn_implementation, disable_dropout=config.disable_dropout,
+        config.model,
+        dtype=torch.bfloat16 if bf16 else torch.float32,
+        attn_implementation=config.attn_implementation,
+        disable_dropout=config.disable_dropout,
     )
     model.requires_grad_(False)
     return model.eval()

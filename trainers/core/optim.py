@@ -25,6 +25,4 @@ def build_scheduler(optimizer, schedule: str, warmup_ratio: float, total_steps: 
 
     name = {"constant": "constant_with_warmup"}.get(schedule, schedule)
     warmup = math.ceil(warmup_ratio * total_steps)
-    return get_scheduler(
-        name, optimizer, num_warmup_steps=warmup, num_training_steps=total_steps
-    )
+    return get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=total_steps)

@@ -61,8 +61,9 @@ class PairLogps(NamedTuple):
     total: int  # all tokens in the forward batch
 
 
-def pair_logps(model, pairs: list[Pair], pad_id: int, *, packing: bool = True, device,
-               layout=None) -> PairLogps:
+def pair_logps(
+    model, pairs: list[Pair], pad_id: int, *, packing: bool = True, device, layout=None
+) -> PairLogps:
     """Chosen and rejected responses of a micro-batch in one forward pass (`layout`, a
     `trainers.data.collate.Layout`, overrides `packing`)."""
     from trainers.data.collate import collate, padding_tokens
@@ -78,8 +79,14 @@ def pair_logps(model, pairs: list[Pair], pad_id: int, *, packing: bool = True, d
 
 @torch.no_grad()
 def compute_reference(
-    accelerator, model, pairs: list[Pair], pad_id: int, *, micro_batch_size: int,
-    packing: bool = True, layout=None,
+    accelerator,
+    model,
+    pairs: list[Pair],
+    pad_id: int,
+    *,
+    micro_batch_size: int,
+    packing: bool = True,
+    layout=None,
 ) -> dict[str, torch.Tensor]:
     """Reference sums for every pair; each process takes a slice, results are gathered."""
     from accelerate.utils import gather_object
@@ -95,11 +102,16 @@ def compute_reference(
     for start in range(0, len(mine), micro_batch_size):
         index = mine[start : start + micro_batch_size]
         out = pair_logps(
-            model, [pairs[max(i, 0)] for i in index], pad_id, packing=packing,
-            device=accelerator.device, layout=layout,
+            model,
+            [pairs[max(i, 0)] for i in index],
+            pad_id,
+            packing=packing,
+            device=accelerator.device,
+            layout=layout,
         )
         results.extend(
-            row for row in zip(index, out.chosen.tolist(), out.rejected.tolist(), strict=True)
+            row
+            for row in zip(index, out.chosen.tolist(), out.rejected.tolist(), strict=True)
             if row[0] >= 0
         )
     model.train(was_training)

@@ -37,8 +37,14 @@ class RunLog:
     old run's events past it, so a resumed curve has no duplicate points.
     """
 
-    def __init__(self, output: str | Path, *, enabled: bool = True, tensorboard: bool = True,
-                 start_step: int = 0):
+    def __init__(
+        self,
+        output: str | Path,
+        *,
+        enabled: bool = True,
+        tensorboard: bool = True,
+        start_step: int = 0,
+    ):
         self.enabled = enabled
         self.path = Path(output) / "metrics.jsonl"
         self._tb = None

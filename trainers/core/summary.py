@@ -13,10 +13,14 @@ def summary_lines(summary: dict) -> list[str]:
         f"{summary['rows_dropped_per_epoch']}",
     ]
     if summary.get("truncated_to_pack_length"):
-        lines.append(f"cut to --pack-length: {summary['truncated_to_pack_length']} rows "
-                     "(still trained on)")
-    for key, label in (("tokenized", "tokenized mix"), ("reference", "reference log-probs"),
-                       ("packing", "packing")):
+        lines.append(
+            f"cut to --pack-length: {summary['truncated_to_pack_length']} rows (still trained on)"
+        )
+    for key, label in (
+        ("tokenized", "tokenized mix"),
+        ("reference", "reference log-probs"),
+        ("packing", "packing"),
+    ):
         if key in summary:
             lines.append(f"{label}: {summary[key]}")
     if summary.get("final_loss") is not None:

@@ -33,18 +33,30 @@ def start_tokenized_run(config: TrainConfig, kind: str) -> TokenizedRun:
     )
     items = loaded.items
     plan = plan_steps(
-        len(items), batch_size=config.batch_size, micro_batch_size=config.micro_batch_size,
-        num_processes=run.accelerator.num_processes, epochs=config.epochs, seed=config.seed,
+        len(items),
+        batch_size=config.batch_size,
+        micro_batch_size=config.micro_batch_size,
+        num_processes=run.accelerator.num_processes,
+        epochs=config.epochs,
+        seed=config.seed,
         max_steps=config.max_steps,
     )
     prepare_optimization(run, len(plan.steps))
     extra = {"data": mix_fingerprint(config.data), **config_record(config)}
-    return TokenizedRun(run, items, loaded.accounting, loaded.tokenized, plan, extra,
-                        loaded.truncated_to_pack_length)
+    return TokenizedRun(
+        run,
+        items,
+        loaded.accounting,
+        loaded.tokenized,
+        plan,
+        extra,
+        loaded.truncated_to_pack_length,
+    )
 
 
-def finish_tokenized_run(config: TrainConfig, t: TokenizedRun, history: list[dict],
-                         **fields: Any) -> dict:
+def finish_tokenized_run(
+    config: TrainConfig, t: TokenizedRun, history: list[dict], **fields: Any
+) -> dict:
     """Save the final model; the run's summary (also written to OUTPUT/summary.json)."""
     final = save_final(t.run)
     summary = {

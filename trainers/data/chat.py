@@ -91,13 +91,18 @@ def tokenize_conversation(
 
 
 def tokenize_conversations(
-    tokenizer, conversations: Sequence[Sequence[dict]], max_length: int, *,
+    tokenizer,
+    conversations: Sequence[Sequence[dict]],
+    max_length: int,
+    *,
     last_only: bool = False,
 ) -> list[Tokenized]:
     """Many conversations in one tokenizer call (the fast tokenizer runs them in parallel)."""
     rendered = [assistant_spans(tokenizer, m, last_only=last_only) for m in conversations]
     enc = tokenizer(
-        [text for text, _ in rendered], add_special_tokens=False, return_offsets_mapping=True,
+        [text for text, _ in rendered],
+        add_special_tokens=False,
+        return_offsets_mapping=True,
         truncation=False,
     )
     return [

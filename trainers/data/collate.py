@@ -51,26 +51,32 @@ def pad_batch(docs: Sequence[Tokenized], pad_id: int) -> dict[str, torch.Tensor]
         mask[i, :n] = 1
         positions[i, :n] = np.arange(n)
         doc_index[i, :n] = i
-    arrays = {"input_ids": ids, "labels": labels, "attention_mask": mask,
-              "position_ids": positions, "doc_index": doc_index}
+    arrays = {
+        "input_ids": ids,
+        "labels": labels,
+        "attention_mask": mask,
+        "position_ids": positions,
+        "doc_index": doc_index,
+    }
     return {key: torch.from_numpy(value) for key, value in arrays.items()}
 
 
-def _pack_row(docs: Sequence[Tokenized], indices: Sequence[int], width: int,
-              pad_id: int) -> dict[str, np.ndarray]:
+def _pack_row(
+    docs: Sequence[Tokenized], indices: Sequence[int], width: int, pad_id: int
+) -> dict[str, np.ndarray]:
     """One packed row of `width` tokens; padding at the end restarts its positions at 0, so
     it is a document of its own that no real token attends to."""
     lengths = [len(d.input_ids) for d in docs]
     pad = width - sum(lengths)
     return {
-        "input_ids": np.concatenate([*(np.asarray(d.input_ids) for d in docs),
-                                     np.full(pad, pad_id)]),
-        "labels": np.concatenate([*(_doc_labels(d) for d in docs),
-                                  np.full(pad, IGNORE_INDEX)]),
+        "input_ids": np.concatenate(
+            [*(np.asarray(d.input_ids) for d in docs), np.full(pad, pad_id)]
+        ),
+        "labels": np.concatenate([*(_doc_labels(d) for d in docs), np.full(pad, IGNORE_INDEX)]),
         "position_ids": np.concatenate([*(np.arange(n) for n in lengths), np.arange(pad)]),
-        "doc_index": np.concatenate([*(np.full(n, i) for i, n in zip(indices, lengths,
-                                                                      strict=True)),
-                                     np.full(pad, -1)]),
+        "doc_index": np.concatenate(
+            [*(np.full(n, i) for i, n in zip(indices, lengths, strict=True)), np.full(pad, -1)]
+        ),
     }
 
 
@@ -81,8 +87,10 @@ def pack_rows(lengths: Sequence[int], capacity: int | None) -> list[list[int]]:
     if capacity is None:
         return [list(range(len(lengths)))]
     if lengths and max(lengths) > capacity:
-        raise ValueError(f"a document of {max(lengths)} tokens does not fit a packed row of "
-                         f"{capacity} (--pack-length); cap documents when the mix is loaded")
+        raise ValueError(
+            f"a document of {max(lengths)} tokens does not fit a packed row of "
+            f"{capacity} (--pack-length); cap documents when the mix is loaded"
+        )
     rows: list[list[int]] = []
     room: list[int] = []
     for i in sorted(range(len(lengths)), key=lambda k: -lengths[k]):
@@ -107,8 +115,9 @@ def pack_batch(
     groups = pack_rows(lengths, max(lengths) if capacity == 0 else capacity)
     width = max(sum(lengths[i] for i in g) for g in groups)
     rows = [_pack_row([docs[i] for i in g], g, width, pad_id) for g in groups]
-    return {key: torch.from_numpy(np.stack([r[key] for r in rows]).astype(np.int64))
-            for key in rows[0]}
+    return {
+        key: torch.from_numpy(np.stack([r[key] for r in rows]).astype(np.int64)) for key in rows[0]
+    }
 
 
 # One packed row's dense sdpa mask may take this many bytes before rows are split (256 MiB:
@@ -134,8 +143,11 @@ class Layout:
 
     @classmethod
     def of(cls, config) -> Layout:
-        return cls(packing=config.packing, pack_length=config.pack_length,
-                   one_row=is_flash(config.attn_implementation))
+        return cls(
+            packing=config.packing,
+            pack_length=config.pack_length,
+            one_row=is_flash(config.attn_implementation),
+        )
 
     def capacity(self, lengths: Sequence[int]) -> int | None:
         """Row capacity for these document lengths: None is one row."""
@@ -148,12 +160,17 @@ class Layout:
 
 
 def collate(
-    docs: Sequence[Tokenized], *, packing: bool = True, pad_id: int,
-    pack_length: int | None = None, layout: Layout | None = None,
+    docs: Sequence[Tokenized],
+    *,
+    packing: bool = True,
+    pad_id: int,
+    pack_length: int | None = None,
+    layout: Layout | None = None,
 ) -> dict[str, torch.Tensor]:
     """Padded or packed inputs; `layout` (when given) overrides packing and pack_length."""
-    layout = layout or Layout(packing=packing, pack_length=pack_length,
-                              mask_budget=1 << 62)  # bare calls keep the exact layout asked
+    layout = layout or Layout(
+        packing=packing, pack_length=pack_length, mask_budget=1 << 62
+    )  # bare calls keep the exact layout asked
     if not layout.packing:
         return pad_batch(docs, pad_id)
     return pack_batch(docs, pad_id, layout.capacity([len(d.input_ids) for d in docs]))

@@ -120,8 +120,9 @@ def cap_document(doc: Tokenized, limit: int) -> Tokenized:
     return Tokenized(input_ids=doc.input_ids[:limit], labels=doc.labels[:limit])
 
 
-def cap_documents(items: list, limit: int | None, kind: str,
-                  accounting: Accounting) -> tuple[list, int]:
+def cap_documents(
+    items: list, limit: int | None, kind: str, accounting: Accounting
+) -> tuple[list, int]:
     """Documents (sft) or pairs (preference) cut to `limit` tokens, the `--pack-length` cap,
     so no packed row is wider than it. Returns (kept items, items truncated). An item left
     without labels is removed from the accounting as `no_labels_after_pack_length`."""
@@ -152,9 +153,7 @@ class Loaded:
     truncated_to_pack_length: int = 0  # items cut to --pack-length (still trained on)
 
 
-def load_tokenized(
-    config, tokenizer, kind: str, *, is_main_process: bool = True
-) -> Loaded:
+def load_tokenized(config, tokenizer, kind: str, *, is_main_process: bool = True) -> Loaded:
     """The mix's rows tokenized for `kind` ("sft": documents, "preference": pairs), with
     their accounting, through the token cache, then capped to `pack_length` when packing."""
     from manifests.shards import verify_shards
@@ -183,11 +182,14 @@ def load_tokenized(
         _check_kind(config.data, kind)
         problems = verify_shards(config.data)
         if problems:
-            raise ValueError(f"{config.data}: shards do not match manifest.json: "
-                             + "; ".join(problems))
-    items = parts["docs"] if kind == "sft" else [
-        Pair(c, r) for c, r in zip(parts["chosen"], parts["rejected"], strict=True)
-    ]
+            raise ValueError(
+                f"{config.data}: shards do not match manifest.json: " + "; ".join(problems)
+            )
+    items = (
+        parts["docs"]
+        if kind == "sft"
+        else [Pair(c, r) for c, r in zip(parts["chosen"], parts["rejected"], strict=True)]
+    )
     truncated = 0
     if config.packing:
         items, truncated = cap_documents(items, config.pack_length, kind, accounting)

@@ -108,8 +108,9 @@ def cached_parts(
             "key": key,
             "accounting": accounting.to_dict(),
             "documents": {name: len(docs) for name, docs in parts.items()},
-            "tokens": {name: int(sum(len(d.input_ids) for d in docs))
-                       for name, docs in parts.items()},
+            "tokens": {
+                name: int(sum(len(d.input_ids) for d in docs)) for name, docs in parts.items()
+            },
         }
         tmp = stats.with_name(stats.name + ".tmp")
         tmp.write_text(json.dumps(record, indent=2))

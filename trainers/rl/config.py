@@ -70,7 +70,9 @@ class RLVRConfig(TrainConfig):
             raise ValueError("eval_size, eval_temperature must be >= 0, eval_batch_size >= 1")
         if self.pack_length and self.pack_length < self.max_length:
             # A completion cannot be cut without changing what was sampled.
-            raise ValueError(f"pack_length {self.pack_length} is below max_length "
-                             f"{self.max_length}: for rlvr give 0, none or >= max_length")
+            raise ValueError(
+                f"pack_length {self.pack_length} is below max_length "
+                f"{self.max_length}: for rlvr give 0, none or >= max_length"
+            )
         if self.eval_data and self.eval_size:
             raise ValueError("give eval_data or eval_size, not both")

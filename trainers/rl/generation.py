@@ -86,8 +86,9 @@ class TransformersGenerator:
 
     name = "transformers"
 
-    def __init__(self, get_model: Callable[[], object], tokenizer, device, *,
-                 synced_gpus: bool = False):
+    def __init__(
+        self, get_model: Callable[[], object], tokenizer, device, *, synced_gpus: bool = False
+    ):
         self.get_model = get_model
         self.tokenizer = tokenizer
         self.device = device
@@ -115,23 +116,35 @@ class TransformersGenerator:
         # Every logits processor set explicitly: a checkpoint's generation_config (say
         # top_k=20, repetition_penalty=1.05) would otherwise change the distribution the
         # completions come from, and the log-probs would no longer describe it.
-        kwargs: dict = {"do_sample": sampling.temperature > 0, "repetition_penalty": 1.0,
-                        "no_repeat_ngram_size": 0}
+        kwargs: dict = {
+            "do_sample": sampling.temperature > 0,
+            "repetition_penalty": 1.0,
+            "no_repeat_ngram_size": 0,
+        }
         if sampling.temperature > 0:
-            kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p,
-                          top_k=sampling.top_k, min_p=0.0, typical_p=1.0)
+            kwargs.update(
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                top_k=sampling.top_k,
+                min_p=0.0,
+                typical_p=1.0,
+            )
         was_training = model.training
         model.eval()
         try:
             out = model.generate(
-                input_ids=input_ids, attention_mask=attention_mask,
+                input_ids=input_ids,
+                attention_mask=attention_mask,
                 max_new_tokens=sampling.max_new_tokens,
-                eos_token_id=sorted(eos), pad_token_id=self.tokenizer.pad_token_id,
-                use_cache=True, synced_gpus=self.synced_gpus, **kwargs,
+                eos_token_id=sorted(eos),
+                pad_token_id=self.tokenizer.pad_token_id,
+                use_cache=True,
+                synced_gpus=self.synced_gpus,
+                **kwargs,
             )
         finally:
             model.train(was_training)
-        new = out[:, input_ids.shape[1]:].tolist()
+        new = out[:, input_ids.shape[1] :].tolist()
         results: list[list[Completion]] = []
         for p in range(len(prompts)):
             group = []
@@ -173,8 +186,15 @@ class VLLMGenerator:
     name = "vllm"
 
     def __init__(
-        self, model_name: str, get_model: Callable[[], object], tokenizer, *,
-        gpu_memory_fraction: float, max_model_len: int, seed: int, bf16: bool,
+        self,
+        model_name: str,
+        get_model: Callable[[], object],
+        tokenizer,
+        *,
+        gpu_memory_fraction: float,
+        max_model_len: int,
+        seed: int,
+        bf16: bool,
     ):
         # The engine must live in this process for the weights to be pushed into it.
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
@@ -183,9 +203,13 @@ class VLLMGenerator:
         self.get_model = get_model
         self.tokenizer = tokenizer
         self.llm = LLM(
-            model=model_name, gpu_memory_utilization=gpu_memory_fraction,
-            max_model_len=max_model_len, seed=seed, enable_prefix_caching=True,
-            dtype="bfloat16" if bf16 else "auto", worker_extension_cls=WEIGHT_LOADER,
+            model=model_name,
+            gpu_memory_utilization=gpu_memory_fraction,
+            max_model_len=max_model_len,
+            seed=seed,
+            enable_prefix_caching=True,
+            dtype="bfloat16" if bf16 else "auto",
+            worker_extension_cls=WEIGHT_LOADER,
             logprobs_mode="processed_logprobs",
         )
 
@@ -202,7 +226,8 @@ class VLLMGenerator:
         try:
             yield {
                 k.replace("base_model.model.", "").replace(".base_layer", ""): v
-                for k, v in model.state_dict().items() if "lora_" not in k
+                for k, v in model.state_dict().items()
+                if "lora_" not in k
             }
         finally:
             model.unmerge_adapter()
@@ -220,8 +245,11 @@ class VLLMGenerator:
         from vllm import SamplingParams
 
         params = SamplingParams(
-            n=n, temperature=sampling.temperature, top_p=sampling.top_p,
-            top_k=sampling.top_k or -1, max_tokens=sampling.max_new_tokens,
+            n=n,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            top_k=sampling.top_k or -1,
+            max_tokens=sampling.max_new_tokens,
             logprobs=0,  # the sampled token's own log-prob
         )
         outputs = self.llm.generate(
@@ -229,8 +257,12 @@ class VLLMGenerator:
         )
         return [
             [
-                Completion(token_ids=list(c.token_ids), text=c.text,
-                           stopped=c.finish_reason == "stop", logprobs=_sampled_logprobs(c))
+                Completion(
+                    token_ids=list(c.token_ids),
+                    text=c.text,
+                    stopped=c.finish_reason == "stop",
+                    logprobs=_sampled_logprobs(c),
+                )
                 for c in out.outputs
             ]
             for out in outputs
@@ -241,8 +273,10 @@ def _sampled_logprobs(output) -> list[float] | None:
     """vLLM's per-position {token id: Logprob} dicts -> the sampled tokens' log-probs."""
     if not getattr(output, "logprobs", None):
         return None
-    return [float(step[token].logprob)
-            for token, step in zip(output.token_ids, output.logprobs, strict=True)]
+    return [
+        float(step[token].logprob)
+        for token, step in zip(output.token_ids, output.logprobs, strict=True)
+    ]
 
 
 def sampler_logps(completions: Sequence[Completion], doc_index: torch.Tensor) -> torch.Tensor:
@@ -258,8 +292,10 @@ def sampler_logps(completions: Sequence[Completion], doc_index: torch.Tensor) ->
         seen[doc] += 1
     for doc, completion in enumerate(completions):
         if seen[doc] != len(completion.token_ids):
-            raise ValueError(f"document {doc}: {seen[doc]} completion tokens in the batch, "
-                             f"{len(completion.token_ids)} sampled")
+            raise ValueError(
+                f"document {doc}: {seen[doc]} completion tokens in the batch, "
+                f"{len(completion.token_ids)} sampled"
+            )
     return out.to(doc_index.device)
 
 
@@ -281,7 +317,7 @@ def vllm_usable() -> bool:
 
 
 def choose_backend(requested: str) -> str:
-    """"auto" means vLLM when it is installed and a GPU is present, else transformers."""
+    """ "auto" means vLLM when it is installed and a GPU is present, else transformers."""
     if requested not in BACKENDS:
         raise ValueError(f"generation backend must be one of {BACKENDS}, got {requested!r}")
     if requested == "auto":

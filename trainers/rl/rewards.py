@@ -43,8 +43,10 @@ def verifier_score(verifier: str, completion: str, ground_truth: str) -> tuple[f
 
 
 def reward_for(score: float, stopped: bool, spec: RewardSpec) -> float:
-    base = spec.correct_reward * score if spec.partial_credit else (
-        spec.correct_reward if score >= 1.0 else 0.0
+    base = (
+        spec.correct_reward * score
+        if spec.partial_credit
+        else (spec.correct_reward if score >= 1.0 else 0.0)
     )
     return base - (0.0 if stopped else spec.no_stop_penalty)
 

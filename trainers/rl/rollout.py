@@ -17,10 +17,19 @@ from trainers.rl.rewards import RewardSpec, Scored, score_completion
 
 # Sums kept per rollout, in a fixed order so that processes can reduce them as one vector.
 STAT_KEYS: tuple[str, ...] = (
-    "samples", "reward_sum", "correct", "length_sum", "stopped", "verifier_errors",
-    "groups", "zero_signal_groups",
-    *(f"{name}/{part}" for name in sorted(VERIFIERS)
-      for part in ("samples", "reward_sum", "correct")),
+    "samples",
+    "reward_sum",
+    "correct",
+    "length_sum",
+    "stopped",
+    "verifier_errors",
+    "groups",
+    "zero_signal_groups",
+    *(
+        f"{name}/{part}"
+        for name in sorted(VERIFIERS)
+        for part in ("samples", "reward_sum", "correct")
+    ),
 )
 
 

@@ -16,18 +16,62 @@ import sys
 
 _FRAME_ATTRS = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back", "f_locals", "f_globals"}
 _REFUSED = {
-    "sys._current_frames", "sys._current_exceptions", "sys.settrace",
-    "sys.setprofile", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
-    "os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
-    "os.kill", "os.killpg", "os.setsid", "os.setpgid", "os.putenv", "os.unsetenv",
-    "os.chdir", "os.chroot", "os.chmod", "os.chown", "os.link", "os.symlink", "os.truncate",
-    "subprocess.Popen", "pty.spawn", "socket.connect", "socket.bind", "socket.sendto",
-    "socket.sendmsg", "socket.getaddrinfo", "socket.gethostbyname", "signal.pthread_kill",
-    "ctypes.dlopen", "ctypes.dlsym", "ctypes.addressof", "ctypes.cdata", "ctypes.call_function",
-    "mmap.__new__", "_posixsubprocess.fork_exec", "cpython.run_command",
-    "cpython._PySys_ClearAuditHooks", "sys.addaudithook", "code.__new__", "function.__new__",
-    "os.fwalk", "os.dup2", "os.dup", "fcntl.fcntl", "fcntl.ioctl", "resource.setrlimit",
-    "resource.prlimit", "os.openpty", "shutil.rmtree",
+    "sys._current_frames",
+    "sys._current_exceptions",
+    "sys.settrace",
+    "sys.setprofile",
+    "gc.get_objects",
+    "gc.get_referrers",
+    "gc.get_referents",
+    "os.fork",
+    "os.forkpty",
+    "os.system",
+    "os.exec",
+    "os.posix_spawn",
+    "os.spawn",
+    "os.kill",
+    "os.killpg",
+    "os.setsid",
+    "os.setpgid",
+    "os.putenv",
+    "os.unsetenv",
+    "os.chdir",
+    "os.chroot",
+    "os.chmod",
+    "os.chown",
+    "os.link",
+    "os.symlink",
+    "os.truncate",
+    "subprocess.Popen",
+    "pty.spawn",
+    "socket.connect",
+    "socket.bind",
+    "socket.sendto",
+    "socket.sendmsg",
+    "socket.getaddrinfo",
+    "socket.gethostbyname",
+    "signal.pthread_kill",
+    "ctypes.dlopen",
+    "ctypes.dlsym",
+    "ctypes.addressof",
+    "ctypes.cdata",
+    "ctypes.call_function",
+    "mmap.__new__",
+    "_posixsubprocess.fork_exec",
+    "cpython.run_command",
+    "cpython._PySys_ClearAuditHooks",
+    "sys.addaudithook",
+    "code.__new__",
+    "function.__new__",
+    "os.fwalk",
+    "os.dup2",
+    "os.dup",
+    "fcntl.fcntl",
+    "fcntl.ioctl",
+    "resource.setrlimit",
+    "resource.prlimit",
+    "os.openpty",
+    "shutil.rmtree",
 }
 _PATH_EVENTS = {"os.remove", "os.rename", "os.mkdir", "os.rmdir", "os.utime"}
 _LIST_EVENTS = {"os.listdir", "os.scandir"}  # imports list sys.path dirs: only /proc is refused
@@ -79,8 +123,9 @@ def _same(left: object, right: object) -> bool:
     return left == right
 
 
-def _child(solution: str, test: str, index: int, token: bytearray, write_fd: int, work: str,
-           same_name: str) -> None:
+def _child(
+    solution: str, test: str, index: int, token: bytearray, write_fd: int, work: str, same_name: str
+) -> None:
     run, build, write, read, exit_now = exec, compile, os.write, os.read, os._exit
     # The token leaves every Python object: it waits in a pipe until the test has run.
     keep_r, keep_w = os.pipe()

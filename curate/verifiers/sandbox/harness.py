@@ -70,10 +70,31 @@ def _unshare_prefix() -> tuple[str, ...] | None:
 
 def _bwrap_prefix(work: str) -> list[str]:
     return [
-        "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-        "--tmpfs", "/tmp", "--tmpfs", "/var/tmp", "--bind", work, work, "--chdir", work,
-        "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
-        "--setenv", "PATH", "/usr/bin:/bin", "--",
+        "bwrap",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
+        "--tmpfs",
+        "/var/tmp",
+        "--bind",
+        work,
+        work,
+        "--chdir",
+        work,
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        "/usr/bin:/bin",
+        "--",
     ]
 
 
@@ -118,8 +139,9 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def run_sandboxed(solution: str, tests: list[str], config: SandboxConfig = SandboxConfig()
-                  ) -> SandboxResult:
+def run_sandboxed(
+    solution: str, tests: list[str], config: SandboxConfig = SandboxConfig()
+) -> SandboxResult:
     """Which tests pass after `solution`, each decided by the driver outside candidate code."""
     layers = ["fork-per-test", "audit-hook", "rlimits", "clean-env", "private-tmp", "group-kill"]
     same_name = f"_same_{secrets.token_hex(8)}"
@@ -135,8 +157,13 @@ def run_sandboxed(solution: str, tests: list[str], config: SandboxConfig = Sandb
             command = [*prefix, *command]
             layers.insert(0, "unshare")
         child = subprocess.Popen(
-            command, cwd=work, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, preexec_fn=_limits(config), start_new_session=True,
+            command,
+            cwd=work,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_limits(config),
+            start_new_session=True,
             env={"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
         )
         out, timed_out = b"", False

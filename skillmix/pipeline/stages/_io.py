@@ -10,11 +10,20 @@ from skillmix.pipeline.sources import SourceRef
 from skillmix.pipeline.stage import StageContext, StageError
 
 
-def read_source(ref: SourceRef, on_bad_row: str, rejects: RejectsWriter,
-                accounting: Accounting) -> Iterator[dict]:
+def read_source(
+    ref: SourceRef, on_bad_row: str, rejects: RejectsWriter, accounting: Accounting
+) -> Iterator[dict]:
     """The contract rows of a source, tagged with the source's name (and skill, if set)."""
-    return read_rows(ref.path, ref.kind, source=ref.name, skill=ref.skill, mapping=ref.mapping,
-                     on_bad_row=on_bad_row, rejects=rejects, accounting=accounting)
+    return read_rows(
+        ref.path,
+        ref.kind,
+        source=ref.name,
+        skill=ref.skill,
+        mapping=ref.mapping,
+        on_bad_row=on_bad_row,
+        rejects=rejects,
+        accounting=accounting,
+    )
 
 
 def source_file(stage_dir: Path, name: str, suffix: str = ".jsonl") -> Path:
@@ -28,8 +37,10 @@ def from_sources(ctx: StageContext) -> list[SourceRef]:
     names = [names] if isinstance(names, str) else list(names)
     missing = [n for n in names if n not in ctx.sources]
     if missing:
-        raise StageError(f"stage {ctx.name}: from: no source named {missing[0]!r} "
-                         f"(sources: {', '.join(ctx.sources)})")
+        raise StageError(
+            f"stage {ctx.name}: from: no source named {missing[0]!r} "
+            f"(sources: {', '.join(ctx.sources)})"
+        )
     if ctx.options["as"] in ctx.sources:
         raise StageError(f"stage {ctx.name}: as: {ctx.options['as']!r} already names a source")
     return [ctx.sources[n] for n in names]

@@ -23,8 +23,9 @@ from skillmix.pipeline.stages._io import from_sources, source_file
 
 
 class AugmentTask(Task):
-    def __init__(self, ref: SourceRef, new_name: str, config: Any, out: Path,
-                 on_bad_row: str) -> None:
+    def __init__(
+        self, ref: SourceRef, new_name: str, config: Any, out: Path, on_bad_row: str
+    ) -> None:
         self.ref, self.new_name, self.config, self.out = ref, new_name, config, out
         self.on_bad_row = on_bad_row
 
@@ -32,9 +33,14 @@ class AugmentTask(Task):
         from curate.ifaug import augment_file
 
         tmp = atomic_target(self.out)
-        acc = augment_file(self.ref.path, tmp, self.config,
-                           source=self.new_name, on_bad_row=self.on_bad_row,
-                           rejects_path=self.out.with_suffix(".rejects.jsonl"))
+        acc = augment_file(
+            self.ref.path,
+            tmp,
+            self.config,
+            source=self.new_name,
+            on_bad_row=self.on_bad_row,
+            rejects_path=self.out.with_suffix(".rejects.jsonl"),
+        )
         self.out.with_suffix(".accounting.json").write_text(_json(acc.to_dict()))
         tmp.replace(self.out)
 
@@ -48,26 +54,39 @@ def _json(data: dict) -> str:
 class AugmentIf(Stage):
     TYPE = "augment_if"
     OPTIONS: ClassVar[dict[str, Any]] = {
-        "from": REQUIRED, "as": REQUIRED, "take": {"fraction": 1.0}, "seed": None,
-        "min_constraints": 1, "max_constraints": 3,
+        "from": REQUIRED,
+        "as": REQUIRED,
+        "take": {"fraction": 1.0},
+        "seed": None,
+        "min_constraints": 1,
+        "max_constraints": 3,
     }
 
     def _config(self, ctx: StageContext) -> Any:
         from curate.ifaug import AugmentConfig
 
         seed = ctx.options["seed"]
-        return AugmentConfig(seed=ctx.recipe.mix.seed if seed is None else int(seed),
-                             min_constraints=int(ctx.options["min_constraints"]),
-                             max_constraints=int(ctx.options["max_constraints"]))
+        return AugmentConfig(
+            seed=ctx.recipe.mix.seed if seed is None else int(seed),
+            min_constraints=int(ctx.options["min_constraints"]),
+            max_constraints=int(ctx.options["max_constraints"]),
+        )
 
     def _inputs(self, ctx: StageContext) -> list[SourceRef]:
         return from_sources(ctx)
 
     def tasks(self, ctx: StageContext) -> list[Task]:
         config = self._config(ctx)
-        return [AugmentTask(ref, ctx.options["as"], config,
-                            source_file(ctx.stage_dir, f"part-{ref.name}"), ctx.on_bad_row)
-                for ref in self._inputs(ctx)]
+        return [
+            AugmentTask(
+                ref,
+                ctx.options["as"],
+                config,
+                source_file(ctx.stage_dir, f"part-{ref.name}"),
+                ctx.on_bad_row,
+            )
+            for ref in self._inputs(ctx)
+        ]
 
     def finish(self, ctx: StageContext) -> StageResult:
         import json
@@ -83,8 +102,15 @@ class AugmentIf(Stage):
                 acc = json.loads(part.with_suffix(".accounting.json").read_text())
                 accounting[ref.name] = Accounting(**acc)
         sources = dict(ctx.sources)
-        sources[name] = SourceRef(name=name, path=str(out), kind="rlvr",
-                                  take=dict(ctx.options["take"]), skill="precise_if")
-        return StageResult(sources=sources, accounting=accounting,
-                           summary={"new_source": name, "rows": sum(
-                               a.rows_out for a in accounting.values())})
+        sources[name] = SourceRef(
+            name=name,
+            path=str(out),
+            kind="rlvr",
+            take=dict(ctx.options["take"]),
+            skill="precise_if",
+        )
+        return StageResult(
+            sources=sources,
+            accounting=accounting,
+            summary={"new_source": name, "rows": sum(a.rows_out for a in accounting.values())},
+        )

@@ -27,8 +27,15 @@ def resolve_eval(spec: str, resolve) -> str:
 
 
 class DecontaminateTask(Task):
-    def __init__(self, sources: list[SourceRef], evals: list[str], options: dict[str, Any],
-                 out_dir: Path, on_bad_row: str, workers: int) -> None:
+    def __init__(
+        self,
+        sources: list[SourceRef],
+        evals: list[str],
+        options: dict[str, Any],
+        out_dir: Path,
+        on_bad_row: str,
+        workers: int,
+    ) -> None:
         self.sources, self.evals, self.options = sources, evals, options
         self.out_dir, self.on_bad_row, self.workers = out_dir, on_bad_row, workers
 
@@ -40,11 +47,19 @@ class DecontaminateTask(Task):
         with RejectsWriter(self.out_dir / "rejects.jsonl") as rejects:
             rows = chain.from_iterable(
                 read_source(ref, self.on_bad_row, rejects, read_acc[ref.name])
-                for ref in self.sources)
-            find_contamination(rows, self.evals, out_dir=self.out_dir, remove=True,
-                               workers=self.workers, **self.options)
+                for ref in self.sources
+            )
+            find_contamination(
+                rows,
+                self.evals,
+                out_dir=self.out_dir,
+                remove=True,
+                workers=self.workers,
+                **self.options,
+            )
         (self.out_dir / "read_accounting.json").write_text(
-            json.dumps({k: v.to_dict() for k, v in read_acc.items()}, sort_keys=True))
+            json.dumps({k: v.to_dict() for k, v in read_acc.items()}, sort_keys=True)
+        )
 
 
 class Decontaminate(Stage):
@@ -52,7 +67,11 @@ class Decontaminate(Stage):
     # eval_dir: a folder from `skillmix evals pull`; the registry names in `evals` (all of
     # its sets when `evals` is []) are read from it offline, sha256-checked
     OPTIONS: ClassVar[dict[str, Any]] = {
-        "evals": REQUIRED, "method": "ngram", "ngram_size": 8, "threshold": 0.5, "fields": "user",
+        "evals": REQUIRED,
+        "method": "ngram",
+        "ngram_size": 8,
+        "threshold": 0.5,
+        "fields": "user",
         "eval_dir": None,
     }
     FILE_OPTIONS: ClassVar[tuple[str, ...]] = ("evals", "eval_dir")
@@ -64,16 +83,27 @@ class Decontaminate(Stage):
 
         if isinstance(value, str):  # eval_dir: its index holds every file's sha256
             return [str(Path(value) / INDEX)]
-        return [path for spec in super().option_paths(value)
-                if (path := parse_eval_spec(spec)[1]) is not None]
+        return [
+            path
+            for spec in super().option_paths(value)
+            if (path := parse_eval_spec(spec)[1]) is not None
+        ]
 
     def tasks(self, ctx: StageContext) -> list[Task]:
         evals = [resolve_eval(str(e), ctx.recipe.resolve) for e in ctx.options["evals"]]
         options = {k: v for k, v in ctx.options.items() if k != "evals"}
         if options["eval_dir"] is not None:
             options["eval_dir"] = ctx.recipe.resolve(str(options["eval_dir"]))
-        return [DecontaminateTask(list(ctx.sources.values()), evals, options,
-                                  ctx.stage_dir / REPORT, ctx.on_bad_row, ctx.workers)]
+        return [
+            DecontaminateTask(
+                list(ctx.sources.values()),
+                evals,
+                options,
+                ctx.stage_dir / REPORT,
+                ctx.on_bad_row,
+                ctx.workers,
+            )
+        ]
 
     def finish(self, ctx: StageContext) -> StageResult:
         from decontam.audit import safe_name
@@ -84,8 +114,11 @@ class Decontaminate(Stage):
         sources, accounting = {}, {}
         for name, ref in ctx.sources.items():
             stats = report["sources"].get(name, {"rows": 0, "flagged": 0, "kept": 0})
-            acc = Accounting(rows_in=read_acc[name]["rows_in"], rows_out=stats["kept"],
-                             rejected=read_acc[name]["rejected"])
+            acc = Accounting(
+                rows_in=read_acc[name]["rows_in"],
+                rows_out=stats["kept"],
+                rejected=read_acc[name]["rejected"],
+            )
             if stats["flagged"]:
                 acc.remove("contaminated", stats["flagged"])
             accounting[name] = acc
@@ -93,13 +126,19 @@ class Decontaminate(Stage):
             if kept.exists():
                 sources[name] = ref.moved_to(str(kept))
         rel = out.relative_to(ctx.run_dir)
-        contaminated = {src: stats["contaminated_evals"]
-                        for src, stats in report["sources"].items()}
+        contaminated = {
+            src: stats["contaminated_evals"] for src, stats in report["sources"].items()
+        }
         return StageResult(
-            sources=sources, accounting=accounting,
-            reports={"contamination report": str(rel / "report.html"),
-                     "report.json": str(rel / "report.json")},
+            sources=sources,
+            accounting=accounting,
+            reports={
+                "contamination report": str(rel / "report.html"),
+                "report.json": str(rel / "report.json"),
+            },
             products={"contamination": str(out / "report.json")},
-            summary={"emptied_sources": sorted(set(ctx.sources) - set(sources)),
-                     "contaminated": contaminated},
+            summary={
+                "emptied_sources": sorted(set(ctx.sources) - set(sources)),
+                "contaminated": contaminated,
+            },
         )

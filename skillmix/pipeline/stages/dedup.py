@@ -24,8 +24,14 @@ WORK = "work"
 
 
 class DedupTask(Task):
-    def __init__(self, refs: list[SourceRef], options: dict[str, Any], seed: int,
-                 stage_dir: Path, on_bad_row: str) -> None:
+    def __init__(
+        self,
+        refs: list[SourceRef],
+        options: dict[str, Any],
+        seed: int,
+        stage_dir: Path,
+        on_bad_row: str,
+    ) -> None:
         self.refs, self.options, self.seed = refs, options, seed
         self.stage_dir, self.on_bad_row = stage_dir, on_bad_row
 
@@ -39,10 +45,20 @@ class DedupTask(Task):
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         with RejectsWriter(self.stage_dir / f"rejects-{kind}.jsonl") as rejects:
-            staged = [stage_source(i, ref.name, ref.path, kind, work, skill=ref.skill,
-                                   mapping=ref.mapping, on_bad_row=self.on_bad_row,
-                                   rejects=rejects)
-                      for i, ref in enumerate(self.refs)]
+            staged = [
+                stage_source(
+                    i,
+                    ref.name,
+                    ref.path,
+                    kind,
+                    work,
+                    skill=ref.skill,
+                    mapping=ref.mapping,
+                    on_bad_row=self.on_bad_row,
+                    rejects=rejects,
+                )
+                for i, ref in enumerate(self.refs)
+            ]
         alive = [np.ones(s.rows, dtype=bool) for s in staged]
         exact = [np.zeros(s.rows, dtype=bool) for s in staged]
         if self.options["exact"]:
@@ -56,8 +72,11 @@ class DedupTask(Task):
         for source, keep, e, n in zip(staged, alive, exact, near, strict=True):
             out = source_file(self.stage_dir, source.name, ".arrow")
             _write_kept(source.open(), keep, out)
-            acc = Accounting(rows_in=source.accounting.rows_in, rows_out=int(keep.sum()),
-                             rejected=source.accounting.rejected)
+            acc = Accounting(
+                rows_in=source.accounting.rows_in,
+                rows_out=int(keep.sum()),
+                rejected=source.accounting.rejected,
+            )
             for reason, mask in (("duplicate_exact", e), ("duplicate_minhash", n)):
                 if mask.any():
                     acc.remove(reason, int(mask.sum()))
@@ -86,16 +105,22 @@ class Dedup(Stage):
         by_kind: dict[str, list[SourceRef]] = {}
         for ref in ctx.sources.values():
             by_kind.setdefault(ref.kind, []).append(ref)
-        return [DedupTask(refs, ctx.options, ctx.recipe.mix.seed, ctx.stage_dir, ctx.on_bad_row)
-                for refs in by_kind.values()]
+        return [
+            DedupTask(refs, ctx.options, ctx.recipe.mix.seed, ctx.stage_dir, ctx.on_bad_row)
+            for refs in by_kind.values()
+        ]
 
     def finish(self, ctx: StageContext) -> StageResult:
         sources, accounting = {}, {}
         for name, ref in ctx.sources.items():
             out = source_file(ctx.stage_dir, name, ".arrow")
-            accounting[name] = Accounting(**json.loads(
-                out.with_suffix(".accounting.json").read_text()))
+            accounting[name] = Accounting(
+                **json.loads(out.with_suffix(".accounting.json").read_text())
+            )
             if out.exists():
                 sources[name] = ref.moved_to(str(out))
-        return StageResult(sources=sources, accounting=accounting,
-                           summary={"emptied_sources": sorted(set(ctx.sources) - set(sources))})
+        return StageResult(
+            sources=sources,
+            accounting=accounting,
+            summary={"emptied_sources": sorted(set(ctx.sources) - set(sources))},
+        )

@@ -20,8 +20,16 @@ OUT = "mix"
 
 
 class MixTask(Task):
-    def __init__(self, recipe_data: dict, base_dir: Path, origin: str, out_dir: Path,
-                 tokenizer: str | None, on_bad_row: str, workers: int) -> None:
+    def __init__(
+        self,
+        recipe_data: dict,
+        base_dir: Path,
+        origin: str,
+        out_dir: Path,
+        tokenizer: str | None,
+        on_bad_row: str,
+        workers: int,
+    ) -> None:
         self.recipe_data, self.base_dir, self.origin = recipe_data, base_dir, origin
         self.out_dir, self.tokenizer = out_dir, tokenizer
         self.on_bad_row, self.workers = on_bad_row, workers
@@ -31,17 +39,29 @@ class MixTask(Task):
         from mixers import mix
 
         recipe = parse_recipe(self.recipe_data, origin=self.origin, base_dir=self.base_dir)
-        result = mix(recipe, self.out_dir, tokenizer=self.tokenizer,
-                     on_bad_row=self.on_bad_row, workers=self.workers)
+        result = mix(
+            recipe,
+            self.out_dir,
+            tokenizer=self.tokenizer,
+            on_bad_row=self.on_bad_row,
+            workers=self.workers,
+        )
         (self.out_dir.parent / "mix_accounting.json").write_text(
-            json.dumps(result.accounting.to_dict(), sort_keys=True))
+            json.dumps(result.accounting.to_dict(), sort_keys=True)
+        )
 
 
 class Mix(Stage):
     TYPE = "mix"
     OPTIONS: ClassVar[dict[str, Any]] = {
-        "kind": None, "sources": None, "total": None, "tokens": None, "dedup": None,
-        "decontaminate": None, "shards": None, "tokenizer": None,
+        "kind": None,
+        "sources": None,
+        "total": None,
+        "tokens": None,
+        "dedup": None,
+        "decontaminate": None,
+        "shards": None,
+        "tokenizer": None,
     }
 
     def _sources(self, ctx: StageContext, kind: str) -> Sources:
@@ -53,8 +73,10 @@ class Mix(Stage):
             raise StageError(f"stage {ctx.name}: sources: no source named {missing[0]!r}")
         wrong = [n for n in names if ctx.sources[n].kind != kind]
         if wrong:
-            raise StageError(f"stage {ctx.name}: sources: {wrong[0]!r} holds "
-                             f"{ctx.sources[wrong[0]].kind} rows, not {kind}")
+            raise StageError(
+                f"stage {ctx.name}: sources: {wrong[0]!r} holds "
+                f"{ctx.sources[wrong[0]].kind} rows, not {kind}"
+            )
         return {n: ctx.sources[n] for n in names}
 
     def recipe_data(self, ctx: StageContext) -> dict:
@@ -67,9 +89,16 @@ class Mix(Stage):
             "name": base["name"] if ctx.name == "mix" else f"{base['name']}-{ctx.name}",
             "seed": base.get("seed", 0),
             "kind": kind,
-            "sources": [{"name": s.name, "path": s.path, "skill": s.skill, "take": s.take,
-                         **({"mapping": s.mapping} if s.mapping else {})}
-                        for s in sources.values()],
+            "sources": [
+                {
+                    "name": s.name,
+                    "path": s.path,
+                    "skill": s.skill,
+                    "take": s.take,
+                    **({"mapping": s.mapping} if s.mapping else {}),
+                }
+                for s in sources.values()
+            ],
         }
         for key in MIX_KEYS:
             value = ctx.options[key] if ctx.options[key] is not None else base.get(key)
@@ -83,34 +112,53 @@ class Mix(Stage):
 
     def tasks(self, ctx: StageContext) -> list[Task]:
         tokenizer = ctx.options["tokenizer"]
-        return [MixTask(self.recipe_data(ctx), ctx.recipe.base_dir, f"{ctx.recipe.origin} "
-                        f"(stage {ctx.name})", ctx.stage_dir / OUT,
-                        ctx.recipe.resolve(tokenizer) if tokenizer else None,
-                        ctx.on_bad_row, ctx.workers)]
+        return [
+            MixTask(
+                self.recipe_data(ctx),
+                ctx.recipe.base_dir,
+                f"{ctx.recipe.origin} (stage {ctx.name})",
+                ctx.stage_dir / OUT,
+                ctx.recipe.resolve(tokenizer) if tokenizer else None,
+                ctx.on_bad_row,
+                ctx.workers,
+            )
+        ]
 
     def finish(self, ctx: StageContext) -> StageResult:
         out = ctx.stage_dir / OUT
         manifest = json.loads((out / "manifest.json").read_text())
         accounting = {}
         for entry in manifest["sources"]:
-            acc = Accounting(rows_in=entry["available"], rows_out=entry["selected"],
-                             rejected=entry["rejected"])
-            for reason, n in (("decontaminated", entry["decontaminated"]),
-                              ("dedup_exact", entry["deduplicated"]["exact"]),
-                              ("dedup_minhash", entry["deduplicated"]["minhash"]),
-                              ("not_drawn", entry["not_drawn"])):
+            acc = Accounting(
+                rows_in=entry["available"], rows_out=entry["selected"], rejected=entry["rejected"]
+            )
+            for reason, n in (
+                ("decontaminated", entry["decontaminated"]),
+                ("dedup_exact", entry["deduplicated"]["exact"]),
+                ("dedup_minhash", entry["deduplicated"]["minhash"]),
+                ("not_drawn", entry["not_drawn"]),
+            ):
                 if n:
                     acc.remove(reason, n)
             accounting[entry["name"]] = acc
-        product = {"stage": ctx.name, "kind": manifest["kind"], "dir": str(out),
-                   "manifest": str(out / "manifest.json"), "rows": manifest["total_rows"]}
+        product = {
+            "stage": ctx.name,
+            "kind": manifest["kind"],
+            "dir": str(out),
+            "manifest": str(out / "manifest.json"),
+            "rows": manifest["total_rows"],
+        }
         mixes = [*ctx.products.get("mixes", []), product]
         reports = {"manifest": str((out / "manifest.json").relative_to(ctx.run_dir))}
         decontam = manifest.get("decontamination") or {}
         if decontam.get("report_path"):
             reports["mix contamination report"] = str(
-                (out / decontam["report_path"]).with_name("report.html").relative_to(ctx.run_dir))
-        return StageResult(sources=ctx.sources, accounting=accounting, reports=reports,
-                           products={"mix": product, "mixes": mixes},
-                           summary={"rows": manifest["total_rows"],
-                                    "shards": len(manifest["shards"])})
+                (out / decontam["report_path"]).with_name("report.html").relative_to(ctx.run_dir)
+            )
+        return StageResult(
+            sources=ctx.sources,
+            accounting=accounting,
+            reports=reports,
+            products={"mix": product, "mixes": mixes},
+            summary={"rows": manifest["total_rows"], "shards": len(manifest["shards"])},
+        )

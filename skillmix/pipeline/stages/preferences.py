@@ -33,8 +33,15 @@ READ = "read_accounting.json"
 
 
 class PreferencesTask(Task):
-    def __init__(self, name: str, refs: list[SourceRef], options: dict[str, Any], seed: int,
-                 stage_dir: Path, on_bad_row: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        refs: list[SourceRef],
+        options: dict[str, Any],
+        seed: int,
+        stage_dir: Path,
+        on_bad_row: str,
+    ) -> None:
         self.name, self.refs, self.options, self.seed = name, refs, options, seed
         self.stage_dir, self.on_bad_row = stage_dir, on_bad_row
 
@@ -46,17 +53,27 @@ class PreferencesTask(Task):
         o = self.options
         self._write_prompts(o["max_prompts"])
         config = PreferenceConfig(
-            samples=int(o["samples"]), seed=self.seed,
-            params=SamplingParams(temperature=float(o["temperature"]),
-                                  max_tokens=int(o["max_tokens"])),
-            judge_retries=int(o["judge_retries"]), min_margin=float(o["min_margin"]),
-            keep_truncated=bool(o["keep_truncated"]), source=o["as"],
+            samples=int(o["samples"]),
+            seed=self.seed,
+            params=SamplingParams(
+                temperature=float(o["temperature"]), max_tokens=int(o["max_tokens"])
+            ),
+            judge_retries=int(o["judge_retries"]),
+            min_margin=float(o["min_margin"]),
+            keep_truncated=bool(o["keep_truncated"]),
+            source=o["as"],
         )
         pool = [_backend(member) for member in o["pool"]]
         judge = _backend(o["judge"]) if o["judge"] else None
         try:
-            run_preference_stage(self.stage_dir / PROMPTS, self.stage_dir / PAIRS, config,
-                                 pool, judge, on_bad_row=self.on_bad_row)
+            run_preference_stage(
+                self.stage_dir / PROMPTS,
+                self.stage_dir / PAIRS,
+                config,
+                pool,
+                judge,
+                on_bad_row=self.on_bad_row,
+            )
         except BadRowError:
             raise
         except ValueError as exc:  # no pairs, no judge, a pool twice: one named line
@@ -68,12 +85,21 @@ class PreferencesTask(Task):
         acc = Accounting()
         target = self.stage_dir / PROMPTS
         tmp = atomic_target(target)
-        with (RejectsWriter(self.stage_dir / "rejects.jsonl") as rejects,
-              open(tmp, "w", encoding="utf-8") as fh):
+        with (
+            RejectsWriter(self.stage_dir / "rejects.jsonl") as rejects,
+            open(tmp, "w", encoding="utf-8") as fh,
+        ):
             for ref in self.refs:
-                for row in read_rows(ref.path, "prompt", source=ref.name, skill=ref.skill,
-                                     mapping=ref.mapping, on_bad_row=self.on_bad_row,
-                                     rejects=rejects, accounting=acc):
+                for row in read_rows(
+                    ref.path,
+                    "prompt",
+                    source=ref.name,
+                    skill=ref.skill,
+                    mapping=ref.mapping,
+                    on_bad_row=self.on_bad_row,
+                    rejects=rejects,
+                    accounting=acc,
+                ):
                     if limit is not None and acc.rows_out > limit:
                         acc.rows_out -= 1
                         acc.remove("beyond_max_prompts")
@@ -97,17 +123,29 @@ def _backend(options: Any) -> Any:
 class Preferences(Stage):
     TYPE = "preferences"
     OPTIONS: ClassVar[dict[str, Any]] = {
-        "from": REQUIRED, "as": REQUIRED, "pool": REQUIRED, "judge": None, "samples": 1,
-        "temperature": 0.8, "max_tokens": 1024, "min_margin": 0.0, "judge_retries": 2,
-        "keep_truncated": False, "max_prompts": None, "take": {"fraction": 1.0}, "seed": None,
+        "from": REQUIRED,
+        "as": REQUIRED,
+        "pool": REQUIRED,
+        "judge": None,
+        "samples": 1,
+        "temperature": 0.8,
+        "max_tokens": 1024,
+        "min_margin": 0.0,
+        "judge_retries": 2,
+        "keep_truncated": False,
+        "max_prompts": None,
+        "take": {"fraction": 1.0},
+        "seed": None,
     }
 
     def _inputs(self, ctx: StageContext) -> list[SourceRef]:
         refs = from_sources(ctx)
         pool = ctx.options["pool"]
         if not isinstance(pool, list) or not pool:
-            raise StageError(f"stage {ctx.name}: pool: expected a list of backends "
-                             "({model: ..., base_url: ...})")
+            raise StageError(
+                f"stage {ctx.name}: pool: expected a list of backends "
+                "({model: ..., base_url: ...})"
+            )
         for member in [*pool, *([ctx.options["judge"]] if ctx.options["judge"] else [])]:
             try:
                 _backend(member)
@@ -117,9 +155,16 @@ class Preferences(Stage):
 
     def tasks(self, ctx: StageContext) -> list[Task]:
         seed = ctx.options["seed"]
-        return [PreferencesTask(ctx.name, self._inputs(ctx), ctx.options,
-                                ctx.recipe.mix.seed if seed is None else int(seed),
-                                ctx.stage_dir, ctx.on_bad_row)]
+        return [
+            PreferencesTask(
+                ctx.name,
+                self._inputs(ctx),
+                ctx.options,
+                ctx.recipe.mix.seed if seed is None else int(seed),
+                ctx.stage_dir,
+                ctx.on_bad_row,
+            )
+        ]
 
     def finish(self, ctx: StageContext) -> StageResult:
         from curate.synth.run import summary_path_for
@@ -133,19 +178,34 @@ class Preferences(Stage):
             total.remove(reason, n)
         total.rejected += pairs.rejected
         sources = dict(ctx.sources)
-        sources[name] = SourceRef(name=name, path=str(ctx.stage_dir / PAIRS), kind="preference",
-                                  take=dict(ctx.options["take"]))
+        sources[name] = SourceRef(
+            name=name,
+            path=str(ctx.stage_dir / PAIRS),
+            kind="preference",
+            take=dict(ctx.options["take"]),
+        )
         summary_rel = f"{ctx.stage_dir.name}/{PAIRS}.summary.json"
-        product = {"stage": ctx.name, "source": name, "pairs": pairs.rows_out,
-                   "pairs_file": str(ctx.stage_dir / PAIRS), "summary": summary_rel,
-                   "pool": [m["model"] for m in summary["pool"]],
-                   "judge": (summary["judge"] or {}).get("model"),
-                   "accounting": total.to_dict(), "usage": summary["usage"],
-                   "notes": summary["notes"]}
+        product = {
+            "stage": ctx.name,
+            "source": name,
+            "pairs": pairs.rows_out,
+            "pairs_file": str(ctx.stage_dir / PAIRS),
+            "summary": summary_rel,
+            "pool": [m["model"] for m in summary["pool"]],
+            "judge": (summary["judge"] or {}).get("model"),
+            "accounting": total.to_dict(),
+            "usage": summary["usage"],
+            "notes": summary["notes"],
+        }
         return StageResult(
-            sources=sources, accounting={"preferences": total},
+            sources=sources,
+            accounting={"preferences": total},
             reports={"preference summary": summary_rel},
             products={"preferences": [*ctx.products.get("preferences", []), product]},
-            summary={"new_source": name, "pairs": pairs.rows_out, "usage": summary["usage"],
-                     "notes": summary["notes"]},
+            summary={
+                "new_source": name,
+                "pairs": pairs.rows_out,
+                "usage": summary["usage"],
+                "notes": summary["notes"],
+            },
         )

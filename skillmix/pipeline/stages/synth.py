@@ -36,8 +36,9 @@ def _backend(options: dict[str, Any]) -> Any:
 
 
 class SynthTask(Task):
-    def __init__(self, options: dict[str, Any], seed: int, stage_dir: Any, personas: str,
-                 on_bad_row: str) -> None:
+    def __init__(
+        self, options: dict[str, Any], seed: int, stage_dir: Any, personas: str, on_bad_row: str
+    ) -> None:
         self.options, self.seed, self.stage_dir = options, seed, stage_dir
         self.personas, self.on_bad_row = personas, on_bad_row
 
@@ -48,15 +49,23 @@ class SynthTask(Task):
 
         o = self.options
         prompts = self.stage_dir / PROMPTS
-        config = PromptConfig(skills=tuple(o["skills"]), per_skill=int(o["per_skill"]),
-                              seed=self.seed, source=o["as"],
-                              decontam=tuple(o["decontam"] or ()))
+        config = PromptConfig(
+            skills=tuple(o["skills"]),
+            per_skill=int(o["per_skill"]),
+            seed=self.seed,
+            source=o["as"],
+            decontam=tuple(o["decontam"] or ()),
+        )
         run_prompt_stage(prompts, config, _backend(o["backend"]), personas=self.personas)
         responder = o["response_backend"] or o["backend"]
-        run_response_stage(prompts, self.stage_dir / SFT,
-                           ResponseConfig(samples=int(o["samples"]), seed=self.seed),
-                           _backend(responder), rlvr_out=self.stage_dir / RLVR,
-                           on_bad_row=self.on_bad_row)
+        run_response_stage(
+            prompts,
+            self.stage_dir / SFT,
+            ResponseConfig(samples=int(o["samples"]), seed=self.seed),
+            _backend(responder),
+            rlvr_out=self.stage_dir / RLVR,
+            on_bad_row=self.on_bad_row,
+        )
         for name in (SFT, RLVR):
             set_lineage(self.stage_dir / name, f"{self.stage_dir.name}/{name}")
 
@@ -81,9 +90,16 @@ def set_lineage(path: Path, label: str) -> None:
 class Synth(Stage):
     TYPE = "synth"
     OPTIONS: ClassVar[dict[str, Any]] = {
-        "skills": REQUIRED, "per_skill": REQUIRED, "as": REQUIRED, "backend": REQUIRED,
-        "response_backend": None, "personas": "builtin", "samples": 1, "decontam": None,
-        "take": {"fraction": 1.0}, "seed": None,
+        "skills": REQUIRED,
+        "per_skill": REQUIRED,
+        "as": REQUIRED,
+        "backend": REQUIRED,
+        "response_backend": None,
+        "personas": "builtin",
+        "samples": 1,
+        "decontam": None,
+        "take": {"fraction": 1.0},
+        "seed": None,
     }
 
     def tasks(self, ctx: StageContext) -> list[Task]:
@@ -94,8 +110,15 @@ class Synth(Stage):
         personas = str(ctx.options["personas"])
         if personas != "builtin" and not personas.startswith("hf://"):
             personas = ctx.recipe.resolve(personas)
-        return [SynthTask(ctx.options, ctx.recipe.mix.seed if seed is None else int(seed),
-                          ctx.stage_dir, personas, ctx.on_bad_row)]
+        return [
+            SynthTask(
+                ctx.options,
+                ctx.recipe.mix.seed if seed is None else int(seed),
+                ctx.stage_dir,
+                personas,
+                ctx.on_bad_row,
+            )
+        ]
 
     def finish(self, ctx: StageContext) -> StageResult:
         from curate.synth.run import summary_path_for
@@ -110,11 +133,15 @@ class Synth(Stage):
             acc = Accounting(**answers["accounting"][kind])
             accounting[f"{kind} answers"] = acc
             if acc.rows_out:
-                sources[new_name] = SourceRef(name=new_name, path=str(ctx.stage_dir / file),
-                                              kind=kind, take=take)
+                sources[new_name] = SourceRef(
+                    name=new_name, path=str(ctx.stage_dir / file), kind=kind, take=take
+                )
         return StageResult(
-            sources=sources, accounting=accounting,
-            reports={"prompt summary": f"{ctx.stage_dir.name}/{PROMPTS}.summary.json",
-                     "answer summary": f"{ctx.stage_dir.name}/{SFT}.summary.json"},
+            sources=sources,
+            accounting=accounting,
+            reports={
+                "prompt summary": f"{ctx.stage_dir.name}/{PROMPTS}.summary.json",
+                "answer summary": f"{ctx.stage_dir.name}/{SFT}.summary.json",
+            },
             summary={"usage": {"prompts": prompts.get("usage"), "answers": answers.get("usage")}},
         )

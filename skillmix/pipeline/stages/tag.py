@@ -22,8 +22,9 @@ MODEL = "tagger.bin"
 
 
 class TagTask(Task):
-    def __init__(self, ref: SourceRef, model: str, out: Path, min_confidence: float,
-                 on_bad_row: str) -> None:
+    def __init__(
+        self, ref: SourceRef, model: str, out: Path, min_confidence: float, on_bad_row: str
+    ) -> None:
         self.ref, self.model, self.out = ref, model, out
         self.min_confidence, self.on_bad_row = min_confidence, on_bad_row
 
@@ -31,12 +32,20 @@ class TagTask(Task):
         from curate.tagging import apply_tagger
 
         if self.ref.mapping or self.ref.skill:
-            raise StageError(f"tag: source {self.ref.name!r} has a mapping or a fixed skill; "
-                             "tag it after a stage that rewrites it, or drop its `skill`")
+            raise StageError(
+                f"tag: source {self.ref.name!r} has a mapping or a fixed skill; "
+                "tag it after a stage that rewrites it, or drop its `skill`"
+            )
         tmp = atomic_target(self.out)
-        acc = apply_tagger(self.model, self.ref.path, tmp, min_confidence=self.min_confidence,
-                           kind=self.ref.kind, on_bad_row=self.on_bad_row,
-                           rejects_path=self.out.with_suffix(".rejects.jsonl"))
+        acc = apply_tagger(
+            self.model,
+            self.ref.path,
+            tmp,
+            min_confidence=self.min_confidence,
+            kind=self.ref.kind,
+            on_bad_row=self.on_bad_row,
+            rejects_path=self.out.with_suffix(".rejects.jsonl"),
+        )
         self.out.with_suffix(".accounting.json").write_text(json.dumps(acc.to_dict()))
         tmp.replace(self.out)
 
@@ -44,15 +53,20 @@ class TagTask(Task):
 class Tag(Stage):
     TYPE = "tag"
     OPTIONS: ClassVar[dict[str, Any]] = {
-        "model": None, "train": None, "train_options": {}, "sources": None,
+        "model": None,
+        "train": None,
+        "train_options": {},
+        "sources": None,
         "min_confidence": 0.0,
     }
     FILE_OPTIONS: ClassVar[tuple[str, ...]] = ("model", "train")
 
     def _model_path(self, ctx: StageContext) -> str:
         if (ctx.options["model"] is None) == (ctx.options["train"] is None):
-            raise StageError(f"stage {ctx.name}: give `model` (a fastText .bin) or `train` "
-                             "(labeled rows to train one), not both")
+            raise StageError(
+                f"stage {ctx.name}: give `model` (a fastText .bin) or `train` "
+                "(labeled rows to train one), not both"
+            )
         if ctx.options["model"] is not None:
             return ctx.recipe.resolve(str(ctx.options["model"]))
         return str(ctx.stage_dir / MODEL)
@@ -65,11 +79,16 @@ class Tag(Stage):
 
         options = {"seed": ctx.recipe.mix.seed, **ctx.options["train_options"]}
         tmp = atomic_target(model)
-        report = train_tagger(ctx.recipe.resolve(str(ctx.options["train"])), tmp,
-                              TagTrainConfig(**options), on_bad_row=ctx.on_bad_row,
-                              rejects_path=ctx.stage_dir / "train.rejects.jsonl")
+        report = train_tagger(
+            ctx.recipe.resolve(str(ctx.options["train"])),
+            tmp,
+            TagTrainConfig(**options),
+            on_bad_row=ctx.on_bad_row,
+            rejects_path=ctx.stage_dir / "train.rejects.jsonl",
+        )
         (ctx.stage_dir / "tagger_report.json").write_text(
-            json.dumps(_report_dict(report), indent=2, sort_keys=True))
+            json.dumps(_report_dict(report), indent=2, sort_keys=True)
+        )
         tmp.replace(model)
         Path(f"{tmp}.report.json").unlink(missing_ok=True)  # train_tagger's copy; kept above
 
@@ -82,21 +101,30 @@ class Tag(Stage):
 
     def tasks(self, ctx: StageContext) -> list[Task]:
         model = self._model_path(ctx)
-        return [TagTask(ref, model, source_file(ctx.stage_dir, ref.name),
-                        float(ctx.options["min_confidence"]), ctx.on_bad_row)
-                for ref in self._targets(ctx)]
+        return [
+            TagTask(
+                ref,
+                model,
+                source_file(ctx.stage_dir, ref.name),
+                float(ctx.options["min_confidence"]),
+                ctx.on_bad_row,
+            )
+            for ref in self._targets(ctx)
+        ]
 
     def finish(self, ctx: StageContext) -> StageResult:
         sources, accounting = dict(ctx.sources), {}
         for ref in self._targets(ctx):
             out = source_file(ctx.stage_dir, ref.name)
-            accounting[ref.name] = Accounting(**json.loads(
-                out.with_suffix(".accounting.json").read_text()))
+            accounting[ref.name] = Accounting(
+                **json.loads(out.with_suffix(".accounting.json").read_text())
+            )
             sources[ref.name] = ref.moved_to(str(out), skill=None)
         reports = {}
         if (ctx.stage_dir / "tagger_report.json").exists():
             reports["tagger precision/recall"] = str(
-                (ctx.stage_dir / "tagger_report.json").relative_to(ctx.run_dir))
+                (ctx.stage_dir / "tagger_report.json").relative_to(ctx.run_dir)
+            )
         return StageResult(sources=sources, accounting=accounting, reports=reports)
 
 

@@ -10,8 +10,9 @@ from skillmix.pipeline.stage import REQUIRED, Stage, StageContext, StageError, S
 
 
 class TrainTask(Task):
-    def __init__(self, method: str, config_file: str | None, settings: dict[str, Any],
-                 summary_path: Path) -> None:
+    def __init__(
+        self, method: str, config_file: str | None, settings: dict[str, Any], summary_path: Path
+    ) -> None:
         self.method, self.config_file, self.settings = method, config_file, settings
         self.summary_path = summary_path
 
@@ -28,7 +29,11 @@ class Train(Stage):
     TYPE = "train"
     USES_EXECUTOR = False  # training scales out through accelerate / torchrun instead
     OPTIONS: ClassVar[dict[str, Any]] = {
-        "method": "sft", "data": None, "model": REQUIRED, "config": None, "settings": {},
+        "method": "sft",
+        "data": None,
+        "model": REQUIRED,
+        "config": None,
+        "settings": {},
     }
     FILE_OPTIONS: ClassVar[tuple[str, ...]] = ("config",)
 
@@ -45,8 +50,10 @@ class Train(Stage):
             mixes = [m for m in mixes if m["stage"] == wanted]
         mixes = [m for m in mixes if m["kind"] == kind]
         if not mixes:
-            raise StageError(f"stage {ctx.name}: no earlier {kind} mix stage"
-                             + (f" named {wanted!r}" if wanted else ""))
+            raise StageError(
+                f"stage {ctx.name}: no earlier {kind} mix stage"
+                + (f" named {wanted!r}" if wanted else "")
+            )
         return mixes[-1]
 
     def _model(self, ctx: StageContext, mix: dict) -> str:
@@ -66,24 +73,37 @@ class Train(Stage):
     def tasks(self, ctx: StageContext) -> list[Task]:
         mix = self._mix(ctx)
         output = ctx.stage_dir / "model"
-        settings = {**ctx.options["settings"], "data": mix["dir"], "output": str(output),
-                    "model": self._model(ctx, mix)}
+        settings = {
+            **ctx.options["settings"],
+            "data": mix["dir"],
+            "output": str(output),
+            "model": self._model(ctx, mix),
+        }
         if any(output.glob("checkpoint-*")):  # interrupted: go on from the last checkpoint
             settings["resume"] = "latest"
         config = ctx.options["config"]
-        return [TrainTask(ctx.options["method"], ctx.recipe.resolve(config) if config else None,
-                          settings, ctx.stage_dir / "summary.json")]
+        return [
+            TrainTask(
+                ctx.options["method"],
+                ctx.recipe.resolve(config) if config else None,
+                settings,
+                ctx.stage_dir / "summary.json",
+            )
+        ]
 
     def finish(self, ctx: StageContext) -> StageResult:
         import json
 
         summary = json.loads((ctx.stage_dir / "summary.json").read_text())
-        acc = Accounting(**{k: summary["accounting"][k]
-                            for k in ("rows_in", "rows_out", "removed", "rejected")})
+        acc = Accounting(
+            **{k: summary["accounting"][k] for k in ("rows_in", "rows_out", "removed", "rejected")}
+        )
         return StageResult(
-            sources=ctx.sources, accounting={"training data": acc},
-            reports={"metrics": str((ctx.stage_dir / "model" / "metrics.jsonl")
-                                    .relative_to(ctx.run_dir))},
+            sources=ctx.sources,
+            accounting={"training data": acc},
+            reports={
+                "metrics": str((ctx.stage_dir / "model" / "metrics.jsonl").relative_to(ctx.run_dir))
+            },
             products={"model": summary.get("output", str(ctx.stage_dir / "model"))},
             summary={k: summary.get(k) for k in ("steps", "final_loss", "output")},
         )

@@ -23,17 +23,24 @@ FAST_RETRY = RetryPolicy(max_retries=2, base_delay_s=0.001, max_delay_s=0.01)
 
 
 def test_parse_json_object_anywhere_in_the_answer():
-    text = 'Here you go:\n```json\n{"helpfulness": 4, "instruction_following": 5, ' \
+    text = (
+        'Here you go:\n```json\n{"helpfulness": 4, "instruction_following": 5, '
         '"honesty": 3, "truthfulness": 2.5}\n```'
+    )
     assert parse_ratings(text) == {
-        "helpfulness": 4.0, "instruction_following": 5.0, "honesty": 3.0, "truthfulness": 2.5
+        "helpfulness": 4.0,
+        "instruction_following": 5.0,
+        "honesty": 3.0,
+        "truthfulness": 2.5,
     }
     # Keys as people write them ("Instruction Following", "instruction-following").
     spaced = '{"Helpfulness": 1, "Instruction Following": 2, "honesty": 3, "Truthfulness": 4}'
     assert parse_ratings(spaced)["instruction_following"] == 2.0
     # A first object that is not a rating is passed over for one that is.
-    two = '{"note": "x"} then {"helpfulness": 2, "instruction_following": 2, ' \
+    two = (
+        '{"note": "x"} then {"helpfulness": 2, "instruction_following": 2, '
         '"honesty": 2, "truthfulness": 3}'
+    )
     assert parse_ratings(two)["truthfulness"] == 3.0
 
 
@@ -43,7 +50,10 @@ def test_parse_rating_lines_as_ultrafeedback_writes_them():
         "**Honesty** Rating: **4**\nTruthfulness - Rating = 5\n"
     )
     assert parse_ratings(lines) == {
-        "helpfulness": 2.0, "instruction_following": 3.0, "honesty": 4.0, "truthfulness": 5.0
+        "helpfulness": 2.0,
+        "instruction_following": 3.0,
+        "honesty": 4.0,
+        "truthfulness": 5.0,
     }
 
 
@@ -78,9 +88,14 @@ def test_the_mock_judge_answers_the_real_template_in_both_formats():
 
 
 def _record(i: int, **extra) -> dict:
-    return {"id": f"p{i}", "source": "t", "skill": "chat",
-            "messages": [{"role": "user", "content": f"question {i}"}], "metadata": "{}",
-            **extra}
+    return {
+        "id": f"p{i}",
+        "source": "t",
+        "skill": "chat",
+        "messages": [{"role": "user", "content": f"question {i}"}],
+        "metadata": "{}",
+        **extra,
+    }
 
 
 def scripted_server(completions: dict[str, list[str]], *, judge_fault=None):
@@ -112,12 +127,12 @@ def scripted_server(completions: dict[str, list[str]], *, judge_fault=None):
 def run_pairs(tmp_path, completions, records=None, judge_fault=None, **config):
     config = {"samples": 2, **config}
     with scripted_server(completions, judge_fault=judge_fault) as server:
-        pool = [OpenAIBackend(server.url, m, concurrency=1, retry=FAST_RETRY)
-                for m in completions]
+        pool = [OpenAIBackend(server.url, m, concurrency=1, retry=FAST_RETRY) for m in completions]
         judge = OpenAIBackend(server.url, "judge", concurrency=1, retry=FAST_RETRY)
         with RequestCache(tmp_path / "c.jsonl") as cache:
-            result = synthesize_preferences(records or [_record(0)], pool, judge, cache,
-                                            PreferenceConfig(**config))
+            result = synthesize_preferences(
+                records or [_record(0)], pool, judge, cache, PreferenceConfig(**config)
+            )
         return result, server.log
 
 
@@ -131,8 +146,11 @@ def run_pairs(tmp_path, completions, records=None, judge_fault=None, **config):
         ({"m1": ["only S=5,5,5,5", "   "]}, {}, "one_usable_completion"),
         ({"m1": [" ", "\n"]}, {}, "no_completion"),
         # Cut off at max_tokens (the mock counts words): unusable unless asked for.
-        ({"m1": ["w " * 30 + "S=5,5,5,5", "w " * 30 + "S=1,1,1,1"]},
-         {"params": SamplingParams(0.8, 1.0, 10)}, "no_completion"),
+        (
+            {"m1": ["w " * 30 + "S=5,5,5,5", "w " * 30 + "S=1,1,1,1"]},
+            {"params": SamplingParams(0.8, 1.0, 10)},
+            "no_completion",
+        ),
     ],
     ids=["tie", "below_margin", "unparsed", "unparsed_one", "one_usable", "none", "truncated"],
 )
@@ -144,16 +162,16 @@ def test_every_drop_reason_is_counted(tmp_path, completions, config, reason):
 
 
 def test_unparsable_answers_are_asked_again_with_a_new_seed(tmp_path):
-    result, log = run_pairs(tmp_path, {"m1": ["a UNPARSABLE", "b UNPARSABLE"]},
-                            judge_retries=2)
+    result, log = run_pairs(tmp_path, {"m1": ["a UNPARSABLE", "b UNPARSABLE"]}, judge_retries=2)
     assert result.accounting.removed == {"judge_unparsed": 1}
     assert result.usage["judge:judge"].requests == 2 * 3  # two answers, three tries each
     assert len(log.answered) == len(set(log.answered)) == 2 + 6
 
 
 def test_judge_failures_are_their_own_reason_and_not_retried(tmp_path):
-    result, log = run_pairs(tmp_path, {"m1": ["a S=5,5,5,5", "b S=1,1,1,1"]},
-                            judge_fault="401", judge_retries=3)
+    result, log = run_pairs(
+        tmp_path, {"m1": ["a S=5,5,5,5", "b S=1,1,1,1"]}, judge_fault="401", judge_retries=3
+    )
     assert result.accounting.removed == {"judge_failed": 1}
     assert log.statuses["401"] == 2  # once per answer: a 401 is not retried with a new seed
     assert result.failures == {"judge:judge": {"http_401": 2}}
@@ -161,8 +179,11 @@ def test_judge_failures_are_their_own_reason_and_not_retried(tmp_path):
 
 
 def test_margin_pairs_and_lineage(tmp_path):
-    result, _ = run_pairs(tmp_path, {"m1": ["a S=5,5,4,5", "b S=2,2,2,2"],
-                                     "m2": ["c S=1,1,1,1", "d S=5,5,4,5"]}, min_margin=0.5)
+    result, _ = run_pairs(
+        tmp_path,
+        {"m1": ["a S=5,5,4,5", "b S=2,2,2,2"], "m2": ["c S=1,1,1,1", "d S=5,5,4,5"]},
+        min_margin=0.5,
+    )
     [row] = result.rows
     meta = json.loads(row["metadata"])
     assert row["chosen"][-1]["content"] == "a S=5,5,4,5"  # the first of the tied best
@@ -179,10 +200,8 @@ def test_rejected_is_drawn_per_prompt_with_the_seed(tmp_path):
     answers = ["best S=5,5,5,5"] + [f"low{i} S=2,2,2,2" for i in range(5)]
     picks = set()
     for seed in range(8):
-        result, _ = run_pairs(tmp_path / str(seed), {"m1": list(answers)}, samples=6,
-                              seed=seed)
-        again, _ = run_pairs(tmp_path / f"{seed}b", {"m1": list(answers)}, samples=6,
-                             seed=seed)
+        result, _ = run_pairs(tmp_path / str(seed), {"m1": list(answers)}, samples=6, seed=seed)
+        again, _ = run_pairs(tmp_path / f"{seed}b", {"m1": list(answers)}, samples=6, seed=seed)
         assert result.rows == again.rows  # the same seed draws the same rejected answer
         picks.add(result.rows[0]["rejected"][-1]["content"])
     assert len(picks) > 1  # and different seeds draw different ones
@@ -204,8 +223,7 @@ def test_verifier_pairs_make_no_judge_call(tmp_path):
     with scripted_server(completions) as server:
         pool = [OpenAIBackend(server.url, "m1", concurrency=1)]
         with RequestCache(tmp_path / "c.jsonl") as cache:  # no judge at all
-            result = synthesize_preferences(records, pool, None, cache,
-                                            PreferenceConfig(samples=2))
+            result = synthesize_preferences(records, pool, None, cache, PreferenceConfig(samples=2))
         assert len(server.log.received) == 4  # four completions, not one judge call
     [row] = result.rows
     assert row["chosen"][-1]["content"].endswith("#### 7")
@@ -222,16 +240,16 @@ def test_no_passing_completion_is_counted(tmp_path):
     with scripted_server({"m1": ["#### 1", "#### 2"]}) as server:
         pool = [OpenAIBackend(server.url, "m1", concurrency=1)]
         with RequestCache(tmp_path / "c.jsonl") as cache:
-            result = synthesize_preferences([_record(0, metadata=check)], pool, None, cache,
-                                            PreferenceConfig(samples=2))
+            result = synthesize_preferences(
+                [_record(0, metadata=check)], pool, None, cache, PreferenceConfig(samples=2)
+            )
     assert result.accounting.removed == {"no_passing_completion": 1}
 
 
 def test_a_judge_is_required_before_any_request(tmp_path):
     with scripted_server({"m1": ["a", "b"]}) as server:
         pool = [OpenAIBackend(server.url, "m1", concurrency=1)]
-        with RequestCache(tmp_path / "c.jsonl") as cache, pytest.raises(ValueError,
-                                                                        match="judge"):
+        with RequestCache(tmp_path / "c.jsonl") as cache, pytest.raises(ValueError, match="judge"):
             synthesize_preferences([_record(0)], pool, None, cache, PreferenceConfig())
         assert server.log.received == []
 
@@ -240,8 +258,10 @@ def test_pool_members_need_distinct_names(tmp_path):
     with scripted_server({"m1": ["a", "b"]}) as server:
         pool = [OpenAIBackend(server.url, "m1"), OpenAIBackend(server.url + "/", "m1")]
         judge = OpenAIBackend(server.url, "judge")
-        with RequestCache(tmp_path / "c.jsonl") as cache, pytest.raises(ValueError,
-                                                                        match="distinct"):
+        with (
+            RequestCache(tmp_path / "c.jsonl") as cache,
+            pytest.raises(ValueError, match="distinct"),
+        ):
             synthesize_preferences([_record(0)], pool, judge, cache, PreferenceConfig())
         assert server.log.received == []
 
@@ -252,6 +272,5 @@ def test_identical_samples_at_temperature_are_noted_once(tmp_path):
     result, _ = run_pairs(tmp_path, same, records)
     assert len(result.notes) == 1
     assert result.notes[0].startswith("m1: the samples of 3 of 3 prompt(s) are byte-identical")
-    greedy, _ = run_pairs(tmp_path / "g", same, records,
-                          params=SamplingParams(0.0, 1.0, 64))
+    greedy, _ = run_pairs(tmp_path / "g", same, records, params=SamplingParams(0.0, 1.0, 64))
     assert greedy.notes == []  # at temperature 0 identical samples are expected

@@ -29,9 +29,16 @@ FAULTS = ("429", "500", "malformed", "bad_gzip")
 
 
 def prompt_rows(n: int) -> list[dict]:
-    return [{"id": f"q{i}", "source": "t", "skill": "chat",
-             "messages": [{"role": "user", "content": f"Explain topic number {i} briefly."}],
-             "metadata": "{}"} for i in range(n)]
+    return [
+        {
+            "id": f"q{i}",
+            "source": "t",
+            "skill": "chat",
+            "messages": [{"role": "user", "content": f"Explain topic number {i} briefly."}],
+            "metadata": "{}",
+        }
+        for i in range(n)
+    ]
 
 
 def unique_answer(body: dict) -> str:
@@ -50,8 +57,7 @@ def test_faulty_server_loses_nothing_and_asks_nothing_twice(tmp_path):
 
     def fault(server, body):
         calls["n"] += 1
-        kind = {1: "429", 3: "500", 5: "malformed", 7: "bad_gzip", 9: "slow"}.get(
-            calls["n"] % 13)
+        kind = {1: "429", 3: "500", 5: "malformed", 7: "bad_gzip", 9: "slow"}.get(calls["n"] % 13)
         if kind == "slow":
             slow_keys.append(body_key(body))
         elif kind:
@@ -63,8 +69,9 @@ def test_faulty_server_loses_nothing_and_asks_nothing_twice(tmp_path):
         pool = [OpenAIBackend(server.url, m, retry=retry, concurrency=16) for m in ("a", "b")]
         judge = OpenAIBackend(server.url, "judge", retry=retry, concurrency=16)
         with RequestCache(tmp_path / "c.jsonl") as cache:
-            result = synthesize_preferences(prompt_rows(PROMPTS), pool, judge, cache,
-                                            PreferenceConfig(samples=1))
+            result = synthesize_preferences(
+                prompt_rows(PROMPTS), pool, judge, cache, PreferenceConfig(samples=1)
+            )
         log = server.log
         answers = log.answered + slow_keys  # slow ones are answered, logged apart
         planned = PROMPTS * 2 * 2  # two completions and two judge calls a prompt
@@ -87,8 +94,9 @@ def test_faulty_server_loses_nothing_and_asks_nothing_twice(tmp_path):
 
         before = len(log.received)
         with RequestCache(tmp_path / "c.jsonl") as cache:
-            again = synthesize_preferences(prompt_rows(PROMPTS), pool, judge, cache,
-                                           PreferenceConfig(samples=1))
+            again = synthesize_preferences(
+                prompt_rows(PROMPTS), pool, judge, cache, PreferenceConfig(samples=1)
+            )
         assert len(log.received) == before  # a rerun is answered from the cache alone
         assert again.rows == result.rows
 
@@ -98,9 +106,27 @@ ANSWERED_BEFORE_KILL = 100  # past the 80 completions: the kill lands among judg
 
 
 def synth_cmd(out: Path, prompts: Path, url: str) -> list[str]:
-    return [sys.executable, "-m", "skillmix", "synth", str(out), "--preferences", str(prompts),
-            "--model", "a", "--model", f"b@{url}", "--judge-model", "judge",
-            "--base-url", url, "--concurrency", "4", "--seed", "3"]
+    return [
+        sys.executable,
+        "-m",
+        "skillmix",
+        "synth",
+        str(out),
+        "--preferences",
+        str(prompts),
+        "--model",
+        "a",
+        "--model",
+        f"b@{url}",
+        "--judge-model",
+        "judge",
+        "--base-url",
+        url,
+        "--concurrency",
+        "4",
+        "--seed",
+        "3",
+    ]
 
 
 def wait_for_lines(path: Path, n: int, timeout: float = 60) -> None:
@@ -117,18 +143,27 @@ def test_kill_9_mid_run_then_rerun_asks_nothing_twice(tmp_path):
 
     with MockOpenAIServer(template_answer) as server:  # the run nobody interrupts, in-process
         pool = [BackendOptions(model=m, base_url=server.url) for m in ("a", "b")]
-        run_preference_stage(prompts, tmp_path / "ref.jsonl", PreferenceConfig(seed=3), pool,
-                             BackendOptions(model="judge", base_url=server.url))
+        run_preference_stage(
+            prompts,
+            tmp_path / "ref.jsonl",
+            PreferenceConfig(seed=3),
+            pool,
+            BackendOptions(model="judge", base_url=server.url),
+        )
         assert len(server.log.received) == total
     expected = (tmp_path / "ref.jsonl").read_text()
 
     out = tmp_path / "pairs.jsonl"
     cache = Path(f"{out}.cache.jsonl")
     with MockOpenAIServer(template_answer) as server:
-        server.fault = lambda srv, body: ("hang" if len(srv.log.answered)
-                                          >= ANSWERED_BEFORE_KILL else None)
-        first = subprocess.Popen(synth_cmd(out, prompts, server.url),
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server.fault = lambda srv, body: (
+            "hang" if len(srv.log.answered) >= ANSWERED_BEFORE_KILL else None
+        )
+        first = subprocess.Popen(
+            synth_cmd(out, prompts, server.url),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_for_lines(cache, ANSWERED_BEFORE_KILL)
             time.sleep(0.2)  # hung requests are in flight now
@@ -142,8 +177,9 @@ def test_kill_9_mid_run_then_rerun_asks_nothing_twice(tmp_path):
         assert received_first > ANSWERED_BEFORE_KILL  # some were in flight
 
         server.fault = None
-        second = subprocess.run(synth_cmd(out, prompts, server.url), capture_output=True,
-                                text=True, timeout=120)
+        second = subprocess.run(
+            synth_cmd(out, prompts, server.url), capture_output=True, text=True, timeout=120
+        )
         assert second.returncode == 0, second.stderr
         answered = server.log.answered
         assert len(answered) == len(set(answered)) == total

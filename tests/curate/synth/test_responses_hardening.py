@@ -15,9 +15,14 @@ from skillmix.cli import main
 
 
 def good(i: int, **extra) -> dict:
-    return {"id": f"g{i}", "source": "s", "skill": "gsm",
-            "messages": [{"role": "user", "content": f"Tom has {i} apples. How many?"}],
-            "metadata": "{}", **extra}
+    return {
+        "id": f"g{i}",
+        "source": "s",
+        "skill": "gsm",
+        "messages": [{"role": "user", "content": f"Tom has {i} apples. How many?"}],
+        "metadata": "{}",
+        **extra,
+    }
 
 
 BAD = [
@@ -27,10 +32,17 @@ BAD = [
     ({**good(93), "metadata": "{not json"}, "field 'metadata': not"),
     ({**good(94), "metadata": "[1, 2]"}, "expected a JSON object"),
     ({**good(95), "verifier": "no_such_check", "ground_truth": "1"}, "unknown verifier"),
-    ({**good(96), "metadata": json.dumps({"verifier": "ifeval", "ground_truth": "{bad"})},
-     "field 'ground_truth'"),
-    ({**good(97), "messages": [{"role": "user", "content": "q"},
-                               {"role": "assistant", "content": "a"}]}, "last turn"),
+    (
+        {**good(96), "metadata": json.dumps({"verifier": "ifeval", "ground_truth": "{bad"})},
+        "field 'ground_truth'",
+    ),
+    (
+        {
+            **good(97),
+            "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+        },
+        "last turn",
+    ),
 ]
 
 
@@ -51,8 +63,9 @@ def synth(*args):
 def test_a_bad_record_stops_the_run_before_any_request(tmp_path, record, problem):
     prompts = write(tmp_path / "p.jsonl", [good(0), good(1), record, good(2)])
     with MockOpenAIServer(answer) as server:
-        result = synth(tmp_path / "o.jsonl", "--responses", prompts, "--model", "m",
-                       "--base-url", server.url)
+        result = synth(
+            tmp_path / "o.jsonl", "--responses", prompts, "--model", "m", "--base-url", server.url
+        )
         assert server.log.received == []
     assert result.exit_code == 1, result.output
     assert f"{prompts}, row 3: " in result.output and problem in result.output
@@ -63,8 +76,17 @@ def test_bad_records_go_to_rejects_with_skip(tmp_path):
     prompts = write(tmp_path / "p.jsonl", [good(0), *[r for r, _ in BAD], good(1)])
     out = tmp_path / "o.jsonl"
     with MockOpenAIServer(answer) as server:
-        result = synth(out, "--responses", prompts, "--model", "m", "--base-url", server.url,
-                       "--on-bad-row", "skip")
+        result = synth(
+            out,
+            "--responses",
+            prompts,
+            "--model",
+            "m",
+            "--base-url",
+            server.url,
+            "--on-bad-row",
+            "skip",
+        )
         assert len(server.log.received) == 2
     assert result.exit_code == 0, result.output
     rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
@@ -97,10 +119,20 @@ def test_sft_and_rlvr_outputs_never_overwrite_each_other(tmp_path):
         assert len(list(read_rows(out, "sft"))) == 2
         rlvr = tmp_path / "X.rlvr.rlvr.jsonl"
         assert len(list(read_rows(rlvr, "rlvr"))) == 2
-        same = synth(tmp_path / "a.jsonl", "--responses", prompts, "--model", "m",
-                     "--base-url", server.url, "--rlvr-out", tmp_path / "a.jsonl")
-        onto_input = synth(prompts, "--responses", prompts, "--model", "m",
-                           "--base-url", server.url)
+        same = synth(
+            tmp_path / "a.jsonl",
+            "--responses",
+            prompts,
+            "--model",
+            "m",
+            "--base-url",
+            server.url,
+            "--rlvr-out",
+            tmp_path / "a.jsonl",
+        )
+        onto_input = synth(
+            prompts, "--responses", prompts, "--model", "m", "--base-url", server.url
+        )
     assert same.exit_code == 1 and "same file" in same.output
     assert not (tmp_path / "a.jsonl").exists()
     assert onto_input.exit_code == 1 and "same file" in onto_input.output
@@ -144,10 +176,32 @@ def test_identical_samples_at_temperature_are_noted_once(tmp_path):
         return f"#### {len(body['messages'][-1]['content'])}"
 
     with MockOpenAIServer(ignores_temperature) as server:
-        hot = synth(tmp_path / "o.jsonl", "--responses", prompts, "--model", "m",
-                    "--base-url", server.url, "--samples", "3", "--temperature", "0.9")
-        cold = synth(tmp_path / "c.jsonl", "--responses", prompts, "--model", "m",
-                     "--base-url", server.url, "--samples", "3", "--temperature", "0")
+        hot = synth(
+            tmp_path / "o.jsonl",
+            "--responses",
+            prompts,
+            "--model",
+            "m",
+            "--base-url",
+            server.url,
+            "--samples",
+            "3",
+            "--temperature",
+            "0.9",
+        )
+        cold = synth(
+            tmp_path / "c.jsonl",
+            "--responses",
+            prompts,
+            "--model",
+            "m",
+            "--base-url",
+            server.url,
+            "--samples",
+            "3",
+            "--temperature",
+            "0",
+        )
     assert hot.exit_code == 0 and cold.exit_code == 0, hot.output
     notes = [line for line in hot.output.splitlines() if line.startswith("note:")]
     assert len(notes) == 1

@@ -12,9 +12,22 @@ from curate.verifiers.ifeval import ground_truth_layout, instruction_results, pa
 from curate.verifiers.ifeval_functions import FUNCTIONS
 
 # Every argument name the func_name layout pads with nulls (as the public data does).
-_PADDING = ("N", "quantifier", "keyword_list", "word", "forbidden_words", "letter", "language",
-            "first_word", "i", "postscript_marker", "options", "section_splitter",
-            "original_prompt", "end_phrase")
+_PADDING = (
+    "N",
+    "quantifier",
+    "keyword_list",
+    "word",
+    "forbidden_words",
+    "letter",
+    "language",
+    "first_word",
+    "i",
+    "postscript_marker",
+    "options",
+    "section_splitter",
+    "original_prompt",
+    "end_phrase",
+)
 
 
 def func_truth(name: str, **args) -> str:
@@ -23,43 +36,89 @@ def func_truth(name: str, **args) -> str:
 
 # (func_name, arguments, a response that meets it, one that does not)
 CASES = [
-    ("verify_keywords", {"keyword_list": ["Garden", "rain"]},
-     "The garden needs RAIN.", "The garden is dry."),
-    ("verify_keyword_frequency", {"word": "cat", "N": 2},
-     "A cat and another Cat.", "A cat, a cat and a cat."),
-    ("validate_forbidden_words", {"forbidden_words": ["very", "really"]},
-     "It is good.", "It is Really good."),
+    (
+        "verify_keywords",
+        {"keyword_list": ["Garden", "rain"]},
+        "The garden needs RAIN.",
+        "The garden is dry.",
+    ),
+    (
+        "verify_keyword_frequency",
+        {"word": "cat", "N": 2},
+        "A cat and another Cat.",
+        "A cat, a cat and a cat.",
+    ),
+    (
+        "validate_forbidden_words",
+        {"forbidden_words": ["very", "really"]},
+        "It is good.",
+        "It is Really good.",
+    ),
     ("verify_letter_frequency", {"letter": "z", "N": 3}, "zzz", "zz Z"),
-    ("validate_response_language", {"language": "de"},
-     "Heute ist das Wetter sehr schön und wir gehen in den Park spazieren.",
-     "Today the weather is very nice and we are going for a walk in the park."),
+    (
+        "validate_response_language",
+        {"language": "de"},
+        "Heute ist das Wetter sehr schön und wir gehen in den Park spazieren.",
+        "Today the weather is very nice and we are going for a walk in the park.",
+    ),
     ("verify_paragraph_count", {"N": 2}, "one\n* * *\ntwo", "one\n* * *\n* * *\ntwo"),
-    ("validate_word_constraint", {"N": 10, "quantifier": "around"},
-     " ".join(["w"] * 11), " ".join(["w"] * 13)),
-    ("verify_sentence_constraint", {"N": 2, "quantifier": "at most"},
-     "One. Two.", "One. Two. Three."),
-    ("validate_paragraphs", {"N": 2, "first_word": "Second", "i": 2},
-     "First part.\n\nSecond part.", "First part.\n\nThird part."),
-    ("verify_postscript", {"postscript_marker": "P.S."},
-     "Hello.\nP.S. see you", "Hello. P.S."),
+    (
+        "validate_word_constraint",
+        {"N": 10, "quantifier": "around"},
+        " ".join(["w"] * 11),
+        " ".join(["w"] * 13),
+    ),
+    (
+        "verify_sentence_constraint",
+        {"N": 2, "quantifier": "at most"},
+        "One. Two.",
+        "One. Two. Three.",
+    ),
+    (
+        "validate_paragraphs",
+        {"N": 2, "first_word": "Second", "i": 2},
+        "First part.\n\nSecond part.",
+        "First part.\n\nThird part.",
+    ),
+    ("verify_postscript", {"postscript_marker": "P.S."}, "Hello.\nP.S. see you", "Hello. P.S."),
     ("validate_placeholders", {"N": 2}, "Dear [name] at [address]", "Dear [name]"),
     ("verify_bullet_points", {"N": 2}, "* a\n* b", "* a\n* b\n- c"),
     ("validate_title", {}, "<<My Poem>>\nroses", "My Poem\nroses"),
-    ("validate_choice", {"options": ["My answer is yes.", "My answer is no."]},
-     "My answer is no.", "Perhaps."),
+    (
+        "validate_choice",
+        {"options": ["My answer is yes.", "My answer is no."]},
+        "My answer is no.",
+        "Perhaps.",
+    ),
     ("validate_highlighted_sections", {"N": 2}, "*one* and *two*", "*one* only"),
-    ("validate_sections", {"N": 2, "section_splitter": "Section"},
-     "Section 1\nintro\nSection 2\nbody", "Section 1\nintro only"),
+    (
+        "validate_sections",
+        {"N": 2, "section_splitter": "Section"},
+        "Section 1\nintro\nSection 2\nbody",
+        "Section 1\nintro only",
+    ),
     ("validate_json_format", {}, '{"a": [1, 2]}', '```json\n{"a": 1}\n```'),
-    ("validate_repeat_prompt", {"original_prompt": "Write a haiku."},
-     "Write a haiku. Leaves fall...", "Sure! Write a haiku."),
+    (
+        "validate_repeat_prompt",
+        {"original_prompt": "Write a haiku."},
+        "Write a haiku. Leaves fall...",
+        "Sure! Write a haiku.",
+    ),
     ("validate_two_responses", {}, "First take.\n******\nSecond take.", "Same.\n******\nSame."),
     ("validate_uppercase", {}, "ALL CAPS HERE", "Not all caps"),
     ("validate_lowercase", {}, "all lower here, ü", "All lower? No"),
-    ("validate_frequency_capital_words", {"N": 2, "quantifier": "at least"},
-     "THE BIG dog", "The BIG dog"),
-    ("validate_end", {"end_phrase": "Any other questions?"},
-     "Done. Any other questions?", "Any other questions? Done."),
+    (
+        "validate_frequency_capital_words",
+        {"N": 2, "quantifier": "at least"},
+        "THE BIG dog",
+        "The BIG dog",
+    ),
+    (
+        "validate_end",
+        {"end_phrase": "Any other questions?"},
+        "Done. Any other questions?",
+        "Any other questions? Done.",
+    ),
     ("validate_quotation", {}, '"wrapped"', 'not "wrapped"'),
     ("validate_no_commas", {}, "no commas at all", "one, two"),
 ]
@@ -86,7 +145,10 @@ def test_three_layouts_of_one_constraint_set_score_alike():
     open_instruct = json.dumps([{"instruction_id": ids, "kwargs": kwargs}])
     python_literal = str({"instruction_id_list": ids, "kwargs": kwargs})  # single quotes
     assert [ground_truth_layout(g) for g in (google, open_instruct, python_literal)] == [
-        "ifeval", "open_instruct", "ifeval"]
+        "ifeval",
+        "open_instruct",
+        "ifeval",
+    ]
     for gt in (google, open_instruct, python_literal):
         assert instruction_results("I like tea", gt) == [True, True]
         assert instruction_results("I like tea, a lot", gt) == [False, True]
@@ -95,13 +157,19 @@ def test_three_layouts_of_one_constraint_set_score_alike():
 
 
 def test_open_instruct_layout_with_nulls_and_several_entries():
-    gt = json.dumps([
-        {"instruction_id": ["length_constraints:number_words"],
-         "kwargs": [{"num_words": 10, "relation": "less than", "keywords": None}]},
-        {"instruction_id": ["change_case:english_lowercase"], "kwargs": [None]},
-    ])
+    gt = json.dumps(
+        [
+            {
+                "instruction_id": ["length_constraints:number_words"],
+                "kwargs": [{"num_words": 10, "relation": "less than", "keywords": None}],
+            },
+            {"instruction_id": ["change_case:english_lowercase"], "kwargs": [None]},
+        ]
+    )
     assert [c.name for c in parse_ground_truth(gt)] == [
-        "length_constraints:number_words", "change_case:english_lowercase"]
+        "length_constraints:number_words",
+        "change_case:english_lowercase",
+    ]
     assert verify("ifeval", "i like the sunny weather we have today", gt) == 1.0
     assert verify("ifeval", "I Like The Sunny Weather We Have Today", gt) == 0.5
     too_long = "i like the sunny weather we have today and also tomorrow ok"
@@ -122,14 +190,24 @@ def test_open_instruct_layout_with_nulls_and_several_entries():
         (func_truth("verify_letter_frequency", letter="ab", N=1), "one character"),
         (func_truth("verify_keywords", keyword_list="tea"), "list of strings"),
         (json.dumps({"instruction_id_list": ["made:up"], "kwargs": [{}]}), "unknown IFEval"),
-        (json.dumps({"instruction_id_list": ["keywords:existence"], "kwargs": [{}]}),
-         r"lacks \['keywords'\]"),
-        (json.dumps({"instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}, {}]}),
-         "1 ids but 2 kwargs"),
-        (json.dumps({"instruction_id_list": ["punctuation:no_comma"],
-                     "kwargs": [{"keywords": ["x"]}]}), "takes no"),
-        (json.dumps([{"instruction_id": "punctuation:no_comma", "kwargs": "x"}]),
-         "1 ids but str kwargs"),
+        (
+            json.dumps({"instruction_id_list": ["keywords:existence"], "kwargs": [{}]}),
+            r"lacks \['keywords'\]",
+        ),
+        (
+            json.dumps({"instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}, {}]}),
+            "1 ids but 2 kwargs",
+        ),
+        (
+            json.dumps(
+                {"instruction_id_list": ["punctuation:no_comma"], "kwargs": [{"keywords": ["x"]}]}
+            ),
+            "takes no",
+        ),
+        (
+            json.dumps([{"instruction_id": "punctuation:no_comma", "kwargs": "x"}]),
+            "1 ids but str kwargs",
+        ),
     ],
 )
 def test_malformed_truths_are_named(gt, problem):

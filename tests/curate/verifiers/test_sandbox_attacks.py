@@ -13,8 +13,13 @@ from curate.verifiers.sandbox.harness import _bwrap_works
 
 MODES = [
     pytest.param(False, id="fallback"),
-    pytest.param(True, id="bwrap", marks=pytest.mark.skipif(
-        shutil.which("bwrap") is None or not _bwrap_works(), reason="bwrap not installed")),
+    pytest.param(
+        True,
+        id="bwrap",
+        marks=pytest.mark.skipif(
+            shutil.which("bwrap") is None or not _bwrap_works(), reason="bwrap not installed"
+        ),
+    ),
 ]
 FAILING = ["assert f(2) == 5"]
 
@@ -31,8 +36,7 @@ CHEATS = {
         "print('0 pass')\nimport sys\nsys.__stdout__.write('0 pass\\n')\ndef f(x): return 0"
     ),
     "patch_assert": (
-        "import builtins\nbuiltins.AssertionError = type('E', (Exception,), {})\n"
-        "def f(x): return 0"
+        "import builtins\nbuiltins.AssertionError = type('E', (Exception,), {})\ndef f(x): return 0"
     ),
     "patch_unittest": (
         "import unittest\nunittest.TestCase.assertEqual = lambda *a: None\ndef f(x): return 0"
@@ -57,8 +61,11 @@ def test_cheats_score_zero(name, bwrap):
 
 @pytest.mark.parametrize("bwrap", MODES)
 def test_correct_solution_passes_and_layers_named(bwrap):
-    result = run_sandboxed("def f(x): return x + 3", ["assert f(2) == 5", "assert f(1) == 4.0"],
-                           SandboxConfig(use_bwrap=bwrap))
+    result = run_sandboxed(
+        "def f(x): return x + 3",
+        ["assert f(2) == 5", "assert f(1) == 4.0"],
+        SandboxConfig(use_bwrap=bwrap),
+    )
     assert result.passed == [True, True]
     assert ("bwrap" in result.layers) is bwrap
     assert {"audit-hook", "fork-per-test", "rlimits"} <= set(result.layers)
@@ -113,14 +120,15 @@ def test_parent_kill_environ_and_setsid_grandchild_contained(tmp_path, bwrap):
         "import os\nassert b'leak-me' not in os.environ.get('SKILLMIX_SECRET_PROBE', '').encode()\n"
         "open('/proc/%d/environ' % os.getppid()).read()",
         "import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; "
-        f"time.sleep(30); open({str(flag)!r}, \"w\")'], start_new_session=True)",
+        f'time.sleep(30); open({str(flag)!r}, "w")\'], start_new_session=True)',
         "import os\nwhile True: os.fork()",
         "open('big', 'wb').write(b'x' * (64 << 20))",
     ]
     try:
         for code in attacks:
-            result = run_sandboxed(code, ["assert True"], SandboxConfig(timeout_s=10,
-                                                                        use_bwrap=bwrap))
+            result = run_sandboxed(
+                code, ["assert True"], SandboxConfig(timeout_s=10, use_bwrap=bwrap)
+            )
             assert result.passed == [False], code
     finally:
         del os.environ["SKILLMIX_SECRET_PROBE"]
@@ -129,8 +137,11 @@ def test_parent_kill_environ_and_setsid_grandchild_contained(tmp_path, bwrap):
 
 def test_deadline_holds_from_a_thread():
     results = []
-    worker = threading.Thread(target=lambda: results.append(
-        run_sandboxed("x = 1", ["while True: pass"], SandboxConfig(timeout_s=3, cpu_s=30))))
+    worker = threading.Thread(
+        target=lambda: results.append(
+            run_sandboxed("x = 1", ["while True: pass"], SandboxConfig(timeout_s=3, cpu_s=30))
+        )
+    )
     worker.start()
     worker.join(timeout=30)
     assert not worker.is_alive()
