@@ -1,0 +1,44 @@
+"""The progress owner: bars only on a terminal or when forced, never in logs."""
+
+from __future__ import annotations
+
+import io
+
+from manifests.progress import Progress, bars_enabled, track
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_no_bar_when_stream_is_not_a_terminal(monkeypatch):
+    monkeypatch.delenv("SKILLMIX_PROGRESS", raising=False)
+    stream = io.StringIO()
+    with Progress(10, desc="mix", stream=stream) as bar:
+        assert not bar.active
+        bar.update(5, retries=1)
+    assert stream.getvalue() == ""
+
+
+def test_bar_on_a_terminal_shows_count_rate_and_postfix(monkeypatch):
+    monkeypatch.delenv("SKILLMIX_PROGRESS", raising=False)
+    stream = _Tty()
+    with Progress(10, desc="synth", unit="req", stream=stream, mininterval=0) as bar:
+        assert bar.active
+        bar.update(4, retries=2, cost="$0.01")
+    text = stream.getvalue()
+    assert "synth" in text and "4/10" in text and "retries=2" in text
+    assert "req/s" in text
+
+
+def test_environment_forces_bars_on_and_off(monkeypatch):
+    monkeypatch.setenv("SKILLMIX_PROGRESS", "0")
+    assert not bars_enabled(_Tty())
+    monkeypatch.setenv("SKILLMIX_PROGRESS", "1")
+    assert bars_enabled(io.StringIO())
+
+
+def test_track_yields_every_item_unchanged(monkeypatch):
+    monkeypatch.delenv("SKILLMIX_PROGRESS", raising=False)
+    assert list(track(["a", "b", "c"], desc="tag")) == ["a", "b", "c"]
