@@ -16,6 +16,8 @@ A field mapping (`{"messages": "dialog"}`) renames input fields first, for anyth
 from __future__ import annotations
 
 import json
+import posixpath
+from pathlib import PurePath
 from typing import Any
 
 from manifests.ids import canonical_json, stable_id
@@ -250,6 +252,16 @@ def _verifier(record: dict) -> str:
     return value.lower()
 
 
+def lineage_file(file: str) -> str:
+    """The `file` a row's lineage records: the path as it was given (on the command line,
+    or relative to the recipe's folder in a pipeline run), normalized: POSIX separators, no
+    `.` and no inner `..`. Nothing is resolved against the disk or the working folder, so
+    the same command in another folder writes the same rows. Hub specs stay as written."""
+    if file.startswith("hf://"):
+        return file
+    return posixpath.normpath(PurePath(file).as_posix())
+
+
 def _metadata(record: dict, file: str, row: int) -> str:
     given = record.get("metadata")
     value = _maybe_json(given)
@@ -262,7 +274,7 @@ def _metadata(record: dict, file: str, row: int) -> str:
     else:
         meta = {"original_metadata": value}
     # Lineage is set once, where a row first enters skillmix; later reads keep it.
-    meta.setdefault("file", file)
+    meta.setdefault("file", lineage_file(file))
     meta.setdefault("row", row)
     return canonical_json(meta)
 

@@ -25,8 +25,12 @@ def read_rows(
     on_bad_row: str = "error",
     rejects: RejectsWriter | None = None,
     accounting: Accounting | None = None,
+    lineage: str | None = None,
 ) -> Iterator[dict]:
     """Yield contract rows from `path`.
+
+    Rows without lineage record `lineage` as their file (default: `path` as given); see
+    `adapters.lineage_file`. Errors and rejects name `path` itself.
 
     With `on_bad_row="error"` the first bad row raises `BadRowError` (file, row, problem);
     with `"skip"` it goes to `rejects` with its reason and is counted as rejected.
@@ -50,7 +54,7 @@ def read_rows(
                 row = to_contract(
                     record.data,
                     kind,
-                    file=record.file,
+                    file=record.file if lineage is None else lineage,
                     row=record.row,
                     source=source,
                     skill=skill,

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from manifests import canonical_json, detect_kind, schema_for
+from manifests.adapters import lineage_file
 from manifests.readers import detect_format
 from manifests.schemas import MESSAGE_FIELDS, MESSAGES_TYPE, ROLES
 
@@ -234,7 +235,7 @@ def contract_table(
 def _metadata_column(batch: pa.RecordBatch, file: str, first_row: int) -> pa.Array:
     """Existing lineage kept; where none is set, {"file": FILE, "row": N} as to_contract does."""
     n = batch.num_rows
-    head = canonical_json({"file": file})[:-1] + ',"row":'
+    head = canonical_json({"file": lineage_file(file)})[:-1] + ',"row":'
     rows = pc.cast(pa.array(np.arange(first_row, first_row + n, dtype=np.int64)), pa.string())
     made = pc.binary_join_element_wise(pa.scalar(head), rows, pa.scalar("}"), pa.scalar(""))
     if "metadata" not in batch.schema.names:

@@ -16,9 +16,11 @@ def augment_file(
     source: str | None = None,
     on_bad_row: str = "error",
     rejects_path: str | Path | None = None,
+    lineage: str | None = None,
 ) -> Accounting:
     """Write one IFEval-constrained `rlvr` row per input prompt; returns the accounting
-    (in = out + removed + rejected, over every input row).
+    (in = out + removed + rejected, over every input row). `lineage`: the file name rows
+    record (read_rows; default `in_path` as given).
 
     Input rows of any shape are read as `prompt` rows (rows with answers give the turns up
     to their last user turn; an rlvr row's check moves into metadata); a row with no user
@@ -34,6 +36,7 @@ def augment_file(
             on_bad_row=on_bad_row,
             rejects=rejects,
             accounting=read_acc,
+            lineage=lineage,
         )
         write_rows(augment_rows(rows, config, stage_acc), out_path, "rlvr")
     total = Accounting(

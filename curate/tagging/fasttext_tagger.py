@@ -206,14 +206,23 @@ def apply_tagger(
     kind: str | None = None,
     on_bad_row: str = "error",
     rejects_path: str | Path | None = None,
+    lineage: str | None = None,
 ) -> Accounting:
+    """Tag every row of `in_path`; `lineage`: the file name rows record (read_rows)."""
     import fasttext
 
     model = fasttext.load_model(str(model_path))
     read_acc, acc = Accounting(), Accounting()
     rejects_file = rejects_path or Path(out_path).parent / "rejects.jsonl"
     with RejectsWriter(rejects_file) as rejects:
-        rows = read_rows(in_path, kind, on_bad_row=on_bad_row, rejects=rejects, accounting=read_acc)
+        rows = read_rows(
+            in_path,
+            kind,
+            on_bad_row=on_bad_row,
+            rejects=rejects,
+            accounting=read_acc,
+            lineage=lineage,
+        )
         first = next(rows, None)
         if first is None:
             write_rows([], out_path, kind or "sft")

@@ -24,10 +24,11 @@ def file_digest(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def input_digest(spec: str) -> str:
-    """Local inputs are hashed by content; hub datasets by their name (the hub pins nothing)."""
+def input_digest(spec: str, name: str | None = None) -> str:
+    """Local inputs are hashed by content; hub datasets, and files not there (yet), by their
+    name: `name`, a form of `spec` that does not change when the project moves."""
     if spec.startswith(HUB_PREFIX) or not Path(spec).exists():
-        return f"spec:{spec}"
+        return f"spec:{name or spec}"
     return file_digest(spec)
 
 

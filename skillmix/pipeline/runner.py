@@ -6,11 +6,17 @@ changed is cleared and run again, and since each key includes the key of the sta
 before it, so is everything after it. A stage with the right key but no `stage.json` was
 interrupted: it resumes (finished tasks are skipped; synthesis reuses its request cache,
 the mixer its finished shards).
+
+Keys, `stage.json` and `run.json` name paths relative to the recipe's folder or the run dir
+(locations.py), so a copied or moved project reuses its stages; what belongs to one run
+only (absolute folders, host, times) is kept under their `run` field.
 """
 
 from __future__ import annotations
 
 import json
+import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +28,7 @@ from manifests.ids import canonical_json
 from manifests.locks import folder_lock
 from skillmix.pipeline.executors import ExecutorSpec, run_tasks
 from skillmix.pipeline.fingerprint import input_digest, stage_key
+from skillmix.pipeline.locations import Locations
 from skillmix.pipeline.recipe import RunRecipe, StageSpec
 from skillmix.pipeline.safety import (
     forked_children_die_with_parent,
@@ -35,6 +42,7 @@ from skillmix.pipeline.stages import STAGES
 
 STAGE_FILE = "stage.json"
 KEY_FILE = "key"
+RUN_FIELD = "run"  # the one field of stage.json and run.json that differs between equal runs
 
 
 @dataclass
@@ -45,33 +53,36 @@ class PlannedStage:
     folder: Path
 
 
-def _option_files(recipe: RunRecipe, spec: StageSpec) -> dict[str, str]:
+def _option_files(recipe: RunRecipe, spec: StageSpec, where: Locations) -> dict[str, str]:
     stage_cls = STAGES[spec.type]
     files = {}
     for option in stage_cls.FILE_OPTIONS:
         for path in stage_cls.option_paths(spec.options.get(option)):
-            files[f"{option}:{path}"] = input_digest(recipe.resolve(path))
+            name = where.portable(path)  # as written: a link in the project stays a link
+            files[f"{option}:{name}"] = input_digest(recipe.resolve(path), name)
     return files
 
 
 def plan_run(recipe: RunRecipe, run_dir: Path | None = None) -> list[PlannedStage]:
     """What a run will do: per stage, its key and whether it is reused, resumed or run."""
     run_dir = run_dir or recipe.run_dir
+    where = Locations.of(run_dir, recipe.base_dir)
     initial = recipe.initial_sources()
     # Takes and totals are the mix stage's business: only it (and what follows) redoes
     # when they change.
     described = {
-        name: {k: v for k, v in ref.to_dict().items() if k != "take"}
+        name: {k: v for k, v in where.to_portable(ref.to_dict()).items() if k != "take"}
         for name, ref in initial.items()
     }
-    previous = stage_key(
-        "sources", described, {name: input_digest(ref.path) for name, ref in initial.items()}, ""
-    )
+    digests = {
+        name: input_digest(ref.path, where.portable(ref.path)) for name, ref in initial.items()
+    }
+    previous = stage_key("sources", described, digests, "")
     planned: list[PlannedStage] = []
     stale = False
     for spec in recipe.stages:
         options = {**spec.options, "_mix": recipe.mix_data} if spec.type == "mix" else spec.options
-        key = stage_key(spec.type, options, _option_files(recipe, spec), previous)
+        key = stage_key(spec.type, options, _option_files(recipe, spec, where), previous)
         folder = run_dir / spec.folder
         old_key = (folder / KEY_FILE).read_text().strip() if (folder / KEY_FILE).exists() else None
         if old_key is None:
@@ -88,13 +99,35 @@ def plan_run(recipe: RunRecipe, run_dir: Path | None = None) -> list[PlannedStag
     return planned
 
 
-def _load_result(folder: Path) -> tuple[Sources, dict[str, Any]]:
-    data = json.loads((folder / STAGE_FILE).read_text())
+PORTABLE_FIELDS = ("sources", "products", "summary")  # where a stage's records hold paths
+
+
+def _in_memory(data: dict[str, Any], where: Locations) -> dict[str, Any]:
+    """A stage record as stages and the report use it: its paths absolute, here."""
+    return {k: where.from_portable(v) if k in PORTABLE_FIELDS else v for k, v in data.items()}
+
+
+def _load_result(folder: Path, where: Locations) -> tuple[Sources, dict[str, Any]]:
+    data = _in_memory(json.loads((folder / STAGE_FILE).read_text()), where)
     return sources_from_json(data["sources"]), data
 
 
+def _run_facts(where: Locations, started: float) -> dict[str, Any]:
+    return {
+        "run_dir": str(where.run_dir),
+        "recipe_dir": str(where.recipe_dir),
+        "host": socket.gethostname(),
+        "started_at": _utc(started),
+        "finished_at": _utc(time.time()),
+    }
+
+
+def _utc(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
 def _write_stage_file(
-    folder: Path, planned: PlannedStage, result: StageResult, run_dir: Path
+    folder: Path, planned: PlannedStage, result: StageResult, where: Locations, started: float
 ) -> dict:
     total = result.total()
     total.check()
@@ -103,17 +136,18 @@ def _write_stage_file(
         "type": planned.spec.type,
         "key": planned.key,
         "options": planned.spec.options,
-        "sources": sources_to_json(result.sources),
+        "sources": where.to_portable(sources_to_json(result.sources)),
         "accounting": total.to_dict(),
         "per_source": {k: v.to_dict() for k, v in result.accounting.items()},
         "reports": result.reports,
-        "products": result.products,
-        "summary": result.summary,
+        "products": where.to_portable(result.products),
+        "summary": where.to_portable(result.summary),
+        RUN_FIELD: _run_facts(where, started),
     }
     tmp = folder / f".{STAGE_FILE}.tmp"
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
     tmp.replace(folder / STAGE_FILE)
-    return data
+    return _in_memory(json.loads(json.dumps(data, default=str)), where)
 
 
 def run_pipeline(
@@ -140,6 +174,8 @@ def _run_locked(
     echo: Callable[[str], None],
 ) -> list[dict]:
     plan = plan_run(recipe, run_dir)
+    where = Locations.of(run_dir, recipe.base_dir)
+    run_started = time.time()
     _remove_stale_folders(run_dir, {p.folder.name for p in plan})
     sources = recipe.initial_sources()
     products: dict[str, Any] = {}
@@ -147,11 +183,12 @@ def _run_locked(
     for planned in plan:
         spec, folder = planned.spec, planned.folder
         if planned.action == "reuse":
-            sources, record = _load_result(folder)
+            sources, record = _load_result(folder, where)
             echo(f"[{spec.folder}] reused ({Accounting(**_acc(record)).summary()})")
         else:
             if planned.action == "redo" and folder.exists():
                 remove_stage(folder)
+            started = time.time()
             folder.mkdir(parents=True, exist_ok=True)
             mark_stage(folder)
             (folder / KEY_FILE).write_text(planned.key + "\n")
@@ -178,12 +215,12 @@ def _run_locked(
                 for task in tasks:
                     task.run()
             result = stage.finish(ctx)
-            record = _write_stage_file(folder, planned, result, run_dir)
+            record = _write_stage_file(folder, planned, result, where, started)
             sources = result.sources
             echo(f"[{spec.folder}] done: {result.total().summary()}")
         _merge_products(products, spec, record.get("products", {}))
         records.append(record)
-    _write_run_file(run_dir, recipe, records)
+    _write_run_file(run_dir, recipe, records, where, run_started)
     return records
 
 
@@ -211,16 +248,21 @@ def _merge_products(products: dict[str, Any], spec: StageSpec, new: dict[str, An
         products.setdefault("by_stage", {}).setdefault(spec.name, {})[key] = value
 
 
-def _write_run_file(run_dir: Path, recipe: RunRecipe, records: list[dict]) -> None:
+def _write_run_file(
+    run_dir: Path, recipe: RunRecipe, records: list[dict], where: Locations, started: float
+) -> None:
     from skillmix.pipeline.report import write_run_report
 
     data = {
-        "recipe": recipe.origin,
         "name": recipe.name,
         "stages": [
-            {k: r[k] for k in ("stage", "type", "key", "accounting", "reports", "products")}
+            {
+                **{k: r[k] for k in ("stage", "type", "key", "accounting", "reports")},
+                "products": where.to_portable(r["products"]),
+            }
             for r in records
         ],
+        RUN_FIELD: {**_run_facts(where, started), "recipe": recipe.origin},
     }
     (run_dir / "run.json").write_text(canonical_json(data) + "\n")
     write_run_report(run_dir, recipe, records)

@@ -29,6 +29,13 @@ class StageContext:
     on_bad_row: str = "error"
     workers: int = 1
 
+    def lineage(self, path: str) -> str:
+        """The file name rows read from `path` record: relative to the recipe's folder (or,
+        for a file a stage made, to the run dir), so equal runs write equal rows."""
+        from skillmix.pipeline.locations import Locations
+
+        return Locations.of(self.run_dir, self.recipe.base_dir).lineage(path)
+
 
 @dataclass
 class StageResult:

@@ -11,9 +11,14 @@ from skillmix.pipeline.stage import StageContext, StageError
 
 
 def read_source(
-    ref: SourceRef, on_bad_row: str, rejects: RejectsWriter, accounting: Accounting
+    ref: SourceRef,
+    on_bad_row: str,
+    rejects: RejectsWriter,
+    accounting: Accounting,
+    lineage: str | None = None,
 ) -> Iterator[dict]:
-    """The contract rows of a source, tagged with the source's name (and skill, if set)."""
+    """The contract rows of a source, tagged with the source's name (and skill, if set);
+    rows without lineage record `lineage` (StageContext.lineage) as their file."""
     return read_rows(
         ref.path,
         ref.kind,
@@ -23,6 +28,7 @@ def read_source(
         on_bad_row=on_bad_row,
         rejects=rejects,
         accounting=accounting,
+        lineage=lineage,
     )
 
 

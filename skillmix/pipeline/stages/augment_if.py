@@ -24,10 +24,16 @@ from skillmix.pipeline.stages._io import from_sources, source_file
 
 class AugmentTask(Task):
     def __init__(
-        self, ref: SourceRef, new_name: str, config: Any, out: Path, on_bad_row: str
+        self,
+        ref: SourceRef,
+        new_name: str,
+        config: Any,
+        out: Path,
+        on_bad_row: str,
+        lineage: str | None = None,
     ) -> None:
         self.ref, self.new_name, self.config, self.out = ref, new_name, config, out
-        self.on_bad_row = on_bad_row
+        self.on_bad_row, self.lineage = on_bad_row, lineage
 
     def run(self) -> None:
         from curate.ifaug import augment_file
@@ -40,6 +46,7 @@ class AugmentTask(Task):
             source=self.new_name,
             on_bad_row=self.on_bad_row,
             rejects_path=self.out.with_suffix(".rejects.jsonl"),
+            lineage=self.lineage,
         )
         self.out.with_suffix(".accounting.json").write_text(_json(acc.to_dict()))
         tmp.replace(self.out)
@@ -84,6 +91,7 @@ class AugmentIf(Stage):
                 config,
                 source_file(ctx.stage_dir, f"part-{ref.name}"),
                 ctx.on_bad_row,
+                ctx.lineage(ref.path),
             )
             for ref in self._inputs(ctx)
         ]

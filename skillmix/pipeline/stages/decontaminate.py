@@ -35,9 +35,11 @@ class DecontaminateTask(Task):
         out_dir: Path,
         on_bad_row: str,
         workers: int,
+        lineage: dict[str, str] | None = None,
     ) -> None:
         self.sources, self.evals, self.options = sources, evals, options
         self.out_dir, self.on_bad_row, self.workers = out_dir, on_bad_row, workers
+        self.lineage = lineage or {}
 
     def run(self) -> None:
         from decontam import find_contamination
@@ -46,7 +48,9 @@ class DecontaminateTask(Task):
         read_acc = {ref.name: Accounting() for ref in self.sources}
         with RejectsWriter(self.out_dir / "rejects.jsonl") as rejects:
             rows = chain.from_iterable(
-                read_source(ref, self.on_bad_row, rejects, read_acc[ref.name])
+                read_source(
+                    ref, self.on_bad_row, rejects, read_acc[ref.name], self.lineage.get(ref.name)
+                )
                 for ref in self.sources
             )
             find_contamination(
@@ -102,6 +106,7 @@ class Decontaminate(Stage):
                 ctx.stage_dir / REPORT,
                 ctx.on_bad_row,
                 ctx.workers,
+                {name: ctx.lineage(ref.path) for name, ref in ctx.sources.items()},
             )
         ]
 

@@ -8,6 +8,7 @@ one run can also make, say, an `rlvr` mix of the prompts an `augment_if` stage w
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -51,6 +52,14 @@ class MixTask(Task):
         )
 
 
+def _from_recipe_dir(path: str, base_dir: Path) -> str:
+    """A source's path as the mixer's recipe (and its manifest) records it: relative to the
+    recipe's folder, like the recipe's own sources, so equal runs write equal manifests."""
+    if path.startswith("hf://"):
+        return path
+    return Path(os.path.relpath(os.path.normpath(path), base_dir)).as_posix()
+
+
 class Mix(Stage):
     TYPE = "mix"
     OPTIONS: ClassVar[dict[str, Any]] = {
@@ -92,7 +101,7 @@ class Mix(Stage):
             "sources": [
                 {
                     "name": s.name,
-                    "path": s.path,
+                    "path": _from_recipe_dir(s.path, ctx.recipe.base_dir),
                     "skill": s.skill,
                     "take": s.take,
                     **({"mapping": s.mapping} if s.mapping else {}),

@@ -41,9 +41,11 @@ class PreferencesTask(Task):
         seed: int,
         stage_dir: Path,
         on_bad_row: str,
+        lineage: dict[str, str] | None = None,
     ) -> None:
         self.name, self.refs, self.options, self.seed = name, refs, options, seed
         self.stage_dir, self.on_bad_row = stage_dir, on_bad_row
+        self.lineage = lineage or {}
 
     def run(self) -> None:
         from curate.backends import SamplingParams
@@ -99,6 +101,7 @@ class PreferencesTask(Task):
                     on_bad_row=self.on_bad_row,
                     rejects=rejects,
                     accounting=acc,
+                    lineage=self.lineage.get(ref.name),
                 ):
                     if limit is not None and acc.rows_out > limit:
                         acc.rows_out -= 1
@@ -155,14 +158,16 @@ class Preferences(Stage):
 
     def tasks(self, ctx: StageContext) -> list[Task]:
         seed = ctx.options["seed"]
+        refs = self._inputs(ctx)
         return [
             PreferencesTask(
                 ctx.name,
-                self._inputs(ctx),
+                refs,
                 ctx.options,
                 ctx.recipe.mix.seed if seed is None else int(seed),
                 ctx.stage_dir,
                 ctx.on_bad_row,
+                {ref.name: ctx.lineage(ref.path) for ref in refs},
             )
         ]
 

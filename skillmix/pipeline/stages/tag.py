@@ -23,10 +23,16 @@ MODEL = "tagger.bin"
 
 class TagTask(Task):
     def __init__(
-        self, ref: SourceRef, model: str, out: Path, min_confidence: float, on_bad_row: str
+        self,
+        ref: SourceRef,
+        model: str,
+        out: Path,
+        min_confidence: float,
+        on_bad_row: str,
+        lineage: str | None = None,
     ) -> None:
         self.ref, self.model, self.out = ref, model, out
-        self.min_confidence, self.on_bad_row = min_confidence, on_bad_row
+        self.min_confidence, self.on_bad_row, self.lineage = min_confidence, on_bad_row, lineage
 
     def run(self) -> None:
         from curate.tagging import apply_tagger
@@ -45,6 +51,7 @@ class TagTask(Task):
             kind=self.ref.kind,
             on_bad_row=self.on_bad_row,
             rejects_path=self.out.with_suffix(".rejects.jsonl"),
+            lineage=self.lineage,
         )
         self.out.with_suffix(".accounting.json").write_text(json.dumps(acc.to_dict()))
         tmp.replace(self.out)
@@ -108,6 +115,7 @@ class Tag(Stage):
                 source_file(ctx.stage_dir, ref.name),
                 float(ctx.options["min_confidence"]),
                 ctx.on_bad_row,
+                ctx.lineage(ref.path),
             )
             for ref in self._targets(ctx)
         ]
