@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from manifests.recipe import DecontamSpec
-from mixers.stage import StagedSource
+from mixers.staged import StagedSource
 
 
 def duplicate_ids(source: StagedSource) -> set[str]:

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from manifests.recipe import MinhashSpec
 from mixers.keys import normalized_prompts
-from mixers.stage import StagedSource
+from mixers.staged import StagedSource
 
 
 def exact_duplicates(keys: list[np.ndarray], alive: list[np.ndarray]) -> list[np.ndarray]:

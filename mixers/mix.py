@@ -27,11 +27,13 @@ import pyarrow as pa
 from manifests import Accounting, RejectsWriter
 from manifests.recipe import Recipe
 from manifests.shards import ShardWriter, build_manifest, prepare_out_dir, write_manifest
+from mixers.budgets import MemoryBudget, ResidentBudget
 from mixers.contamination import duplicate_ids
 from mixers.dedup import exact_duplicates, near_duplicates
 from mixers.errors import MixError
 from mixers.keys import tokenizer_counter
-from mixers.stage import MemoryBudget, ResidentBudget, StagedSource, stage_source
+from mixers.stage import stage_source
+from mixers.staged import StagedSource
 from mixers.takes import draw, resolve_counts
 
 WORK_DIR = ".skillmix-work"

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from manifests import Accounting, RejectsWriter, read_rows
 from manifests.schemas import MESSAGES_TYPE
 from mixers.columnar import columnar_source
-from mixers.stage import _columnar_tables
+from mixers.lanes import columnar_tables
 
 TEXT = st.sampled_from(["", " ", "hello", "What is 2+2?", "  spaced  ", "Ünïcode ✓"])
 ROLE = st.sampled_from(["user", "assistant", "system", "tool", "narrator", None])
@@ -60,7 +60,7 @@ def both_lanes(tmp_path, kind, rows, skill):
     fast_rejects = RejectsWriter(tmp_path / "fast.jsonl")
     fast = [
         r
-        for t in _columnar_tables(
+        for t in columnar_tables(
             source,
             kind,
             name="src",

@@ -349,13 +349,13 @@ def test_releasing_mapped_pages_changes_nothing(ws, tmp_path, monkeypatch):
     recipe = load_recipe(ws.standard())
     kept = mix(recipe, tmp_path / "a", memory_mb=0).manifest
     released = []
-    real = __import__("mixers.stage", fromlist=["ResidentBudget"]).ResidentBudget.release
+    real = __import__("mixers.budgets", fromlist=["ResidentBudget"]).ResidentBudget.release
 
     def counting(self):
         released.append(self.size)
         real(self)
 
-    monkeypatch.setattr("mixers.stage.ResidentBudget.release", counting)
+    monkeypatch.setattr("mixers.budgets.ResidentBudget.release", counting)
     monkeypatch.setattr(sys.modules["mixers.mix"], "RESIDENT_BUDGET", 1)
     again = mix(recipe, tmp_path / "b", memory_mb=0).manifest
     assert released  # pages were handed back during the gather
