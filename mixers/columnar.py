@@ -227,8 +227,10 @@ def contract_table(
                 columns[name] = pc.if_else(blank, pa.scalar(DEFAULT_SKILL), given)
         elif name == "metadata":
             columns[name] = _metadata_column(batch, file, first_row)
-        else:
+        elif name in names:
             columns[name] = batch.column(name).cast(schema.field(name).type)
+        else:  # no such column (an `id`): no row is in the fast lane, the lane drops them all
+            columns[name] = pa.nulls(n, schema.field(name).type)
     return pa.Table.from_pydict(columns, schema=schema)
 
 

@@ -51,16 +51,16 @@ def columnar_tables(
     on_bad_row: str,
     rejects: RejectsWriter | None,
     acc: Accounting,
+    lineage: str | None = None,
 ) -> Iterator[pa.Table]:
     schema = schema_for(kind)
+    label = source.path if lineage is None else lineage  # the file rows' lineage names
     first = 0
     for batch in iter_batches(source):
         n = batch.num_rows
         acc.add_in(n)
         fast = fast_lane_mask(batch, kind, skill_given=skill is not None)
-        table = contract_table(
-            batch, kind, source=name, skill=skill, file=source.path, first_row=first
-        )
+        table = contract_table(batch, kind, source=name, skill=skill, file=label, first_row=first)
         if fast.all():
             yield table
         else:
@@ -73,7 +73,7 @@ def columnar_tables(
                         to_contract(
                             record,
                             kind,
-                            file=source.path,
+                            file=label,
                             row=first + int(i),
                             source=name,
                             skill=skill,
@@ -106,6 +106,7 @@ def record_tables(
     on_bad_row: str,
     rejects: RejectsWriter | None,
     acc: Accounting,
+    lineage: str | None = None,
 ) -> Iterator[pa.Table]:
     schema = schema_for(kind)
     # A prompt mix takes the prompt of any row; other kinds must match what the file holds.
@@ -119,6 +120,7 @@ def record_tables(
         on_bad_row=on_bad_row,
         rejects=rejects,
         accounting=acc,
+        lineage=lineage,
     )
     buffer: list[dict] = []
     for row in rows:

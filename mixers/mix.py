@@ -89,6 +89,7 @@ def _stage_all(
                 count_tokens=count_tokens,
                 keys=recipe.dedup.exact,
                 memory=memory,
+                lineage=spec.path,  # as the recipe writes it: relative to its folder
             )
 
     count = threads or min(4, os.cpu_count() or 1)

@@ -118,8 +118,10 @@ def stage_source(
     count_tokens: Callable[[list[str]], list[int]] | None = None,
     keys: bool = True,
     memory: MemoryBudget | None = None,
+    lineage: str | None = None,
 ) -> StagedSource:
-    """Read source `index` once into `work_dir`; errors name `sources[index]`."""
+    """Read source `index` once into `work_dir`; errors name `sources[index]`. Rows without
+    lineage record `lineage` as their file (default: `path`)."""
     where = f"sources[{index}].path"
     acc = Accounting()
     if not path.startswith("hf://") and not Path(path).exists():
@@ -137,7 +139,14 @@ def stage_source(
         raise BadRowError(path, None, f"not a readable {kind_of_file} file: {exc}") from None
     if columnar is not None:
         tables = columnar_tables(
-            columnar, kind, name=name, skill=skill, on_bad_row=on_bad_row, rejects=rejects, acc=acc
+            columnar,
+            kind,
+            name=name,
+            skill=skill,
+            on_bad_row=on_bad_row,
+            rejects=rejects,
+            acc=acc,
+            lineage=lineage,
         )
     else:
         tables = record_tables(
@@ -150,6 +159,7 @@ def stage_source(
             on_bad_row=on_bad_row,
             rejects=rejects,
             acc=acc,
+            lineage=lineage,
         )
     file = work_dir / f"{index:04d}.arrow"
     stager = _Stager(file, kind, keys, count_tokens, memory)

@@ -208,7 +208,8 @@ def test_columnar_fast_lane_gives_what_read_rows_gives(ws, tmp_path):
         [{"name": "c", "path": "c.parquet", "take": {"fraction": 1.0}}], dedup={"exact": False}
     )
     run(recipe, tmp_path / "out")
-    expected = {r["id"]: r for r in read_rows(str(path), "sft", source="c")}
+    # rows name their file as the recipe writes it (relative to its folder)
+    expected = {r["id"]: r for r in read_rows(str(path), "sft", source="c", lineage="c.parquet")}
     got = {r["id"]: r for r in rows_of(tmp_path / "out")}
     assert got == expected
 

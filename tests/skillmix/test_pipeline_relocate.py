@@ -21,6 +21,7 @@ from manifests.rows import read_rows
 from manifests.shards import iter_shard_rows
 from skillmix.pipeline import load_run_recipe, run_pipeline
 from skillmix.pipeline.locations import Locations
+from tests.skillmix.pipeline_helpers import write_recipe, write_sources
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = Path("manifests/recipes/demo_run.yaml")
@@ -236,3 +237,59 @@ def test_command_lineage_is_the_path_as_given_normalized(tmp_path, monkeypatch):
         rows.append(list(read_rows(os.path.join(".", "data", "..", "data", "x.jsonl"))))
     assert rows[0] == rows[1]
     assert json.loads(rows[0][0]["metadata"]) == {"file": "data/x.jsonl", "row": 1}
+
+
+def _project_with_parquet(root: Path, stages: list | None) -> Path:
+    """Sources in `root/data` (one Parquet, read by the columnar lane), the recipe in
+    `root/recipes`: every path it names starts with `../`. No stages: a mix recipe."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    paths = write_sources(root / "data", n=30)
+    rows = [json.loads(line) for line in paths["chat"].read_text().splitlines()]
+    pq.write_table(pa.Table.from_pylist(rows), root / "data" / "chat.parquet")
+    sources = [
+        {"name": "alpaca", "path": "../data/./alpaca.jsonl", "take": {"fraction": 1.0}},
+        {"name": "chat", "path": "../data/chat.parquet", "take": {"weight": 1.0}},
+    ]
+    (root / "recipes").mkdir()
+    if stages is not None:
+        return write_recipe(root / "recipes", stages, sources=sources, total=40)
+    recipe = root / "recipes" / "mix.yaml"
+    mix = {"name": "m", "seed": 3, "kind": "sft", "sources": sources, "total": 40}
+    recipe.write_text(yaml.safe_dump(mix | {"shards": {"max_rows": 10}}, sort_keys=False))
+    return recipe
+
+
+def test_first_reads_by_dedup_and_mix_name_files_relative_to_the_recipe(tmp_path):
+    made = []
+    for root in (tmp_path / "a", tmp_path / "b" / "déeper"):
+        recipe = _project_with_parquet(root, ["dedup", "mix"])
+        records = run_pipeline(load_run_recipe(recipe), echo=quiet)
+        mix = Path(records[1]["products"]["mix"]["dir"])
+        made.append(sorted(mix.glob("shard-*")))
+        files = {json.loads(r["metadata"])["file"] for r in iter_shard_rows(mix)}
+        assert files == {"../data/alpaca.jsonl", "../data/chat.parquet"}
+    assert [p.name for p in made[0]] == [p.name for p in made[1]] != []
+    for a, b in zip(*made, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_mix_command_writes_equal_shards_from_two_folders(tmp_path):
+    made = []
+    for root in (tmp_path / "a", tmp_path / "b" / "déeper"):
+        recipe = _project_with_parquet(root, None)
+        out = root / "out"
+        done = subprocess.run(
+            [sys.executable, "-m", "skillmix", "mix", str(recipe), "--out", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        made.append(sorted(out.glob("shard-*")))
+        files = {json.loads(r["metadata"])["file"] for r in iter_shard_rows(out)}
+        assert files == {"../data/alpaca.jsonl", "../data/chat.parquet"}
+    assert [p.name for p in made[0]] == [p.name for p in made[1]] != []
+    for a, b in zip(*made, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name

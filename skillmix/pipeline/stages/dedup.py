@@ -31,9 +31,11 @@ class DedupTask(Task):
         seed: int,
         stage_dir: Path,
         on_bad_row: str,
+        lineage: dict[str, str] | None = None,
     ) -> None:
         self.refs, self.options, self.seed = refs, options, seed
         self.stage_dir, self.on_bad_row = stage_dir, on_bad_row
+        self.lineage = lineage or {}
 
     def run(self) -> None:
         from manifests.recipe import MinhashSpec
@@ -56,6 +58,7 @@ class DedupTask(Task):
                     mapping=ref.mapping,
                     on_bad_row=self.on_bad_row,
                     rejects=rejects,
+                    lineage=self.lineage.get(ref.name),
                 )
                 for i, ref in enumerate(self.refs)
             ]
@@ -106,7 +109,14 @@ class Dedup(Stage):
         for ref in ctx.sources.values():
             by_kind.setdefault(ref.kind, []).append(ref)
         return [
-            DedupTask(refs, ctx.options, ctx.recipe.mix.seed, ctx.stage_dir, ctx.on_bad_row)
+            DedupTask(
+                refs,
+                ctx.options,
+                ctx.recipe.mix.seed,
+                ctx.stage_dir,
+                ctx.on_bad_row,
+                {ref.name: ctx.lineage(ref.path) for ref in refs},
+            )
             for refs in by_kind.values()
         ]
 
