@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 
 from manifests import BadRowError, read_rows
-from manifests.recipe import load_recipe
 from manifests.shards import ShardWriter, iter_shard_rows, load_manifest, verify_shards
 from mixers import MixError, mix
+from mixers.recipe import load_recipe
 
 
 def run(recipe_path: Path, out: Path, **kwargs):

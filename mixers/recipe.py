@@ -25,14 +25,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from decontam.engine import FIELDS, METHODS, DecontamConfig
 from manifests.readers import HUB_PREFIX
 from manifests.schemas import KINDS
+from manifests.shards import FORMATS
 from manifests.yaml_files import YamlFileError, load_yaml_file
 
 TAKE_MODES = ("fraction", "count", "weight")
-SHARD_FORMATS = ("arrow", "parquet")
-DECONTAM_METHODS = ("ngram", "ngram-any", "minhash", "all")  # decontam.METHODS, or all
-TEXT_FIELDS = ("user", "all")
+DECONTAM_METHODS = (*METHODS, "all")
 DEFAULT_MAX_BYTES = 500_000_000
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -91,11 +91,13 @@ class DedupSpec:
 
 @dataclass(frozen=True)
 class DecontamSpec:
+    """The recipe's `decontaminate:`; the defaults are decontam's own."""
+
     evals: tuple[str, ...]
-    method: str = "ngram"
-    ngram_size: int = 8
-    threshold: float = 0.5
-    fields: str = "user"
+    method: str = DecontamConfig.methods[0]
+    ngram_size: int = DecontamConfig.ngram_size
+    threshold: float = DecontamConfig.threshold
+    fields: str = DecontamConfig.fields
 
 
 @dataclass(frozen=True)
@@ -306,7 +308,7 @@ def _parse_decontam(c: _Checker, value: Any) -> DecontamSpec | None:
         method=d.string("method", required=False, choices=DECONTAM_METHODS) or defaults.method,
         ngram_size=d.integer("ngram_size", minimum=1) or defaults.ngram_size,
         threshold=defaults.threshold if threshold is None else threshold,
-        fields=d.string("fields", required=False, choices=TEXT_FIELDS) or defaults.fields,
+        fields=d.string("fields", required=False, choices=FIELDS) or defaults.fields,
     )
 
 
@@ -318,7 +320,7 @@ def _parse_shards(c: _Checker, value: Any) -> ShardSpec:
     max_bytes = s.integer("max_bytes", minimum=1)
     if max_rows is None and max_bytes is None:
         max_bytes = DEFAULT_MAX_BYTES
-    fmt = s.string("format", required=False, choices=SHARD_FORMATS) or "arrow"
+    fmt = s.string("format", required=False, choices=FORMATS) or "arrow"
     return ShardSpec(max_rows=max_rows, max_bytes=max_bytes, format=fmt)
 
 
