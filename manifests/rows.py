@@ -24,14 +24,16 @@ def read_rows(
     rejects: RejectsWriter | None = None,
     accounting: Accounting | None = None,
     check: Callable[[dict], str | None] | None = None,
+    lineage: str | None = None,
 ) -> Iterator[dict]:
     """Yield contract rows from `path`.
 
     Bad rows go through a `RowGate` (`on_bad_row`, `rejects`, `accounting`): "error"
     raises `BadRowError` (file, row, problem) at the first, "skip" rejects and counts them,
     and an input whose every row was rejected raises `NoValidRowsError`. `check` may name
-    a further problem of a converted row (None when it is good). `kind=None` takes the kind
-    of the first good record.
+    a further problem of a converted row (None when it is good). `lineage` is the name of
+    `path` recorded in each row's metadata (default: `path` as given; errors and rejects
+    always name the file read). `kind=None` takes the kind of the first good record.
     """
     gate = RowGate(on_bad_row, rejects, accounting)
     if kind is not None:
@@ -46,7 +48,7 @@ def read_rows(
                 row = to_contract(
                     record.data,
                     kind,
-                    file=record.file,
+                    file=_lineage_name(record.file, str(path), lineage),
                     row=record.row,
                     source=source,
                     skill=skill,
@@ -60,3 +62,10 @@ def read_rows(
         if gate.admit(record.file, record.row, problem, raw):
             yield row
     gate.finish(str(path))
+
+
+def _lineage_name(file: str, path: str, lineage: str | None) -> str:
+    """`file` (one file of `path`, or `path` itself) under the name `lineage` gives `path`."""
+    if lineage is None or not file.startswith(path):
+        return file
+    return lineage + file[len(path) :]

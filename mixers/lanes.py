@@ -25,16 +25,17 @@ def columnar_tables(
     name: str,
     skill: str | None,
     gate: RowGate,
+    lineage: str | None = None,
 ) -> Iterator[pa.Table]:
+    """`lineage`: the file name recorded in the rows' metadata (default: the path read)."""
     schema = schema_for(kind)
+    lineage = lineage or source.path
     first = 0
     for batch in iter_batches(source):
         n = batch.num_rows
         gate.count_in(n)
         fast = fast_lane_mask(batch, kind, skill_given=skill is not None)
-        table = contract_table(
-            batch, kind, source=name, skill=skill, file=source.path, first_row=first
-        )
+        table = contract_table(batch, kind, source=name, skill=skill, file=lineage, first_row=first)
         if fast.all():
             yield table
         else:
@@ -47,7 +48,7 @@ def columnar_tables(
                         to_contract(
                             record,
                             kind,
-                            file=source.path,
+                            file=lineage,
                             row=first + int(i),
                             source=name,
                             skill=skill,
@@ -76,6 +77,7 @@ def record_tables(
     skill: str | None,
     mapping: dict[str, str] | None,
     gate: RowGate,
+    lineage: str | None = None,
 ) -> Iterator[pa.Table]:
     schema = schema_for(kind)
     # A prompt mix takes the prompt of any row; other kinds must match what the file holds.
@@ -89,6 +91,7 @@ def record_tables(
         on_bad_row=gate.on_bad_row,
         rejects=gate.rejects,
         accounting=gate.accounting,
+        lineage=lineage,
     )
     buffer: list[dict] = []
     for row in rows:

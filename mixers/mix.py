@@ -89,6 +89,7 @@ def _stage_all(
                 count_tokens=count_tokens,
                 keys=recipe.dedup.exact,
                 memory=memory,
+                lineage=spec.path,
             )
 
     count = threads or min(4, os.cpu_count() or 1)
@@ -293,8 +294,10 @@ def _token_counts(
     if tokenizer is None:
         return None
     per_source = {e["name"]: e["tokens"] for e in entries}
+    # A local tokenizer folder by its name: its path is a fact of this run (under `run`).
+    name = Path(tokenizer).name if Path(tokenizer).exists() else tokenizer
     return {
-        "tokenizer": tokenizer,
+        "tokenizer": name,
         "total": sum(per_source.values()),
         "per_source": per_source,
         "per_skill": dict(sorted(skills_tokens.items())),
@@ -399,6 +402,7 @@ def mix(
                 "rejects": REJECTS_NAME if rejected else None,
                 "upsampled_repeats": int(len(rows) - sum(e["selected"] for e in entries)),
             },
+            run=_run_facts(recipe, out, tokenizer),
         )
         write_manifest(out, manifest)
     finally:
@@ -406,6 +410,17 @@ def mix(
     return MixResult(
         manifest, _accounting(entries), len(rows), out / REJECTS_NAME if rejected else None
     )
+
+
+def _run_facts(recipe: Recipe, out: Path, tokenizer: str | None) -> dict:
+    """This run's absolute paths, for the manifest's `run` key."""
+    return {
+        "recipe_path": str(recipe.path) if recipe.path is not None else None,
+        "recipe_dir": str(Path(recipe.base_dir).resolve()),
+        "out_dir": str(out.resolve()),
+        "sources": {s.name: recipe.source_path(s) for s in recipe.sources},
+        "tokenizer": tokenizer,
+    }
 
 
 def _skill_tokens(

@@ -118,8 +118,10 @@ def stage_source(
     count_tokens: Callable[[list[str]], list[int]] | None = None,
     keys: bool = True,
     memory: MemoryBudget | None = None,
+    lineage: str | None = None,
 ) -> StagedSource:
-    """Read source `index` once into `work_dir`; errors name `sources[index]`."""
+    """Read source `index` once into `work_dir`; errors name `sources[index]`. `lineage`
+    names the file in the rows' metadata (default: `path`)."""
     where = f"sources[{index}].path"
     gate = RowGate(on_bad_row, rejects)
     if not path.startswith("hf://") and not Path(path).exists():
@@ -136,7 +138,7 @@ def stage_source(
         kind_of_file = {".parquet": "Parquet", ".arrow": "Arrow"}.get(Path(path).suffix, "data")
         raise BadRowError(path, None, f"not a readable {kind_of_file} file: {exc}") from None
     if columnar is not None:
-        tables = columnar_tables(columnar, kind, name=name, skill=skill, gate=gate)
+        tables = columnar_tables(columnar, kind, name=name, skill=skill, gate=gate, lineage=lineage)
     else:
         tables = record_tables(
             path,
@@ -146,6 +148,7 @@ def stage_source(
             skill=skill,
             mapping=mapping,
             gate=gate,
+            lineage=lineage,
         )
     file = work_dir / f"{index:04d}.arrow"
     stager = _Stager(file, kind, keys, count_tokens, memory)

@@ -47,7 +47,6 @@ def test_round_trip_and_manifest_keys(tmp_path):
         "kind",
         "seed",
         "skillmix_version",
-        "created_at",
         "recipe",
         "sources",
         "shards",
@@ -57,6 +56,9 @@ def test_round_trip_and_manifest_keys(tmp_path):
         "decontamination",
     ):
         assert key in manifest
+    assert "created_at" not in manifest  # a fact of the run: under `run`, with the folder
+    assert manifest["run"]["out_dir"] == str((tmp_path / "out").resolve())
+    assert manifest["run"]["created_at"]
     assert load_manifest(tmp_path / "out") == manifest
     assert list(iter_shard_rows(tmp_path / "out", expected_kind="sft")) == rows(25)
     assert verify_shards(tmp_path / "out") == []
