@@ -95,9 +95,7 @@ class Train(Stage):
         import json
 
         summary = json.loads((ctx.stage_dir / "summary.json").read_text())
-        acc = Accounting(
-            **{k: summary["accounting"][k] for k in ("rows_in", "rows_out", "removed", "rejected")}
-        )
+        acc = Accounting.from_dict(summary["accounting"])
         return StageResult(
             sources=ctx.sources,
             accounting={"training data": acc},
