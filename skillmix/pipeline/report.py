@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from skillmix.pipeline.report_charts import BLUE, DEFS, PALETTE, RED, esc, line_chart
+from skillmix.pipeline.report_charts import BLUE, DEFS, PALETTE, RED, clip, esc, line_chart
 from skillmix.pipeline.report_data import load_length_counter, read_curve, whitespace_words
 from skillmix.pipeline.report_mix import mix_section, stage_anchor
 
@@ -56,7 +56,10 @@ def _flow_svg(indexed: list[tuple[int, dict]]) -> tuple[str, dict[str, str]]:
     for i, rec in enumerate(records):
         acc = rec["accounting"]
         y = i * row_h
-        parts.append(f'<text x="0" y="{y + 20}" font-size="13">{esc(rec["stage"])}</text>')
+        parts.append(
+            f'<text x="0" y="{y + 20}" font-size="13">{esc(clip(rec["stage"]))}'
+            f"<title>{esc(rec['stage'])}</title></text>"
+        )
         x = float(label_w)
         segments = [("out", acc["rows_out"], BLUE)]
         segments += [(r, n, colors[r]) for r, n in sorted(acc["removed"].items())]

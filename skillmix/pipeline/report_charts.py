@@ -162,7 +162,7 @@ def share_bars(items: list[tuple[str, int]], *, total: int, width: int = 420) ->
         share = n / total if total else 0.0
         body.append(
             f'<text x="{label_w - 8}" y="{y + 16}" font-size="12" text-anchor="end">'
-            f"{esc(_clip(label))}<title>{esc(label)}</title></text>"
+            f"{esc(clip(label))}<title>{esc(label)}</title></text>"
             f'<rect class="share" x="{label_w}" y="{y + 4}" width="{max(w, 1):.1f}" height="16" '
             f'fill="{PALETTE[i % len(PALETTE)]}" data-rows="{n}"/>'
             f'<text x="{label_w + w + 6:.1f}" y="{y + 16}" font-size="11" fill="#444">'
@@ -212,7 +212,7 @@ def _axis_labels(
     )
 
 
-def _clip(label: str, limit: int = 22) -> str:
+def clip(label: str, limit: int = 22) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 

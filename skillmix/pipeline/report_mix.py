@@ -16,7 +16,7 @@ from skillmix.pipeline.report_charts import (
 )
 from skillmix.pipeline.report_data import bin_counts, profile_mix
 
-SOURCE_BAR_WIDTH = 260
+SOURCE_BAR_WIDTH = 200
 
 
 def stage_anchor(index: int) -> str:
@@ -108,6 +108,7 @@ def _rows_out(entry: dict) -> int:
 
 def _pictures(mix_dir: Path, manifest: dict, counter, unit: str) -> str:
     profile = profile_mix(mix_dir, manifest, counter, unit)
+    side = " (chosen side)" if manifest.get("kind") == "preference" else ""
     sample = (
         f" (an evenly spaced sample of {profile.profiled:,} of {profile.total:,} rows)"
         if profile.profiled < profile.total
@@ -117,9 +118,9 @@ def _pictures(mix_dir: Path, manifest: dict, counter, unit: str) -> str:
         '<div class="charts">'
         f'<figure class="skills"><figcaption>Rows per skill</figcaption>'
         f"{share_bars(profile.skills, total=profile.total)}</figure>"
-        f'<figure class="lengths"><figcaption>Length per row, in {esc(profile.unit)}{sample}'
+        f'<figure class="lengths"><figcaption>Length per row{side}, in {esc(profile.unit)}{sample}'
         f"</figcaption>{histogram(bin_counts(profile.lengths), x_label=profile.unit)}</figure>"
-        f'<figure class="turns"><figcaption>Turns per row{sample}</figcaption>'
+        f'<figure class="turns"><figcaption>Turns per row{side}{sample}</figcaption>'
         f"{histogram(bin_counts(profile.turns), x_label='turns')}</figure></div>"
     )
 
