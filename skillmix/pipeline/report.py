@@ -324,7 +324,12 @@ def render_run_report(run_dir: Path, name: str, records: list[dict]) -> str:
         if _kind(rec) == MIX:
             product = (rec.get("products") or {}).get("mix") or {}
             mix_dir = _path(run_dir, product.get("dir", ""))
-            if product and (mix_dir / "manifest.json").exists():
+            if not (product and (mix_dir / "manifest.json").exists()):
+                body.append(
+                    f'<section id="{stage_anchor(index)}"><h2>Mix: {esc(rec["stage"])}</h2>'
+                    f'<p class="muted">Its manifest.json is gone ({esc(mix_dir)}).</p></section>'
+                )
+            else:
                 earlier = {
                     step: [(i, r) for i, r in indexed[:index] if r["type"] == stype]
                     for stype, step in EARLIER_STEPS.items()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
+
 from skillmix.pipeline.report_charts import (
     BLUE,
     GREY,
@@ -153,6 +155,13 @@ def mix_section(
         table,
     ]
     if manifest.get("total_rows"):
-        parts.append(_pictures(mix_dir, manifest, counter, unit))
+        try:
+            parts.append(_pictures(mix_dir, manifest, counter, unit))
+        except (OSError, KeyError, TypeError, ValueError, pa.ArrowException) as err:
+            # The page must still be written: say what could not be read instead.
+            parts.append(
+                f'<p class="muted">The shards could not be read for the pictures: '
+                f"{esc(type(err).__name__)}: {esc(err)}</p>"
+            )
     parts.append("</section>")
     return "".join(parts)

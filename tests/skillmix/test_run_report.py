@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 from collections import Counter
 from html.parser import HTMLParser
 from itertools import pairwise
@@ -273,3 +274,26 @@ def test_bins_cover_every_value_once():
     assert all(b[1] == c[0] for b, c in pairwise(bins))
     assert bin_counts([]) == []
     assert bin_counts([2, 4, 4]) == [(2, 3, 1), (3, 4, 0), (4, 5, 2)]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete"])
+def test_unreadable_shards_are_named_and_the_page_still_written(run, damage):
+    run_dir, records, _ = run
+    shard = sorted((run_dir / "02-mix" / "mix").glob("shard-*.arrow"))[1]
+    if damage == "truncate":
+        shard.write_bytes(shard.read_bytes()[:100])
+    else:
+        shard.unlink()
+    page = render_run_report(run_dir, "r", records)
+    mix = _section(page, "mix")
+    assert "The shards could not be read for the pictures" in mix
+    assert ("FileNotFoundError" in mix) == (damage == "delete")
+    assert '<b class="factor">×1.50</b>' in mix  # the table comes from the manifest
+    assert 'class="pt"' in _section(page, "train")
+
+
+def test_a_mix_whose_folder_is_gone_is_said(run):
+    run_dir, records, _ = run
+    shutil.rmtree(run_dir / "02-mix")
+    page = render_run_report(run_dir, "r", records)
+    assert 'id="stage-2"' in page and "Its manifest.json is gone" in page
