@@ -183,8 +183,9 @@ def _length_counter(run_dir: Path, records: list[dict]):
             continue
         try:
             return load_length_counter(_path(run_dir, model), rec["stage"])
-        except (OSError, ValueError):
-            break
+        except Exception as err:  # tokenizers raises its own untyped errors on a bad file
+            reason = clip(f"{type(err).__name__}: {err}", 120)
+            return whitespace_words, f"whitespace words (the tokenizer did not load: {reason})"
     return whitespace_words, "whitespace words"
 
 

@@ -74,19 +74,19 @@ def whitespace_words(texts: list[str]) -> list[int]:
 def load_length_counter(
     model_dir: Path | None, stage: str
 ) -> tuple[Callable[[list[str]], list[int]], str]:
-    """Token counts with the tokenizer that train stage `stage` saved in `model_dir`, else
-    whitespace words."""
-    if model_dir is not None and (model_dir / "tokenizer_config.json").exists():
-        from transformers import AutoTokenizer
+    """Token counts with the tokenizer.json that train stage `stage` saved in `model_dir`
+    (read by `tokenizers` alone: no torch import for a report), else whitespace words."""
+    path = model_dir / "tokenizer.json" if model_dir is not None else None
+    if path is None or not path.is_file():
+        return whitespace_words, "whitespace words"
+    from tokenizers import Tokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    tokenizer = Tokenizer.from_file(str(path))
 
-        def count(texts: list[str]) -> list[int]:
-            encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
-            return [len(ids) for ids in encoded]
+    def count(texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
 
-        return count, f"tokens (tokenizer of stage {stage})"
-    return whitespace_words, "whitespace words"
+    return count, f"tokens (tokenizer of stage {stage})"
 
 
 def _batches(mix_dir: Path, manifest: dict, columns: list[str]) -> Iterator[pa.RecordBatch]:

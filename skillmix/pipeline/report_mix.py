@@ -110,6 +110,7 @@ def _rows_out(entry: dict) -> int:
 
 def _pictures(mix_dir: Path, manifest: dict, counter, unit: str) -> str:
     profile = profile_mix(mix_dir, manifest, counter, unit)
+    axis = profile.unit.split(" (", 1)[0]  # the caption carries the rest
     side = " (chosen side)" if manifest.get("kind") == "preference" else ""
     sample = (
         f" (an evenly spaced sample of {profile.profiled:,} of {profile.total:,} rows)"
@@ -121,7 +122,7 @@ def _pictures(mix_dir: Path, manifest: dict, counter, unit: str) -> str:
         f'<figure class="skills"><figcaption>Rows per skill</figcaption>'
         f"{share_bars(profile.skills, total=profile.total)}</figure>"
         f'<figure class="lengths"><figcaption>Length per row{side}, in {esc(profile.unit)}{sample}'
-        f"</figcaption>{histogram(bin_counts(profile.lengths), x_label=profile.unit)}</figure>"
+        f"</figcaption>{histogram(bin_counts(profile.lengths), x_label=axis)}</figure>"
         f'<figure class="turns"><figcaption>Turns per row{side}{sample}</figcaption>'
         f"{histogram(bin_counts(profile.turns), x_label='turns')}</figure></div>"
     )

@@ -248,15 +248,22 @@ def test_names_are_escaped_and_the_page_needs_nothing_online(run):
 
 
 def test_lengths_count_tokens_with_the_train_stage_tokenizer(run):
+    from transformers import AutoTokenizer
+
     from trainers.tiny_model import build_tiny_model
 
     run_dir, records, rows = run
-    build_tiny_model(["w w w ok done"] * 4, run_dir / "03-train" / "model" / "final", layers=1)
+    build_tiny_model(["rivers and tides"] * 4, run_dir / "03-train" / "model" / "final", layers=1)
     mix = _section(render_run_report(run_dir, "r", records), "mix")
     lengths = _figure(mix, "lengths")
     assert "tokens (tokenizer of stage train)" in lengths
     counts = [int(n) for n in re.findall(r'data-count="(\d+)"', lengths)]
-    assert sum(counts) == len(rows)
+    tok = AutoTokenizer.from_pretrained(run_dir / "03-train" / "model" / "final")
+    texts = ["\n".join(m["content"] for m in r["messages"]) for r in rows]
+    expected = [len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    assert counts == [n for _, _, n in bin_counts(expected)] and sum(counts) == len(rows)
+    words = [len(t.split()) for t in texts]
+    assert expected != words  # tokens, not words, were counted
 
 
 def test_training_without_metrics_says_so(run):
@@ -297,3 +304,13 @@ def test_a_mix_whose_folder_is_gone_is_said(run):
     shutil.rmtree(run_dir / "02-mix")
     page = render_run_report(run_dir, "r", records)
     assert 'id="stage-2"' in page and "Its manifest.json is gone" in page
+
+
+def test_a_broken_tokenizer_falls_back_to_words_and_says_why(run):
+    run_dir, records, rows = run
+    final = run_dir / "03-train" / "model" / "final"
+    final.mkdir(parents=True)
+    (final / "tokenizer.json").write_text("{not a tokenizer")
+    lengths = _figure(_section(render_run_report(run_dir, "r", records), "mix"), "lengths")
+    assert "whitespace words (the tokenizer did not load: " in lengths
+    assert sum(int(n) for n in re.findall(r'data-count="(\d+)"', lengths)) == len(rows)
