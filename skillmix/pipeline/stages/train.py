@@ -62,7 +62,7 @@ class Train(Stage):
             return ctx.recipe.resolve(model) if Path(ctx.recipe.resolve(model)).exists() else model
         from manifests.shards import iter_shard_rows
         from manifests.text import row_text
-        from skillmix.pipeline.tiny_model import build_tiny_model
+        from trainers.tiny_model import build_tiny_model
 
         folder = ctx.stage_dir / "tiny-model"
         if not (folder / "config.json").exists():
