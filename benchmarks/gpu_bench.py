@@ -65,26 +65,11 @@ def shape(tiny: bool) -> dict:
 
 def build_model_dir(path: Path, tiny: bool, max_length: int) -> int:
     """A random Qwen2 and a BPE tokenizer in `path`; returns the parameter count."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from trainers.data.chat import ensure_chat_template
+    from trainers.tiny_model import train_tokenizer
 
-    core = Tokenizer(models.BPE())
-    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    core.decoder = decoders.ByteLevel()
-    core.train_from_iterator(
-        [" ".join(WORDS)] * 8 + ["<|user|>\n<|assistant|>\n<|system|>\n"] * 8,
-        trainers.BpeTrainer(
-            vocab_size=400,
-            special_tokens=["<s>", "</s>", "<pad>"],
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        ),
-    )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
-    )
-    ensure_chat_template(tokenizer)
+    tokenizer = train_tokenizer([" ".join(WORDS)] * 8, vocab_size=400, chat_template=True)
     torch.manual_seed(0)
     config = Qwen2Config(
         **shape(tiny),

@@ -115,8 +115,8 @@ def write_recipe(folder: Path, paths: list[Path], exact: bool) -> Path:
 
 
 def run_skillmix(paths: list[Path], out: Path, exact: bool, memory_mb: float = 512) -> int:
-    from manifests.recipe import load_recipe
     from mixers import mix
+    from mixers.recipe import load_recipe
 
     recipe = load_recipe(write_recipe(out.parent, paths, exact))
     return mix(recipe, out, memory_mb=memory_mb).rows_written

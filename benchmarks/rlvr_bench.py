@@ -63,45 +63,24 @@ WORDS = [
 
 
 def build_assets(root: Path, rows: int = 64) -> tuple[Path, Path]:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
     from manifests.shards import write_shards
-    from trainers.data.chat import ensure_chat_template
+    from trainers.tiny_model import build_tiny_model
 
     rng = random.Random(0)
     corpus = [" ".join(rng.choices(WORDS, k=12)) + f" {rng.randint(0, 99)}" for _ in range(500)]
-    core = Tokenizer(models.BPE())
-    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    core.decoder = decoders.ByteLevel()
-    core.train_from_iterator(
-        corpus + ["<|user|>\n<|assistant|>\n<|system|>\n"] * 4,
-        trainers.BpeTrainer(
-            vocab_size=1000,
-            special_tokens=["<s>", "</s>", "<pad>"],
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        ),
-    )
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
-    )
-    ensure_chat_template(tok)
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tok),
+    model_dir, mix = root / "model", root / "mix"
+    build_tiny_model(
+        corpus,
+        model_dir,
+        vocab_size=1000,
+        chat_template=True,
         hidden_size=256,
         intermediate_size=688,
-        num_hidden_layers=4,
-        num_attention_heads=8,
-        num_key_value_heads=4,
-        max_position_embeddings=256,
-        bos_token_id=0,
-        eos_token_id=1,
-        pad_token_id=2,
+        layers=4,
+        heads=8,
+        kv_heads=4,
+        max_positions=256,
     )
-    model_dir, mix = root / "model", root / "mix"
-    LlamaForCausalLM(config).save_pretrained(model_dir)
-    tok.save_pretrained(model_dir)
     data = []
     for i in range(rows):
         a, b = rng.randint(1, 50), rng.randint(1, 50)

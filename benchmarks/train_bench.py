@@ -15,12 +15,11 @@ from pathlib import Path
 
 import torch
 from _report import machine_line, write_section
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import LlamaForCausalLM
 
 from manifests.shards import write_shards
 from trainers import SFTConfig, read_log, run_sft
-from trainers.data.chat import ensure_chat_template
+from trainers.tiny_model import build_tiny_model
 
 TEXT = (
     "model data train token batch loss learning rate gradient step layer attention head "
@@ -55,36 +54,19 @@ def make_rows(n: int, seed: int = 0) -> list[dict]:
 
 
 def build_model_dir(path: Path) -> Path:
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
+    # both trainers render with the same (built-in) chat template
+    return build_tiny_model(
+        [" ".join(VOCAB)] * 8,
+        path,
         vocab_size=512,
-        special_tokens=["<s>", "</s>", "<pad>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tok.train_from_iterator([" ".join(VOCAB)] * 8 + ["<|user|>\n<|assistant|>\n"] * 8, trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
-    )
-    ensure_chat_template(tokenizer)  # both trainers render with the same template
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
+        chat_template=True,
         hidden_size=128,
         intermediate_size=512,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=MAX_LENGTH,
-        bos_token_id=0,
-        eos_token_id=1,
-        pad_token_id=2,
+        layers=4,
+        kv_heads=4,
+        max_positions=MAX_LENGTH,
         use_cache=False,
     )
-    LlamaForCausalLM(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
 
 
 def bench_skillmix(model_dir: Path, mix: Path, out: Path, **options) -> dict:

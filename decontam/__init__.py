@@ -6,7 +6,7 @@ from decontam.api import (
     find_contamination,
     load_evals,
 )
-from decontam.engine import METHODS, SEMANTIC, DecontamConfig
+from decontam.engine import FIELDS, METHODS, SEMANTIC, DecontamConfig
 from decontam.evaldir import EvalDirError, load_eval_dir, pull_evals
 from decontam.evalsets import (
     REGISTRY,
@@ -20,6 +20,7 @@ from decontam.minhash import choose_bands, minhash_duplicates
 from decontam.tokenize import normalize_text, token_spans, tokens
 
 __all__ = [
+    "FIELDS",
     "METHODS",
     "REGISTRY",
     "SEMANTIC",

@@ -8,7 +8,7 @@ from itertools import chain
 from pathlib import Path
 
 from decontam.audit import Audit
-from decontam.engine import SEMANTIC, DecontamConfig, expand_methods
+from decontam.engine import FIELDS, SEMANTIC, DecontamConfig, expand_methods
 from decontam.evaldir import load_eval_dir
 from decontam.evalsets import EvalSet, load_eval, parse_eval_spec
 from decontam.html_report import write_html
@@ -115,8 +115,8 @@ def find_contamination(
     With `out_dir`, writes matches.jsonl, report.json, contamination.tsv and report.html
     there, and with `remove` also kept/<source>.jsonl and removed/<source>.jsonl.
     """
-    if fields not in ("user", "all"):
-        raise ValueError(f"fields must be 'user' or 'all', got {fields!r}")
+    if fields not in FIELDS:
+        raise ValueError(f"fields must be one of {FIELDS}, got {fields!r}")
     config = DecontamConfig(
         methods=expand_methods(method),
         ngram_size=ngram_size,

@@ -22,6 +22,7 @@ from decontam.spans import Span, match_kind, shared_spans
 from decontam.tokenize import TokenBatch
 
 METHODS = ("ngram", "ngram-any", "minhash")
+FIELDS = ("user", "all")  # the text matched: the user turns, or every turn
 SEMANTIC = "semantic"  # embedding candidates; needs an encoder, so not part of "all"
 T = TypeVar("T")
 

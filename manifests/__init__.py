@@ -2,7 +2,8 @@
 
 from manifests.accounting import Accounting
 from manifests.adapters import detect_kind, prompt_row, prompt_turns, to_contract
-from manifests.errors import BadRowError
+from manifests.errors import BadRowError, NoValidRowsError
+from manifests.gate import ON_BAD_ROW, RowGate, check_on_bad_row
 from manifests.ids import canonical_json, stable_id
 from manifests.readers import read_records
 from manifests.rejects import RejectsWriter
@@ -15,11 +16,15 @@ from manifests.writers import RowWriter, write_rows
 __all__ = [
     "KINDS",
     "MESSAGES_TYPE",
+    "ON_BAD_ROW",
     "Accounting",
     "BadRowError",
+    "NoValidRowsError",
     "RejectsWriter",
+    "RowGate",
     "RowWriter",
     "canonical_json",
+    "check_on_bad_row",
     "detect_kind",
     "prompt_row",
     "prompt_turns",

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from manifests.reasons import check_reason, current_name
 
 
 @dataclass
@@ -12,6 +15,20 @@ class Accounting:
     removed: dict[str, int] = field(default_factory=dict)
     rejected: int = 0
 
+    def __post_init__(self) -> None:
+        for reason in self.removed:
+            check_reason(reason)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Accounting:
+        """An accounting as `to_dict` wrote it, perhaps by an earlier version (its reasons
+        are read under their current names)."""
+        removed: dict[str, int] = {}
+        for reason, n in data.get("removed", {}).items():
+            name = current_name(reason)
+            removed[name] = removed.get(name, 0) + n
+        return cls(data["rows_in"], data["rows_out"], removed, data["rejected"])
+
     def add_in(self, n: int = 1) -> None:
         self.rows_in += n
 
@@ -19,6 +36,8 @@ class Accounting:
         self.rows_out += n
 
     def remove(self, reason: str, n: int = 1) -> None:
+        """`n` rows removed for `reason`, one of `manifests.reasons.REASONS`."""
+        check_reason(reason)
         self.removed[reason] = self.removed.get(reason, 0) + n
 
     def reject(self, n: int = 1) -> None:

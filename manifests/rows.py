@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from manifests.accounting import Accounting
 from manifests.adapters import detect_kind, to_contract
-from manifests.errors import BadRowError
+from manifests.gate import RowGate
 from manifests.readers import read_records
 from manifests.rejects import RejectsWriter
 from manifests.schemas import check_kind
-
-ON_BAD_ROW = ("error", "skip")
 
 
 def read_rows(
@@ -25,26 +23,22 @@ def read_rows(
     on_bad_row: str = "error",
     rejects: RejectsWriter | None = None,
     accounting: Accounting | None = None,
+    check: Callable[[dict], str | None] | None = None,
     lineage: str | None = None,
 ) -> Iterator[dict]:
     """Yield contract rows from `path`.
 
-    Rows without lineage record `lineage` as their file (default: `path` as given); see
-    `adapters.lineage_file`. Errors and rejects name `path` itself.
-
-    With `on_bad_row="error"` the first bad row raises `BadRowError` (file, row, problem);
-    with `"skip"` it goes to `rejects` with its reason and is counted as rejected.
-    `kind=None` takes the kind of the first good record.
+    Bad rows go through a `RowGate` (`on_bad_row`, `rejects`, `accounting`): "error"
+    raises `BadRowError` (file, row, problem) at the first, "skip" rejects and counts them,
+    and an input whose every row was rejected raises `NoValidRowsError`. `check` may name
+    a further problem of a converted row (None when it is good). `lineage` is the name of
+    `path` recorded in each row's metadata (default: `path` as given; errors and rejects
+    always name the file read). `kind=None` takes the kind of the first good record.
     """
-    if on_bad_row not in ON_BAD_ROW:
-        raise ValueError(f"on_bad_row must be one of {ON_BAD_ROW}, got {on_bad_row!r}")
-    if on_bad_row == "skip" and rejects is None:
-        raise ValueError("on_bad_row='skip' needs a RejectsWriter to record what it skips")
+    gate = RowGate(on_bad_row, rejects, accounting)
     if kind is not None:
         check_kind(kind)
-    acc = accounting if accounting is not None else Accounting()
     for record in read_records(path):
-        acc.add_in()
         problem = record.error
         row = None
         if problem is None:
@@ -54,7 +48,7 @@ def read_rows(
                 row = to_contract(
                     record.data,
                     kind,
-                    file=record.file if lineage is None else lineage,
+                    file=_lineage_name(record.file, str(path), lineage),
                     row=record.row,
                     source=source,
                     skill=skill,
@@ -62,17 +56,16 @@ def read_rows(
                 )
             except ValueError as exc:
                 problem = str(exc)
-        if row is None:
-            if on_bad_row == "error":
-                raise BadRowError(record.file, record.row, problem or "bad row")
-            assert rejects is not None
-            rejects.reject(
-                record.file,
-                record.row,
-                problem or "bad row",
-                record.data if record.data is not None else record.raw,
-            )
-            acc.reject()
-            continue
-        acc.add_out()
-        yield row
+            if row is not None and check is not None:
+                problem = check(row)
+        raw = record.data if record.data is not None else record.raw
+        if gate.admit(record.file, record.row, problem, raw):
+            yield row
+    gate.finish(str(path))
+
+
+def _lineage_name(file: str, path: str, lineage: str | None) -> str:
+    """`file` (one file of `path`, or `path` itself) under the name `lineage` gives `path`."""
+    if lineage is None or not file.startswith(path):
+        return file
+    return lineage + file[len(path) :]

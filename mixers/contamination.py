@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from manifests.recipe import DecontamSpec
+from mixers.recipe import DecontamSpec
 from mixers.staged import StagedSource
 
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 
-from manifests.recipe import MinhashSpec
 from mixers.keys import normalized_prompts
+from mixers.recipe import MinhashSpec
 from mixers.staged import StagedSource
 
 

@@ -12,34 +12,10 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 
-from manifests import (
-    Accounting,
-    BadRowError,
-    RejectsWriter,
-    detect_kind,
-    read_rows,
-    schema_for,
-    to_contract,
-)
+from manifests import RowGate, detect_kind, read_rows, schema_for, to_contract
 from mixers.columnar import ColumnarSource, contract_table, fast_lane_mask, iter_batches
 from mixers.errors import MixError
 from mixers.staged import STAGE_BATCH_ROWS
-
-
-def _bad_row(
-    on_bad_row: str,
-    rejects: RejectsWriter | None,
-    acc: Accounting,
-    file: str,
-    row: int,
-    problem: str,
-    raw: object,
-) -> None:
-    if on_bad_row == "error":
-        raise BadRowError(file, row, problem)
-    assert rejects is not None
-    rejects.reject(file, row, problem, raw)
-    acc.reject()
 
 
 def columnar_tables(
@@ -48,19 +24,18 @@ def columnar_tables(
     *,
     name: str,
     skill: str | None,
-    on_bad_row: str,
-    rejects: RejectsWriter | None,
-    acc: Accounting,
+    gate: RowGate,
     lineage: str | None = None,
 ) -> Iterator[pa.Table]:
+    """`lineage`: the file name recorded in the rows' metadata (default: the path read)."""
     schema = schema_for(kind)
-    label = source.path if lineage is None else lineage  # the file rows' lineage names
+    lineage = lineage or source.path
     first = 0
     for batch in iter_batches(source):
         n = batch.num_rows
-        acc.add_in(n)
+        gate.count_in(n)
         fast = fast_lane_mask(batch, kind, skill_given=skill is not None)
-        table = contract_table(batch, kind, source=name, skill=skill, file=label, first_row=first)
+        table = contract_table(batch, kind, source=name, skill=skill, file=lineage, first_row=first)
         if fast.all():
             yield table
         else:
@@ -73,7 +48,7 @@ def columnar_tables(
                         to_contract(
                             record,
                             kind,
-                            file=label,
+                            file=lineage,
                             row=first + int(i),
                             source=name,
                             skill=skill,
@@ -81,9 +56,7 @@ def columnar_tables(
                     )
                     slow_at.append(int(i))
                 except ValueError as exc:
-                    _bad_row(
-                        on_bad_row, rejects, acc, source.path, first + int(i), str(exc), record
-                    )
+                    gate.reject(source.path, first + int(i), str(exc), record)
             parts = [table.take(pa.array(keep))]
             if slow_rows:
                 parts.append(pa.Table.from_pylist(slow_rows, schema=schema))
@@ -103,9 +76,7 @@ def record_tables(
     name: str,
     skill: str | None,
     mapping: dict[str, str] | None,
-    on_bad_row: str,
-    rejects: RejectsWriter | None,
-    acc: Accounting,
+    gate: RowGate,
     lineage: str | None = None,
 ) -> Iterator[pa.Table]:
     schema = schema_for(kind)
@@ -117,9 +88,9 @@ def record_tables(
         source=name,
         skill=skill,
         mapping=mapping,
-        on_bad_row=on_bad_row,
-        rejects=rejects,
-        accounting=acc,
+        on_bad_row=gate.on_bad_row,
+        rejects=gate.rejects,
+        accounting=gate.accounting,
         lineage=lineage,
     )
     buffer: list[dict] = []

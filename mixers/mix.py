@@ -24,14 +24,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from manifests import Accounting, RejectsWriter
-from manifests.recipe import Recipe
+from manifests import Accounting, NoValidRowsError, RejectsWriter
 from manifests.shards import ShardWriter, build_manifest, prepare_out_dir, write_manifest
 from mixers.budgets import MemoryBudget, ResidentBudget
 from mixers.contamination import duplicate_ids
 from mixers.dedup import exact_duplicates, near_duplicates
 from mixers.errors import MixError
 from mixers.keys import tokenizer_counter
+from mixers.recipe import Recipe
 from mixers.stage import stage_source
 from mixers.staged import StagedSource
 from mixers.takes import draw, resolve_counts
@@ -89,7 +89,7 @@ def _stage_all(
                 count_tokens=count_tokens,
                 keys=recipe.dedup.exact,
                 memory=memory,
-                lineage=spec.path,  # as the recipe writes it: relative to its folder
+                lineage=spec.path,
             )
 
     count = threads or min(4, os.cpu_count() or 1)
@@ -262,21 +262,26 @@ def _source_entry(
     return entry
 
 
+def source_accounting(entry: dict) -> Accounting:
+    """The accounting of one source from its manifest entry (what `mix` wrote)."""
+    acc = Accounting(rows_in=entry["available"], rows_out=entry["selected"])
+    acc.reject(entry["rejected"])
+    for reason, n in (
+        ("contaminated", entry["decontaminated"]),
+        ("duplicate_exact", entry["deduplicated"]["exact"]),
+        ("duplicate_near", entry["deduplicated"]["minhash"]),
+        ("not_drawn", entry["not_drawn"]),
+    ):
+        if n:
+            acc.remove(reason, n)
+    acc.check()
+    return acc
+
+
 def _accounting(entries: list[dict]) -> Accounting:
     acc = Accounting()
-    for e in entries:
-        acc.add_in(e["available"])
-        acc.add_out(e["selected"])
-        acc.reject(e["rejected"])
-        for reason, n in (
-            ("decontaminated", e["decontaminated"]),
-            ("dedup_exact", e["deduplicated"]["exact"]),
-            ("dedup_minhash", e["deduplicated"]["minhash"]),
-            ("not_drawn", e["not_drawn"]),
-        ):
-            if n:
-                acc.remove(reason, n)
-    acc.check()
+    for entry in entries:
+        acc.merge(source_accounting(entry))
     return acc
 
 
@@ -289,8 +294,10 @@ def _token_counts(
     if tokenizer is None:
         return None
     per_source = {e["name"]: e["tokens"] for e in entries}
+    # A local tokenizer folder by its name: its path is a fact of this run (under `run`).
+    name = Path(tokenizer).name if Path(tokenizer).exists() else tokenizer
     return {
-        "tokenizer": tokenizer,
+        "tokenizer": name,
         "total": sum(per_source.values()),
         "per_source": per_source,
         "per_skill": dict(sorted(skills_tokens.items())),
@@ -327,15 +334,19 @@ def mix(
     count_tokens = tokenizer_counter(tokenizer) if tokenizer else None
     rejected = 0
     try:
-        staged = _stage_all(
-            recipe,
-            work,
-            on_bad_row,
-            count_tokens,
-            threads,
-            MemoryBudget(int(memory_mb * 2**20)),
-            say,
-        )
+        try:
+            staged = _stage_all(
+                recipe,
+                work,
+                on_bad_row,
+                count_tokens,
+                threads,
+                MemoryBudget(int(memory_mb * 2**20)),
+                say,
+            )
+        except NoValidRowsError as exc:  # keep its rejects where the error says they are
+            _merge_rejects(work, len(recipe.sources), out / REJECTS_NAME)
+            raise NoValidRowsError(exc.file, exc.rejected, out / REJECTS_NAME) from None
         rejected = _merge_rejects(work, len(recipe.sources), out / REJECTS_NAME)
         pa.default_memory_pool().release_unused()  # pass one's buffers, before pass two
         cleaning = _clean(recipe, staged, out, workers, say)
@@ -391,6 +402,7 @@ def mix(
                 "rejects": REJECTS_NAME if rejected else None,
                 "upsampled_repeats": int(len(rows) - sum(e["selected"] for e in entries)),
             },
+            run=_run_facts(recipe, out, tokenizer),
         )
         write_manifest(out, manifest)
     finally:
@@ -398,6 +410,17 @@ def mix(
     return MixResult(
         manifest, _accounting(entries), len(rows), out / REJECTS_NAME if rejected else None
     )
+
+
+def _run_facts(recipe: Recipe, out: Path, tokenizer: str | None) -> dict:
+    """This run's absolute paths, for the manifest's `run` key."""
+    return {
+        "recipe_path": str(recipe.path) if recipe.path is not None else None,
+        "recipe_dir": str(Path(recipe.base_dir).resolve()),
+        "out_dir": str(out.resolve()),
+        "sources": {s.name: recipe.source_path(s) for s in recipe.sources},
+        "tokenizer": tokenizer,
+    }
 
 
 def _skill_tokens(

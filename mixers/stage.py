@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from manifests import Accounting, BadRowError, RejectsWriter, schema_for
+from manifests import BadRowError, RejectsWriter, RowGate, schema_for
 from mixers.budgets import MemoryBudget
 from mixers.columnar import columnar_source, kind_of_columns
 from mixers.errors import MixError
@@ -120,10 +120,10 @@ def stage_source(
     memory: MemoryBudget | None = None,
     lineage: str | None = None,
 ) -> StagedSource:
-    """Read source `index` once into `work_dir`; errors name `sources[index]`. Rows without
-    lineage record `lineage` as their file (default: `path`)."""
+    """Read source `index` once into `work_dir`; errors name `sources[index]`. `lineage`
+    names the file in the rows' metadata (default: `path`)."""
     where = f"sources[{index}].path"
-    acc = Accounting()
+    gate = RowGate(on_bad_row, rejects)
     if not path.startswith("hf://") and not Path(path).exists():
         raise MixError(f"{where}: {path}: no such file or folder")
     try:
@@ -138,16 +138,7 @@ def stage_source(
         kind_of_file = {".parquet": "Parquet", ".arrow": "Arrow"}.get(Path(path).suffix, "data")
         raise BadRowError(path, None, f"not a readable {kind_of_file} file: {exc}") from None
     if columnar is not None:
-        tables = columnar_tables(
-            columnar,
-            kind,
-            name=name,
-            skill=skill,
-            on_bad_row=on_bad_row,
-            rejects=rejects,
-            acc=acc,
-            lineage=lineage,
-        )
+        tables = columnar_tables(columnar, kind, name=name, skill=skill, gate=gate, lineage=lineage)
     else:
         tables = record_tables(
             path,
@@ -156,9 +147,7 @@ def stage_source(
             name=name,
             skill=skill,
             mapping=mapping,
-            on_bad_row=on_bad_row,
-            rejects=rejects,
-            acc=acc,
+            gate=gate,
             lineage=lineage,
         )
     file = work_dir / f"{index:04d}.arrow"
@@ -170,6 +159,8 @@ def stage_source(
         raise BadRowError(path, None, f"damaged file: {exc}") from None
     finally:
         prompt_keys_or_none, tokens, offsets = stager.close()
+    gate.finish(path)  # the record lane's read_rows applies the same rule itself
+    acc = gate.accounting
     acc.rows_out = int(offsets[-1])
     acc.check()
     return StagedSource(

@@ -14,8 +14,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from manifests.recipe import Recipe
 from mixers.errors import MixError
+from mixers.recipe import Recipe
 
 # A source repeated more times than this is taken for a typo in the recipe (an extra few
 # zeros), not a wish: the drawn row indices alone would need 8 bytes per output row.

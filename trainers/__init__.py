@@ -9,6 +9,8 @@
 - `losses/`: one module per family (sft, preference, grpo) and the shared token
   normalization.
 - `rl/`: rollout, generation backends, rewards, evaluation, the RLVR config and summary.
+- `tiny_model`: the one tiny random Llama (and BPE tokenizer) for tests, benchmarks and
+  `train: {model: tiny}`.
 """
 
 from trainers.core.config import DPOConfig, SFTConfig, TrainConfig, load_config
@@ -24,6 +26,7 @@ from trainers.recipes import RECIPES, Recipe, get_recipe, train_from_options
 from trainers.rl.config import RLVRConfig
 from trainers.rlvr import run_rlvr
 from trainers.sft import run_sft
+from trainers.tiny_model import build_tiny_model, tiny_llama, train_tokenizer
 
 __all__ = [
     "IGNORE_INDEX",
@@ -36,6 +39,7 @@ __all__ = [
     "SFTConfig",
     "Tokenized",
     "TrainConfig",
+    "build_tiny_model",
     "collate",
     "forward_logits",
     "get_recipe",
@@ -54,7 +58,9 @@ __all__ = [
     "run_sft",
     "sft_loss_sum",
     "summary_lines",
+    "tiny_llama",
     "token_logps",
     "tokenize_conversation",
     "train_from_options",
+    "train_tokenizer",
 ]

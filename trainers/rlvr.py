@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from manifests import Accounting, RejectsWriter
+from manifests import Accounting, RejectsWriter, RowGate
 from trainers.core.loop import (
     Run,
     config_record,
@@ -273,16 +273,17 @@ def load_prompts(
     run: Run, data: str, accounting: Accounting, rejects: RejectsWriter
 ) -> list[Prompt]:
     config: RLVRConfig = run.config
-    rows = read_mix(data, "rlvr", accounting, on_bad_row=config.on_bad_row, rejects=rejects)
+    gate = RowGate(config.on_bad_row, rejects, accounting)
+    rows = read_mix(data, "rlvr", gate)
     prompts = tokenize_prompts(
         rows,
         run.tokenizer,
         config.max_length - config.max_new_tokens,
         accounting,
         source=str(data),
-        on_bad_row=config.on_bad_row,
-        rejects=rejects,
+        gate=gate,
     )
+    gate.finish(str(data))
     accounting.check()
     return prompts
 

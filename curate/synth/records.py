@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from manifests import Accounting, BadRowError, RejectsWriter, read_records
+from manifests import Accounting, RejectsWriter, RowGate, read_records
 from manifests.atomic import atomic_open
 from manifests.validate import parse_metadata
 
@@ -90,17 +90,11 @@ def read_prompt_records(
     rejects: RejectsWriter | None = None,
     accounting: Accounting | None = None,
 ) -> Iterator[dict]:
-    """Prompt records from a stage-1 file. A bad record raises BadRowError (file, row,
-    problem), or with on_bad_row="skip" goes to `rejects` and is counted as rejected."""
-    acc = accounting if accounting is not None else Accounting()
+    """Prompt records from a stage-1 file; a bad record goes through a `RowGate` (named
+    error, or rejected and counted with on_bad_row="skip")."""
+    gate = RowGate(on_bad_row, rejects, accounting)
     for record in read_records(str(path)):
-        acc.add_in()
         problem = record.error or prompt_record_problem(record.data)
-        if problem is not None:
-            if on_bad_row != "skip" or rejects is None:
-                raise BadRowError(record.file, record.row, problem)
-            rejects.reject(record.file, record.row, problem, record.data or record.raw)
-            acc.reject()
-            continue
-        acc.add_out()
-        yield record.data
+        if gate.admit(record.file, record.row, problem, record.data or record.raw):
+            yield record.data
+    gate.finish(str(path))

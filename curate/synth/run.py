@@ -194,18 +194,12 @@ def _checked_prompts(
     """Prompt rows whose known check (verifier, ground truth) can be scored; the others are
     bad rows, named or rejected, before any request is sent."""
     from curate.verifiers import truth_problem
-    from manifests import BadRowError, read_rows
+    from manifests import read_rows
 
-    for row in read_rows(path, "prompt", on_bad_row=on_bad_row, rejects=rejects, accounting=acc):
+    def problem(row: dict) -> str | None:
         check = check_of(row)
-        problem = truth_problem(*check) if check is not None else None
-        if problem is None:
-            yield row
-            continue
-        meta = json.loads(row.get("metadata") or "{}")
-        file, index = str(meta.get("file", path)), meta.get("row")
-        if on_bad_row != "skip":
-            raise BadRowError(file, index, problem)
-        rejects.reject(file, index, problem, row)
-        acc.rows_out -= 1
-        acc.reject()
+        return truth_problem(*check) if check is not None else None
+
+    yield from read_rows(
+        path, "prompt", on_bad_row=on_bad_row, rejects=rejects, accounting=acc, check=problem
+    )

@@ -1,11 +1,18 @@
 """manifest.json of a shard folder: building, writing, loading, and verifying shards
-against it."""
+against it.
+
+Facts of one run (when, where, on which host, absolute paths) live in the one top-level
+key `run`; the rest of the manifest depends only on the recipe, its inputs and the toolkit,
+so two equal runs in different folders give manifests that are equal outside `run`.
+Loading and verifying never read `run`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
+import socket
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -23,7 +30,6 @@ REQUIRED_KEYS = (
     "format",
     "seed",
     "skillmix_version",
-    "created_at",
     "recipe",
     "sources",
     "shards",
@@ -32,7 +38,8 @@ REQUIRED_KEYS = (
     "token_counts",
     "decontamination",
 )
-WRITER_KEYS = ("kind", "format", "shards", "schema", "total_rows")
+WRITER_KEYS = ("kind", "format", "shards", "schema", "total_rows", "run")
+RUN_KEY = "run"
 
 
 def toolkit_version() -> str:
@@ -47,10 +54,31 @@ def schema_json(schema: pa.Schema) -> list[dict[str, str]]:
     return [{"name": f.name, "type": str(f.type)} for f in schema]
 
 
+def run_facts(**facts: Any) -> dict[str, Any]:
+    """The `run` key: when and on which host, plus the caller's run-specific `facts`
+    (absolute paths, the output folder)."""
+    return {
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+        **facts,
+    }
+
+
+def comparable(manifest: dict) -> dict:
+    """The manifest without its `run` key: what equal runs share byte for byte."""
+    return {k: v for k, v in manifest.items() if k != RUN_KEY}
+
+
 def build_manifest(
-    kind: str, fmt: str, shards: list[dict], manifest_extra: dict | None = None
+    kind: str,
+    fmt: str,
+    shards: list[dict],
+    manifest_extra: dict | None = None,
+    *,
+    run: dict[str, Any] | None = None,
 ) -> dict:
-    """The manifest of written shards; `manifest_extra` fills the recipe-level keys."""
+    """The manifest of written shards; `manifest_extra` fills the recipe-level keys (and
+    must hold nothing run-specific); `run` adds facts of this run to the `run` key."""
     extra = dict(manifest_extra or {})
     clash = [key for key in WRITER_KEYS if key in extra]
     if clash:
@@ -60,7 +88,6 @@ def build_manifest(
         "format": fmt,
         "seed": None,
         "skillmix_version": toolkit_version(),
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "recipe": None,
         "sources": None,
         "total_rows": sum(s["rows"] for s in shards),
@@ -70,6 +97,7 @@ def build_manifest(
         "decontamination": None,
     }
     manifest.update(extra)
+    manifest[RUN_KEY] = run_facts(**(run or {}))
     return manifest
 
 

@@ -261,6 +261,8 @@ def write_shards(
         for row in rows:
             writer.write(row)
         shards = writer.close()
-    manifest = build_manifest(kind, fmt, shards, manifest_extra)
+    manifest = build_manifest(
+        kind, fmt, shards, manifest_extra, run={"out_dir": str(Path(out_dir).resolve())}
+    )
     write_manifest(out_dir, manifest)
     return manifest

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from manifests import Accounting, BadRowError, RejectsWriter
+from manifests import ON_BAD_ROW, Accounting, BadRowError, RejectsWriter
 
 KIND_CHOICE = click.Choice(["sft", "preference", "rlvr"])
 
@@ -15,7 +15,7 @@ KIND_CHOICE = click.Choice(["sft", "preference", "rlvr"])
 def on_bad_row_option(func: Callable) -> Callable:
     return click.option(
         "--on-bad-row",
-        type=click.Choice(["error", "skip"]),
+        type=click.Choice(ON_BAD_ROW),
         default="error",
         show_default=True,
         help="error: stop at the first bad row, naming file, row and problem. "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from decontam import METHODS, EvalFileError, decontaminate_files
+from decontam import FIELDS, METHODS, EvalFileError, decontaminate_files
 from decontam.engine import SEMANTIC
 from manifests import BadRowError
 from skillmix.commands._options import echo_accounting, fail_on_bad_row, on_bad_row_option
@@ -180,7 +180,7 @@ def _judge(
 )
 @click.option(
     "--fields",
-    type=click.Choice(["user", "all"]),
+    type=click.Choice(FIELDS),
     default="user",
     show_default=True,
     help="user: compare the user turns (prompts); all: add the assistant turns.",

@@ -9,9 +9,9 @@ import click
 
 from manifests import BadRowError
 from manifests.locks import FolderLockedError, folder_lock
-from manifests.recipe import RecipeError, load_recipe
-from manifests.shards import verify_shards
+from manifests.shards import FORMATS, verify_shards
 from mixers import MixError, mix
+from mixers.recipe import RecipeError, load_recipe
 from mixers.stats import format_stats, mix_stats, plot_stats
 from skillmix.commands._options import echo_accounting, fail_on_bad_row, on_bad_row_option
 
@@ -28,7 +28,7 @@ from skillmix.commands._options import echo_accounting, fail_on_bad_row, on_bad_
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["arrow", "parquet"]),
+    type=click.Choice(FORMATS),
     help="Shard format (default: the recipe's shards.format, else arrow).",
 )
 @click.option(

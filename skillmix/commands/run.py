@@ -8,8 +8,8 @@ import click
 
 from manifests import BadRowError
 from manifests.locks import FolderLockedError
-from manifests.recipe import RecipeError
 from mixers import MixError
+from mixers.recipe import RecipeError
 from skillmix.commands._options import on_bad_row_option
 from skillmix.pipeline import EXECUTORS, ExecutorSpec, load_run_recipe, plan_run, run_pipeline
 from skillmix.pipeline.slurm import SlurmOptions

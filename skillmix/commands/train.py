@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import click
 
+from manifests import ON_BAD_ROW
+
 Decorator = Callable[[Callable], Callable]
 
 
@@ -107,7 +109,7 @@ common_options = _options(
     ),
     click.option(
         "--on-bad-row",
-        type=click.Choice(["error", "skip"]),
+        type=click.Choice(ON_BAD_ROW),
         help="Stop on a row that breaks its contract, or skip it to rejects.jsonl.",
     ),
 )

@@ -4,7 +4,7 @@
 name: demo
 seed: 42
 kind: sft
-sources: [...]                 # as in a mix recipe (manifests/recipe.py)
+sources: [...]                 # as in a mix recipe (mixers/recipe.py)
 total: 2000
 stages:
   - augment_if: {from: [alpaca], as: if_prompts}
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from manifests.recipe import Recipe, RecipeError, parse_recipe
+from mixers.recipe import Recipe, RecipeError, parse_recipe
 from skillmix.pipeline.safety import check_name, load_yaml
 from skillmix.pipeline.sources import SourceRef, Sources
 from skillmix.pipeline.stage import StageError

@@ -184,7 +184,7 @@ def _run_locked(
         spec, folder = planned.spec, planned.folder
         if planned.action == "reuse":
             sources, record = _load_result(folder, where)
-            echo(f"[{spec.folder}] reused ({Accounting(**_acc(record)).summary()})")
+            echo(f"[{spec.folder}] reused ({Accounting.from_dict(_acc(record)).summary()})")
         else:
             if planned.action == "redo" and folder.exists():
                 remove_stage(folder)

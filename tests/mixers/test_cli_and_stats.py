@@ -3,9 +3,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from manifests.recipe import load_recipe
 from manifests.shards import iter_shard_rows, load_manifest
 from mixers import mix
+from mixers.recipe import load_recipe
 from mixers.stats import format_stats, mix_stats
 from skillmix.cli import main
 

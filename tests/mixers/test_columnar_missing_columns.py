@@ -4,7 +4,7 @@ through the columnar lane's slow path row by row, as read_rows reads it: no KeyE
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from manifests import Accounting, RejectsWriter, read_rows
+from manifests import Accounting, RejectsWriter, RowGate, read_rows
 from mixers.columnar import columnar_source
 from mixers.lanes import columnar_tables
 
@@ -19,8 +19,8 @@ def test_parquet_without_id_reads_like_read_rows(tmp_path):
     assert source is not None and "id" not in source.columns
     acc, expected_acc = Accounting(), Accounting()
     with RejectsWriter(tmp_path / "a.jsonl") as a, RejectsWriter(tmp_path / "b.jsonl") as b:
-        options = {"on_bad_row": "skip", "rejects": a, "acc": acc}
-        tables = list(columnar_tables(source, "sft", name="s", skill=None, **options))
+        gate = RowGate("skip", a, acc)
+        tables = list(columnar_tables(source, "sft", name="s", skill=None, gate=gate))
         expected = list(
             read_rows(
                 str(path), "sft", source="s", on_bad_row="skip", rejects=b, accounting=expected_acc

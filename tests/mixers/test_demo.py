@@ -1,9 +1,9 @@
 from collections import Counter
 from pathlib import Path
 
-from manifests.recipe import load_recipe
 from manifests.shards import iter_shard_rows, verify_shards
 from mixers import mix
+from mixers.recipe import load_recipe
 
 DEMO = Path(__file__).resolve().parents[2] / "manifests" / "recipes" / "demo.yaml"
 DATA = Path(__file__).resolve().parents[2] / "data" / "demo"

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from manifests.recipe import parse_recipe
 from mixers import MixError
+from mixers.recipe import parse_recipe
 from mixers.takes import draw, exact, largest_remainder, resolve_counts
 
 
@@ -77,7 +77,7 @@ def test_absurd_upsampling_is_a_named_recipe_error_not_a_numpy_crash(take, keys)
     ],
 )
 def test_bad_take_values_name_the_key(take, problem):
-    from manifests.recipe import RecipeError
+    from mixers.recipe import RecipeError
 
     with pytest.raises(RecipeError, match=rf"sources\[0\]\.take\.\w+: {problem}"):
         recipe([take], total=10)

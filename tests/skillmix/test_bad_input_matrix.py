@@ -59,7 +59,8 @@ FILE_CASES = [
     "directory",
     "missing",
 ]
-# Every row bad: error mode names the file, skip mode counts every row as rejected.
+# Every row bad: error mode names the file and row, skip mode names the file as having no
+# valid row.
 ALL_BAD_CASES = ["binary_noise", "parquet_wrong_types"]
 # Fine inputs that look odd: every row is read.
 OK_CASES = ["utf8_bom", "crlf_and_blank_lines"]
@@ -272,9 +273,20 @@ def test_a_file_of_bad_rows_is_named_or_counted(bench, command, case, mode, tmp_
     code, output, path = _invoke(bench, command, case, mode, tmp_path / "o", monkeypatch)
     if mode == "error":
         assert code == 1 and f"{path}, row " in output, output
-    else:
-        counted = [int(n) for n in re.findall(r"\brejected (\d+)\b", output)]
-        assert counted and max(counted) >= 2, output
+        return
+    # Skip mode rejects every row: one named error (the file, the count, where the
+    # rejects are), exit 1, and no output, in every command alike.
+    found = re.search(
+        rf"{re.escape(str(path))}: no valid rows: all (\d+) row\(s\) were rejected "
+        r"\(reasons in (.+?)\)\n",
+        output,
+    )
+    assert code == 1 and found, output
+    rejected, rejects = int(found[1]), Path(found[2])
+    assert rejected >= 2
+    assert len(rejects.read_text(encoding="utf-8").splitlines()) == rejected
+    for name in ("out.jsonl", "mix/manifest.json", "audit/report.json"):
+        assert not (tmp_path / "o" / name).exists(), f"{name} written with no valid row"
 
 
 @pytest.mark.parametrize("mode", ["error", "skip"])

@@ -65,7 +65,7 @@ def test_trl_grpo_trains_one_step_on_the_export(rlvr_file, tmp_path):
     import trl  # the dev extra installs it: the peer this layout is for
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from skillmix.pipeline.tiny_model import build_tiny_model
+    from trainers.tiny_model import build_tiny_model
 
     out = tmp_path / "trl.parquet"
     result = CliRunner().invoke(main, ["convert", str(rlvr_file), str(out), "--layout", "trl"])

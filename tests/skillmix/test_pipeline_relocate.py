@@ -184,6 +184,14 @@ def test_two_runs_in_different_folders_write_equal_files(projects):
         assert str(projects[0]) not in json.dumps(_without_run(path)), path
 
 
+def test_two_runs_write_mix_manifests_equal_outside_their_run_field(projects):
+    first, second = (root / "run" for root in projects)
+    for mix in ("05-mix", "06-rlvr_mix", "07-pref_mix"):
+        a = _without_run(first / mix / "mix" / "manifest.json")
+        assert a == _without_run(second / mix / "mix" / "manifest.json"), mix
+        assert str(projects[0]) not in json.dumps(a), mix
+
+
 def test_rows_name_their_file_relative_to_the_recipe_folder(projects):
     run_dir = projects[0] / "run"
     files = {

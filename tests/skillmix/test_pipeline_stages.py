@@ -122,6 +122,13 @@ def test_mix_and_train_stages(finished_run):
     assert (run_dir / "05-train_rlvr" / "model" / "final" / "config.json").exists()
     html = (run_dir / "report.html").read_text()
     assert "Mix: mix" in html and "Mix: rlvr_mix" in html
+    # training is drawn as its loss curve (a point per metrics line), never as a flow
+    for folder, name in (("04-train", "train"), ("05-train_rlvr", "train_rlvr")):
+        lines = (run_dir / folder / "model" / "metrics.jsonl").read_text().splitlines()
+        section = html.split(f"<h2>Training: {name}</h2>")[1].split("</section>")[0]
+        loss = section.split('<figure class="loss">')[1].split("</figure>")[0]
+        assert loss.count('<circle class="pt"') == len(lines) > 0
+        assert f'class="flow"><td class="l">{name}<' not in html
 
 
 def test_shipped_demo_recipe_plans_every_stage():

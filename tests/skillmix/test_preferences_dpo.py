@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from curate.backends.mock_server import MockOpenAIServer, template_answer
 from manifests import read_rows
 from skillmix.cli import main
-from skillmix.pipeline.tiny_model import build_tiny_model
+from trainers.tiny_model import build_tiny_model
 
 TOPICS = ["rivers", "bread", "chess", "tides", "volcanoes", "gardens", "poems", "taxes"]
 

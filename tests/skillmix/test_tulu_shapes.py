@@ -138,7 +138,7 @@ def test_rlvr_mixed_rows_score_with_their_tulu_verifier_names():
 
 
 def test_prompt_only_rows_through_augment_if_mix_and_train_rlvr(tmp_path):
-    from skillmix.pipeline.tiny_model import build_tiny_model
+    from trainers.tiny_model import build_tiny_model
 
     prompts = _jsonl(
         tmp_path / "prompts.jsonl",
@@ -222,7 +222,7 @@ def test_prompt_mix_reads_prompts_and_rlvr_rows(tmp_path):
 
 def test_malformed_ifeval_truth_is_named_when_training_reads_it(tmp_path):
     from manifests.shards import write_shards
-    from skillmix.pipeline.tiny_model import build_tiny_model
+    from trainers.tiny_model import build_tiny_model
 
     bad = dict(RLVR_MIXED[2], ground_truth=json.dumps({"func_name": "validate_made_up"}))
     rows = list(read_rows(_jsonl(tmp_path / "in.jsonl", [RLVR_MIXED[0], bad]), "rlvr"))
@@ -311,7 +311,7 @@ def test_mix_folder_opens_the_way_hugging_face_users_open_it(tmp_path):
     ids=["sft-mixture", "preference-mixture"],
 )
 def test_public_shapes_mix_and_train(tmp_path, rows, kind, method):
-    from skillmix.pipeline.tiny_model import build_tiny_model
+    from trainers.tiny_model import build_tiny_model
 
     # Distinct prompts (the mixer drops repeated ones), then a mix, then one training step.
     many = []

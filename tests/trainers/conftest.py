@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
+
+from trainers.tiny_model import CHAT_MARKERS, tiny_llama, train_tokenizer
 
 TEXT = (
     "the cat sat on a mat while two dogs ran past seven red boxes and one blue kite "
@@ -68,37 +69,12 @@ def make_pairs(n: int, seed: int = 0) -> list[dict]:
 
 
 def build_tokenizer() -> PreTrainedTokenizerFast:
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400,
-        special_tokens=["<s>", "</s>", "<pad>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    corpus = [" ".join(WORDS)] * 4 + ["<|user|>\n<|assistant|>\n<|system|>\n"] * 4
-    tok.train_from_iterator(corpus, trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
-    )
+    # Three more chat-marker lines beside the builder's own: the corpus these tests were tuned on.
+    return train_tokenizer([" ".join(WORDS)] * 4 + [CHAT_MARKERS] * 3, vocab_size=400)
 
 
-def build_model(vocab_size: int, seed: int = 0) -> LlamaForCausalLM:
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=vocab_size,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        bos_token_id=0,
-        eos_token_id=1,
-        pad_token_id=2,
-        tie_word_embeddings=False,
-    )
-    return LlamaForCausalLM(config).eval()
+def build_model(tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> LlamaForCausalLM:
+    return tiny_llama(tokenizer, seed=seed, max_positions=512).eval()
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +86,7 @@ def tokenizer() -> PreTrainedTokenizerFast:
 def model_dir(tmp_path_factory, tokenizer) -> Path:
     """A tiny random Llama and its tokenizer saved as a local model folder."""
     path = tmp_path_factory.mktemp("tiny-llama")
-    build_model(len(tokenizer)).save_pretrained(path)
+    build_model(tokenizer).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 
@@ -137,7 +113,7 @@ def pref_mix(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def new_model(tokenizer):
     """Builds a fresh tiny random Llama (same seed, same weights) for the test tokenizer."""
-    return lambda seed=0: build_model(len(tokenizer), seed)
+    return lambda seed=0: build_model(tokenizer, seed)
 
 
 @pytest.fixture(scope="session")

@@ -11,15 +11,15 @@ import random
 import statistics
 
 import pytest
-import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerFast
 
 from manifests.shards import write_shards
 from trainers.core.runlog import read_log
 from trainers.rl.config import RLVRConfig
 from trainers.rl.summary import rlvr_summary_lines
 from trainers.rlvr import run_rlvr
+from trainers.tiny_model import tiny_llama
 
 SPECIAL = ["<s>", "</s>", "<pad>", "<|user|>", "<|assistant|>", "<|system|>"]
 DIGITS = [str(d) for d in range(10)]
@@ -60,20 +60,7 @@ def toy_rows(n: int, seed: int) -> list[dict]:
 def toy_task(tmp_path_factory):
     root = tmp_path_factory.mktemp("toy-rlvr")
     tok = toy_tokenizer()
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-        bos_token_id=0,
-        eos_token_id=1,
-        pad_token_id=2,
-    )
-    LlamaForCausalLM(config).save_pretrained(root / "model")
+    tiny_llama(tok, max_positions=64).save_pretrained(root / "model")
     tok.save_pretrained(root / "model")
     write_shards(toy_rows(64, seed=0), root / "train", "rlvr")
     write_shards(toy_rows(20, seed=1), root / "eval", "rlvr")

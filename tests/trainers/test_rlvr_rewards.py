@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from manifests import Accounting, BadRowError, RejectsWriter
+from manifests import Accounting, BadRowError, RejectsWriter, RowGate
 from trainers.data.chat import ensure_chat_template
 from trainers.data.prompts import Prompt, hold_out, tokenize_prompts
 from trainers.rl.generation import Completion, cut_at_eos
@@ -130,8 +130,7 @@ def test_prompts_are_tokenized_checked_and_accounted(chat_tokenizer, tmp_path):
             40,
             acc,
             source="mix",
-            on_bad_row="skip",
-            rejects=rejects,
+            gate=RowGate("skip", rejects, acc),
         )
     acc.check()
     assert [p.id for p in prompts] == ["r0", "r1"] and prompts[1].verifier == "math"
@@ -143,7 +142,12 @@ def test_prompts_are_tokenized_checked_and_accounted(chat_tokenizer, tmp_path):
     acc = Accounting()
     with pytest.raises(BadRowError, match=r"mix, row 1: field 'verifier'"):
         tokenize_prompts(
-            _counted([_row(0), _row(1, verifier="nope")], acc), tokenizer, 40, acc, source="mix"
+            _counted([_row(0), _row(1, verifier="nope")], acc),
+            tokenizer,
+            40,
+            acc,
+            source="mix",
+            gate=RowGate(accounting=acc),
         )
 
 

@@ -102,13 +102,13 @@ def test_pack_length_caps_documents_and_is_counted(
     model_dir, sft_mix, tmp_path, monkeypatch, tokenizer
 ):
     import trainers.sft as sft_module
-    from manifests import Accounting
+    from manifests import RowGate
     from trainers.data.chat import ensure_chat_template, tokenize_conversations
     from trainers.data.mix import read_mix
 
     limit = 24
     ensure_chat_template(tokenizer)
-    rows = list(read_mix(sft_mix, "sft", Accounting()))
+    rows = list(read_mix(sft_mix, "sft", RowGate()))
     lengths = [
         len(d.input_ids)
         for d in tokenize_conversations(tokenizer, [r["messages"] for r in rows], 2048)

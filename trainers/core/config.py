@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from manifests.gate import check_on_bad_row
 from manifests.yaml_files import YamlFileError, load_yaml_file
 
 REDUCTIONS = ("mean", "sum")
@@ -88,8 +89,7 @@ class TrainConfig:
                 raise ValueError(f"`{name}` is required")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if self.on_bad_row not in ("error", "skip"):
-            raise ValueError(f"on_bad_row must be 'error' or 'skip', got {self.on_bad_row!r}")
+        check_on_bad_row(self.on_bad_row)
         if self.batch_size < 1 or self.micro_batch_size < 1:
             raise ValueError("batch_size and micro_batch_size must be positive")
 

@@ -8,32 +8,22 @@ from pathlib import Path
 
 import torch
 
-from manifests import Accounting, BadRowError, RejectsWriter, validate_row
+from manifests import Accounting, RejectsWriter, RowGate, validate_row
 from trainers.data.chat import IGNORE_INDEX, Tokenized, tokenize_conversations
 
 
-def read_mix(
-    data_dir: str | Path,
-    kind: str,
-    accounting: Accounting,
-    *,
-    on_bad_row: str = "error",
-    rejects: RejectsWriter | None = None,
-) -> Iterator[dict]:
-    """Rows of a mix folder; its shards' hashes and the manifest's kind are checked first."""
+def read_mix(data_dir: str | Path, kind: str, gate: RowGate) -> Iterator[dict]:
+    """Rows of a mix folder; its shards' hashes and the manifest's kind are checked first.
+    A row that breaks its contract goes through `gate` (named error, or rejected)."""
     from manifests.shards import iter_shard_rows
 
     rows = iter_shard_rows(data_dir, verify=True, expected_kind=kind)
     for index, row in enumerate(rows):
-        accounting.add_in()
+        gate.count_in()
         try:
             validate_row(row, kind)
         except ValueError as err:
-            if on_bad_row != "skip":
-                raise BadRowError(str(data_dir), index, str(err)) from err
-            accounting.reject()
-            if rejects is not None:
-                rejects.reject(str(data_dir), index, str(err), row)
+            gate.reject(str(data_dir), index, str(err), row)
             continue
         yield row
 
@@ -163,13 +153,18 @@ def load_tokenized(config, tokenizer, kind: str, *, is_main_process: bool = True
 
     def build(accounting: Accounting) -> dict[str, list[Tokenized]]:
         with RejectsWriter(rejects_path) as rejects:
-            rows = read_mix(
-                config.data, kind, accounting, on_bad_row=config.on_bad_row, rejects=rejects
-            )
+            gate = RowGate(config.on_bad_row, rejects, accounting)
+            rows = read_mix(config.data, kind, gate)
             if kind == "sft":
-                return {"docs": tokenize_sft(rows, tokenizer, config.max_length, accounting)}
-            pairs = tokenize_pairs(rows, tokenizer, config.max_length, accounting)
-            return {"chosen": [p.chosen for p in pairs], "rejected": [p.rejected for p in pairs]}
+                parts = {"docs": tokenize_sft(rows, tokenizer, config.max_length, accounting)}
+            else:
+                pairs = tokenize_pairs(rows, tokenizer, config.max_length, accounting)
+                parts = {
+                    "chosen": [p.chosen for p in pairs],
+                    "rejected": [p.rejected for p in pairs],
+                }
+            gate.finish(str(config.data))
+            return parts
 
     cache_dir = None
     if config.token_cache:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from curate.verifiers import truth_problem
-from manifests import Accounting, BadRowError, RejectsWriter
+from manifests import Accounting, RowGate
 from trainers.data.chat import render
 from trainers.rl.rewards import known_verifier
 
@@ -36,8 +36,7 @@ def tokenize_prompts(
     accounting: Accounting,
     *,
     source: str,
-    on_bad_row: str = "error",
-    rejects: RejectsWriter | None = None,
+    gate: RowGate,
 ) -> list[Prompt]:
     """Prompt ids end with the template's generation prompt (the assistant header).
 
@@ -51,11 +50,7 @@ def tokenize_prompts(
         verifier = known_verifier(row["verifier"])
         problem = truth_problem(row["verifier"], str(row["ground_truth"]))
         if problem is not None:
-            if on_bad_row != "skip":
-                raise BadRowError(source, index, problem)
-            accounting.reject()
-            if rejects is not None:
-                rejects.reject(source, index, problem, row)
+            gate.reject(source, index, problem, row)
             continue
         text = render(tokenizer, row["messages"], add_generation_prompt=True)
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -92,7 +92,7 @@ def cached_parts(
     data, stats = folder / f"{key}.npz", folder / f"{key}.json"
     saved_rejects = folder / f"{key}.rejects.jsonl"
     if data.exists() and stats.exists():
-        accounting = Accounting(**json.loads(stats.read_text())["accounting"])
+        accounting = Accounting.from_dict(json.loads(stats.read_text())["accounting"])
         if is_main_process and saved_rejects.exists() and not rejects_path.exists():
             rejects_path.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(saved_rejects, rejects_path)

@@ -108,7 +108,7 @@ class AugmentIf(Stage):
                 with open(part, "rb") as fh:
                     shutil.copyfileobj(fh, merged)
                 acc = json.loads(part.with_suffix(".accounting.json").read_text())
-                accounting[ref.name] = Accounting(**acc)
+                accounting[ref.name] = Accounting.from_dict(acc)
         sources = dict(ctx.sources)
         sources[name] = SourceRef(
             name=name,

@@ -38,8 +38,8 @@ class DedupTask(Task):
         self.lineage = lineage or {}
 
     def run(self) -> None:
-        from manifests.recipe import MinhashSpec
         from mixers.dedup import exact_duplicates, near_duplicates
+        from mixers.recipe import MinhashSpec
         from mixers.stage import stage_source
 
         kind = self.refs[0].kind
@@ -80,7 +80,7 @@ class DedupTask(Task):
                 rows_out=int(keep.sum()),
                 rejected=source.accounting.rejected,
             )
-            for reason, mask in (("duplicate_exact", e), ("duplicate_minhash", n)):
+            for reason, mask in (("duplicate_exact", e), ("duplicate_near", n)):
                 if mask.any():
                     acc.remove(reason, int(mask.sum()))
             out.with_suffix(".accounting.json").write_text(json.dumps(acc.to_dict()))
@@ -124,8 +124,8 @@ class Dedup(Stage):
         sources, accounting = {}, {}
         for name, ref in ctx.sources.items():
             out = source_file(ctx.stage_dir, name, ".arrow")
-            accounting[name] = Accounting(
-                **json.loads(out.with_suffix(".accounting.json").read_text())
+            accounting[name] = Accounting.from_dict(
+                json.loads(out.with_suffix(".accounting.json").read_text())
             )
             if out.exists():
                 sources[name] = ref.moved_to(str(out))

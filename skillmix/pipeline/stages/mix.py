@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from manifests import Accounting
 from skillmix.pipeline.sources import Sources
 from skillmix.pipeline.stage import Stage, StageContext, StageError, StageResult, Task
 
@@ -36,8 +35,8 @@ class MixTask(Task):
         self.on_bad_row, self.workers = on_bad_row, workers
 
     def run(self) -> None:
-        from manifests.recipe import parse_recipe
         from mixers import mix
+        from mixers.recipe import parse_recipe
 
         recipe = parse_recipe(self.recipe_data, origin=self.origin, base_dir=self.base_dir)
         result = mix(
@@ -134,22 +133,11 @@ class Mix(Stage):
         ]
 
     def finish(self, ctx: StageContext) -> StageResult:
+        from mixers.mix import source_accounting
+
         out = ctx.stage_dir / OUT
         manifest = json.loads((out / "manifest.json").read_text())
-        accounting = {}
-        for entry in manifest["sources"]:
-            acc = Accounting(
-                rows_in=entry["available"], rows_out=entry["selected"], rejected=entry["rejected"]
-            )
-            for reason, n in (
-                ("decontaminated", entry["decontaminated"]),
-                ("dedup_exact", entry["deduplicated"]["exact"]),
-                ("dedup_minhash", entry["deduplicated"]["minhash"]),
-                ("not_drawn", entry["not_drawn"]),
-            ):
-                if n:
-                    acc.remove(reason, n)
-            accounting[entry["name"]] = acc
+        accounting = {e["name"]: source_accounting(e) for e in manifest["sources"]}
         product = {
             "stage": ctx.name,
             "kind": manifest["kind"],

@@ -175,9 +175,9 @@ class Preferences(Stage):
         from curate.synth.run import summary_path_for
 
         name = ctx.options["as"]
-        read = Accounting(**json.loads((ctx.stage_dir / READ).read_text()))
+        read = Accounting.from_dict(json.loads((ctx.stage_dir / READ).read_text()))
         summary = json.loads(summary_path_for(ctx.stage_dir / PAIRS).read_text())
-        pairs = Accounting(**summary["accounting"])
+        pairs = Accounting.from_dict(summary["accounting"])
         total = Accounting(read.rows_in, pairs.rows_out, dict(read.removed), read.rejected)
         for reason, n in pairs.removed.items():
             total.remove(reason, n)

@@ -128,9 +128,9 @@ class Synth(Stage):
         answers = json.loads(summary_path_for(ctx.stage_dir / SFT).read_text())
         sources = dict(ctx.sources)
         take = dict(ctx.options["take"])
-        accounting = {"prompts": Accounting(**prompts["accounting"])}
+        accounting = {"prompts": Accounting.from_dict(prompts["accounting"])}
         for kind, file, new_name in (("sft", SFT, name), ("rlvr", RLVR, f"{name}_rlvr")):
-            acc = Accounting(**answers["accounting"][kind])
+            acc = Accounting.from_dict(answers["accounting"][kind])
             accounting[f"{kind} answers"] = acc
             if acc.rows_out:
                 sources[new_name] = SourceRef(

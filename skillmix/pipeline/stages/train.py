@@ -62,7 +62,7 @@ class Train(Stage):
             return ctx.recipe.resolve(model) if Path(ctx.recipe.resolve(model)).exists() else model
         from manifests.shards import iter_shard_rows
         from manifests.text import row_text
-        from skillmix.pipeline.tiny_model import build_tiny_model
+        from trainers.tiny_model import build_tiny_model
 
         folder = ctx.stage_dir / "tiny-model"
         if not (folder / "config.json").exists():
@@ -95,9 +95,7 @@ class Train(Stage):
         import json
 
         summary = json.loads((ctx.stage_dir / "summary.json").read_text())
-        acc = Accounting(
-            **{k: summary["accounting"][k] for k in ("rows_in", "rows_out", "removed", "rejected")}
-        )
+        acc = Accounting.from_dict(summary["accounting"])
         return StageResult(
             sources=ctx.sources,
             accounting={"training data": acc},

@@ -1,9 +1,6 @@
 """The transformers backend on a tiny random Llama with a BPE tokenizer trained here."""
 
 import pytest
-import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from curate.backends import (
     GenerationRequest,
@@ -13,6 +10,7 @@ from curate.backends import (
     run_cached,
 )
 from curate.backends.transformers_local import TransformersBackend, render_prompt
+from trainers.tiny_model import tiny_llama, train_tokenizer
 
 CORPUS = [
     "user: how many apples are in the basket? assistant: there are seven apples.",
@@ -24,28 +22,8 @@ CORPUS = [
 
 @pytest.fixture(scope="module")
 def tiny():
-    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<pad>", "</s>"])
-    bpe.train_from_iterator(CORPUS, trainer)
-    bpe.decoder = decoders.ByteLevel()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, unk_token="<unk>", pad_token="<pad>", eos_token="</s>"
-    )
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=256,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    model = LlamaForCausalLM(config)
-    return model, tokenizer
+    tokenizer = train_tokenizer(CORPUS, vocab_size=300)
+    return tiny_llama(tokenizer, kv_heads=4, max_positions=256), tokenizer
 
 
 def make_requests(n, temperature=1.0, max_tokens=6, seed0=0):

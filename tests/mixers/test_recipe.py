@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from manifests.recipe import RecipeError, load_recipe, parse_recipe
+from mixers.recipe import RecipeError, load_recipe, parse_recipe
 
 RECIPES = Path(__file__).resolve().parents[2] / "manifests" / "recipes"
 

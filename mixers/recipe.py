@@ -19,20 +19,23 @@ Every key is checked; errors name the key (`sources[1].take.count: ...`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
+import posixpath
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from decontam.engine import FIELDS, METHODS, DecontamConfig
 from manifests.readers import HUB_PREFIX
 from manifests.schemas import KINDS
+from manifests.shards import FORMATS
 from manifests.yaml_files import YamlFileError, load_yaml_file
 
 TAKE_MODES = ("fraction", "count", "weight")
-SHARD_FORMATS = ("arrow", "parquet")
-DECONTAM_METHODS = ("ngram", "ngram-any", "minhash", "all")  # decontam.METHODS, or all
-TEXT_FIELDS = ("user", "all")
+DECONTAM_METHODS = (*METHODS, "all")
 DEFAULT_MAX_BYTES = 500_000_000
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -91,11 +94,13 @@ class DedupSpec:
 
 @dataclass(frozen=True)
 class DecontamSpec:
+    """The recipe's `decontaminate:`; the defaults are decontam's own."""
+
     evals: tuple[str, ...]
-    method: str = "ngram"
-    ngram_size: int = 8
-    threshold: float = 0.5
-    fields: str = "user"
+    method: str = DecontamConfig.methods[0]
+    ngram_size: int = DecontamConfig.ngram_size
+    threshold: float = DecontamConfig.threshold
+    fields: str = DecontamConfig.fields
 
 
 @dataclass(frozen=True)
@@ -117,12 +122,14 @@ class Recipe:
     decontaminate: DecontamSpec | None = None
     shards: ShardSpec = field(default_factory=ShardSpec)
     base_dir: Path = Path(".")
+    path: Path | None = None  # the recipe file, when read from one
 
     def source_path(self, source: SourceSpec) -> str:
-        """A source's path: hub specs as written, files relative to the recipe's folder."""
+        """Where a source is read: hub specs as written, files taken from the recipe's
+        folder (normalized). A fact of this run: the manifest records it under `run`."""
         if source.path.startswith(HUB_PREFIX) or Path(source.path).is_absolute():
             return source.path
-        return str(self.base_dir / source.path)
+        return os.path.normpath(self.base_dir / source.path)
 
     def to_dict(self) -> dict:
         """The resolved recipe (defaults filled in), as recorded in manifest.json."""
@@ -243,6 +250,13 @@ def _parse_take(c: _Checker, where: str, value: Any) -> Take:
     return Take(mode, amount, t.boolean("upsample", False))
 
 
+def _normalized(path: str) -> str:
+    """A source path as the recipe, the manifest and row lineage record it: hub specs as
+    written, file paths without `.` or inner `..` parts (leading `..` stay: the file lies
+    outside the recipe's folder)."""
+    return path if path.startswith(HUB_PREFIX) else posixpath.normpath(path)
+
+
 def _parse_source(c: _Checker, index: int, value: Any) -> SourceSpec:
     where = f"sources[{index}]"
     s = _Checker(c.origin, where, value, ("name", "path", "skill", "take", "mapping"))
@@ -259,7 +273,7 @@ def _parse_source(c: _Checker, index: int, value: Any) -> SourceSpec:
         raise s.error(s.key("take"), "missing (e.g. {fraction: 1.0}, {count: 1000}, {weight: 0.5})")
     return SourceSpec(
         name=name,
-        path=s.string("path"),
+        path=_normalized(s.string("path")),
         skill=s.string("skill", required=False),
         take=_parse_take(s, s.key("take"), s.value["take"]),
         mapping=mapping,
@@ -306,7 +320,7 @@ def _parse_decontam(c: _Checker, value: Any) -> DecontamSpec | None:
         method=d.string("method", required=False, choices=DECONTAM_METHODS) or defaults.method,
         ngram_size=d.integer("ngram_size", minimum=1) or defaults.ngram_size,
         threshold=defaults.threshold if threshold is None else threshold,
-        fields=d.string("fields", required=False, choices=TEXT_FIELDS) or defaults.fields,
+        fields=d.string("fields", required=False, choices=FIELDS) or defaults.fields,
     )
 
 
@@ -318,7 +332,7 @@ def _parse_shards(c: _Checker, value: Any) -> ShardSpec:
     max_bytes = s.integer("max_bytes", minimum=1)
     if max_rows is None and max_bytes is None:
         max_bytes = DEFAULT_MAX_BYTES
-    fmt = s.string("format", required=False, choices=SHARD_FORMATS) or "arrow"
+    fmt = s.string("format", required=False, choices=FORMATS) or "arrow"
     return ShardSpec(max_rows=max_rows, max_bytes=max_bytes, format=fmt)
 
 
@@ -398,4 +412,5 @@ def read_recipe_yaml(path: Path) -> Any:
 def load_recipe(path: str | Path) -> Recipe:
     """Read and check a recipe file; relative source paths are taken from its folder."""
     path = Path(path)
-    return parse_recipe(read_recipe_yaml(path), origin=str(path), base_dir=path.resolve().parent)
+    recipe = parse_recipe(read_recipe_yaml(path), origin=str(path), base_dir=path.resolve().parent)
+    return dataclasses.replace(recipe, path=path.resolve())
