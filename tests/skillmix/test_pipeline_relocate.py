@@ -74,18 +74,19 @@ def projects(tmp_path_factory) -> tuple[Path, Path]:
     return roots
 
 
+def skillmix(*args: str) -> str:
+    """`skillmix ARGS` in a fresh process; its output, after checking it succeeded."""
+    command = [sys.executable, "-m", "skillmix", *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
 def dry_run(recipe: Path, run_dir: Path) -> dict[str, str]:
     """`skillmix run RECIPE --run-dir RUN --dry-run`: each stage folder's planned action."""
-    command = ["run", str(recipe), "--run-dir", str(run_dir), "--dry-run"]
-    done = subprocess.run(
-        [sys.executable, "-m", "skillmix", *command],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    output = skillmix("run", str(recipe), "--run-dir", str(run_dir), "--dry-run")
     plan = {}
-    for line in done.stdout.splitlines()[1:]:
+    for line in output.splitlines()[1:]:
         folder, _type, _key, key, action, *_ = line.split()
         assert _key == "key" and len(key) == 20
         plan[folder] = action
@@ -269,12 +270,12 @@ def _project_with_parquet(root: Path, stages: list | None) -> Path:
     return recipe
 
 
-def test_first_reads_by_dedup_and_mix_name_files_relative_to_the_recipe(tmp_path):
+def _mix_in_two_folders(tmp_path: Path, make_mix) -> None:
+    """`make_mix(root)` (the mix folder it made) in two folders: rows name their files as
+    the recipe writes them, and the shards are byte-identical."""
     made = []
     for root in (tmp_path / "a", tmp_path / "b" / "déeper"):
-        recipe = _project_with_parquet(root, ["dedup", "mix"])
-        records = run_pipeline(load_run_recipe(recipe), echo=quiet)
-        mix = Path(records[1]["products"]["mix"]["dir"])
+        mix = make_mix(root)
         made.append(sorted(mix.glob("shard-*")))
         files = {json.loads(r["metadata"])["file"] for r in iter_shard_rows(mix)}
         assert files == {"../data/alpaca.jsonl", "../data/chat.parquet"}
@@ -283,21 +284,20 @@ def test_first_reads_by_dedup_and_mix_name_files_relative_to_the_recipe(tmp_path
         assert a.read_bytes() == b.read_bytes(), a.name
 
 
+def test_first_reads_by_dedup_and_mix_name_files_relative_to_the_recipe(tmp_path):
+    def make_mix(root: Path) -> Path:
+        recipe = _project_with_parquet(root, ["dedup", "mix"])
+        records = run_pipeline(load_run_recipe(recipe), echo=quiet)
+        assert records[0]["accounting"]["rows_in"] == 32 + 16
+        return Path(records[1]["products"]["mix"]["dir"])
+
+    _mix_in_two_folders(tmp_path, make_mix)
+
+
 def test_mix_command_writes_equal_shards_from_two_folders(tmp_path):
-    made = []
-    for root in (tmp_path / "a", tmp_path / "b" / "déeper"):
+    def make_mix(root: Path) -> Path:
         recipe = _project_with_parquet(root, None)
-        out = root / "out"
-        done = subprocess.run(
-            [sys.executable, "-m", "skillmix", "mix", str(recipe), "--out", str(out)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        made.append(sorted(out.glob("shard-*")))
-        files = {json.loads(r["metadata"])["file"] for r in iter_shard_rows(out)}
-        assert files == {"../data/alpaca.jsonl", "../data/chat.parquet"}
-    assert [p.name for p in made[0]] == [p.name for p in made[1]] != []
-    for a, b in zip(*made, strict=True):
-        assert a.read_bytes() == b.read_bytes(), a.name
+        skillmix("mix", str(recipe), "--out", str(root / "out"))
+        return root / "out"
+
+    _mix_in_two_folders(tmp_path, make_mix)
