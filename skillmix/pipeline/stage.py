@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from manifests import Accounting
+from skillmix.pipeline.locations import Locations
 from skillmix.pipeline.sources import Sources
 
 REQUIRED = object()
@@ -32,8 +33,6 @@ class StageContext:
     def lineage(self, path: str) -> str:
         """The file name rows read from `path` record: relative to the recipe's folder (or,
         for a file a stage made, to the run dir), so equal runs write equal rows."""
-        from skillmix.pipeline.locations import Locations
-
         return Locations.of(self.run_dir, self.recipe.base_dir).lineage(path)
 
 
