@@ -166,8 +166,7 @@ def train_tagger(
     truth = [label for label, _ in valid]
     predicted = [predict(model, text)[0][0] for _, text in valid]
     accuracy, per_skill = score(truth, predicted)
-    total = Accounting(read_acc.rows_in, acc.rows_out, dict(acc.removed), read_acc.rejected)
-    total.check()
+    total = read_acc.then(acc)
     report = TagReport(n_train, len(valid), accuracy, per_skill, total.to_dict())
     report_path = Path(str(out_model) + ".report.json")
     atomic_write_text(report_path, json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n")
@@ -225,9 +224,7 @@ def apply_tagger(
                 out_path,
                 out_kind,
             )
-    total = Accounting(read_acc.rows_in, acc.rows_out, dict(acc.removed), read_acc.rejected)
-    total.check()
-    return total
+    return read_acc.then(acc)
 
 
 def _chain_first(first: dict, rest: Iterator[dict]) -> Iterator[dict]:
