@@ -31,7 +31,7 @@ from manifests import (
     write_rows,
 )
 from manifests.atomic import atomic_path, atomic_write_text
-from manifests.progress import Progress
+from manifests.progress import Progress, track
 
 LABEL = "__label__"
 
@@ -272,11 +272,8 @@ def apply_tagger(
         else:
             out_kind = detect_kind(first)
             rows_all = _chain_first(first, rows)
-            write_rows(
-                tag_rows(rows_all, model, Path(model_path).name, min_confidence, acc),
-                out_path,
-                out_kind,
-            )
+            tagged = tag_rows(rows_all, model, Path(model_path).name, min_confidence, acc)
+            write_rows(track(tagged, desc="tag: apply"), out_path, out_kind)
     total = Accounting(read_acc.rows_in, acc.rows_out, dict(acc.removed), read_acc.rejected)
     total.check()
     return total

@@ -11,7 +11,7 @@ thousand word n-grams. The defaults here follow the data instead:
   would still be large: it cuts size about 8x, costs seconds of k-means, and measured
   precision/recall stayed within noise (docs/curate.md, "Tagger size").
 
-Explicit settings always win.
+Explicit settings always win; a bucket given by hand is not quantized unless asked.
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ def choose_size(
 ) -> TaggerSize:
     """Fill the settings left as None from the data; keep the given ones."""
     n_labels = len(set(labels))
+    sized_here = bucket is None
     if bucket is None:
         if counter.n < 2:
             bucket = 0  # no word n-grams: fastText uses no buckets
@@ -93,6 +94,6 @@ def choose_size(
     if dim is None:
         dim = min(DIM_CEILING, max(DIM_FLOOR, DIM_PER_LABEL * n_labels))
     size = TaggerSize(bucket, dim, False, counter.distinct, len(counter.words), n_labels)
-    if quantize is None:
-        quantize = size.plain_bytes() > QUANTIZE_ABOVE_BYTES
+    if quantize is None:  # a bucket given by hand is a size asked for: kept plain
+        quantize = sized_here and size.plain_bytes() > QUANTIZE_ABOVE_BYTES
     return TaggerSize(bucket, dim, quantize, counter.distinct, len(counter.words), n_labels)

@@ -60,6 +60,9 @@ def test_choose_size_scales_with_data_within_floor_and_ceiling():
     assert choose_size(counter, ["a"]).bucket == BUCKET_CEILING
     explicit = choose_size(counter, ["a"], bucket=123, dim=7, quantize=False)
     assert (explicit.bucket, explicit.dim, explicit.quantize) == (123, 7, False)
+    big_by_hand = choose_size(counter, ["a"], bucket=BUCKET_CEILING, dim=64)
+    assert big_by_hand.plain_bytes() > 500_000_000 and not big_by_hand.quantize
+    assert choose_size(counter, ["a"], bucket=BUCKET_CEILING, quantize=True).quantize
 
 
 def test_default_model_is_small_for_a_small_labelled_set(tmp_path, private_tmp):
