@@ -7,7 +7,6 @@ accounting lines scripts parse) is the same either way.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -18,6 +17,7 @@ from click.testing import CliRunner
 
 from curate.backends.mock_server import MockOpenAIServer, template_answer
 from skillmix.cli import main
+from tests.curate.synth.test_preferences_cli import write_prompts
 from tests.curate.tagging.test_fasttext_tagger import labeled_rows
 from tests.curate.tagging.test_fasttext_tagger import write_jsonl as write_labeled
 from tests.mixers.conftest import Workspace
@@ -68,16 +68,8 @@ def test_synth_prompts_bar_counts_requests(tmp_path):
     with MockOpenAIServer(template_answer) as server:
         stdout, stderr = both(
             lambda d: [
-                "synth",
-                str(d / "prompts.jsonl"),
-                "--model",
-                "fake",
-                "--base-url",
-                server.url,
-                "--skills",
-                "gsm,math,code,precise_if",
-                "-n",
-                "3",
+                *("synth", str(d / "prompts.jsonl"), "--base-url", server.url),
+                *["--model", "fake", "--skills", "gsm,math,code,precise_if", "-n", "3"],
             ],
             tmp_path,
         )
@@ -87,41 +79,13 @@ def test_synth_prompts_bar_counts_requests(tmp_path):
 
 
 def test_preferences_bars_count_pool_and_judge_requests(tmp_path):
-    prompts = tmp_path / "prompts.jsonl"
-    prompts.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "id": f"q{i}",
-                    "source": "s",
-                    "skill": "chat",
-                    "messages": [{"role": "user", "content": f"Say something about {i}."}],
-                    "metadata": "{}",
-                }
-            )
-            + "\n"
-            for i in range(6)
-        )
-    )
+    prompts = write_prompts(tmp_path / "prompts.jsonl", n=6)
     with MockOpenAIServer(template_answer) as server:
         _, stderr = both(
             lambda d: [
-                "synth",
-                str(d / "pairs.jsonl"),
-                "--preferences",
-                str(prompts),
-                "--model",
-                "m1",
-                "--model",
-                "m2",
-                "--samples",
-                "2",
-                "--base-url",
-                server.url,
-                "--judge-model",
-                "j",
-                "--judge-base-url",
-                server.url,
+                *("synth", str(d / "pairs.jsonl"), "--preferences", str(prompts)),
+                *("--base-url", server.url, "--judge-base-url", server.url),
+                *["--model", "m1", "--model", "m2", "--samples", "2", "--judge-model", "j"],
             ],
             tmp_path,
         )
