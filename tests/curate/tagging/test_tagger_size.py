@@ -154,6 +154,22 @@ def test_failure_mid_read_leaves_no_temp_files(tmp_path, private_tmp):
     assert list(out.iterdir()) == [] and list(private_tmp.iterdir()) == []
 
 
+def test_failure_inside_fasttext_leaves_no_temp_files(tmp_path, private_tmp, monkeypatch):
+    import fasttext
+
+    def nan(**kw):
+        assert Path(kw["input"]).read_text().startswith("__label__")  # the text is there
+        raise RuntimeError("Encountered NaN.")  # what a bad fastText build does mid-train
+
+    monkeypatch.setattr(fasttext, "train_supervised", nan)
+    labeled = tmp_path / "labeled.jsonl"
+    write_jsonl(labeled, labeled_rows(20))
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="NaN"):
+        train_tagger(labeled, out / "t.bin", TagTrainConfig(epoch=2))
+    assert list(out.iterdir()) == [] and list(private_tmp.iterdir()) == []
+
+
 KILLED_TRAIN = """
 import os, signal, sys
 import fasttext
