@@ -31,7 +31,7 @@ from manifests import (
     write_rows,
 )
 from manifests.atomic import atomic_path, atomic_write_text
-from manifests.progress import Progress, track
+from manifests.progress import Progress, bars_enabled, track
 
 LABEL = "__label__"
 
@@ -197,7 +197,7 @@ def train_tagger(
             bucket=size.bucket,
             thread=1,
             seed=config.seed,
-            verbose=0,
+            verbose=2 if bars_enabled() else 0,  # fastText's own bar (progress, loss, ETA)
         )
     if size.quantize:
         _quantize(model, labeled)

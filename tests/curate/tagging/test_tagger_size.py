@@ -170,6 +170,20 @@ def test_failure_inside_fasttext_leaves_no_temp_files(tmp_path, private_tmp, mon
     assert list(out.iterdir()) == [] and list(private_tmp.iterdir()) == []
 
 
+def test_training_shows_fasttexts_bar_only_when_bars_are_on(tmp_path, monkeypatch, capfd):
+    labeled = tmp_path / "labeled.jsonl"
+    write_jsonl(labeled, labeled_rows(20))
+    monkeypatch.setenv("SKILLMIX_PROGRESS", "1")
+    train_tagger(labeled, tmp_path / "on.bin", TagTrainConfig(epoch=2))
+    shown = capfd.readouterr()
+    assert "Progress: 100.0%" in shown.err and "ETA" in shown.err  # fastText writes to fd 2
+    assert "80row" in shown.err and "Progress" not in shown.out
+    monkeypatch.setenv("SKILLMIX_PROGRESS", "0")
+    train_tagger(labeled, tmp_path / "off.bin", TagTrainConfig(epoch=2))
+    quiet = capfd.readouterr()
+    assert quiet.err == "" and quiet.out == ""
+
+
 KILLED_TRAIN = """
 import os, signal, sys
 import fasttext
