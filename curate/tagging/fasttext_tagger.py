@@ -127,13 +127,17 @@ def _training_file() -> Iterator[tuple[IO[str], str]]:
     """A text file fastText can open by path, gone when the block ends or the process dies.
 
     On Linux an anonymous in-memory file (memfd) opened through /proc: a kill -9 leaves
-    nothing on disk. Elsewhere a file in the system temp dir, removed on exit.
+    nothing on disk. Elsewhere (or without /proc) a file in the system temp dir, removed
+    on exit.
     """
     if hasattr(os, "memfd_create") and sys.platform.startswith("linux"):
         fd = os.memfd_create("skillmix-tagger-train")
-        with open(fd, "w", encoding="utf-8") as fh:
-            yield fh, f"/proc/{os.getpid()}/fd/{fd}"
-        return
+        path = f"/proc/{os.getpid()}/fd/{fd}"
+        if os.path.exists(path):
+            with open(fd, "w", encoding="utf-8") as fh:
+                yield fh, path
+            return
+        os.close(fd)
     with tempfile.TemporaryDirectory(prefix="skillmix-tagger-") as tmp:
         path = Path(tmp) / "train.txt"
         with path.open("w", encoding="utf-8") as fh:

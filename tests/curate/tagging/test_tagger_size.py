@@ -154,6 +154,25 @@ def test_failure_mid_read_leaves_no_temp_files(tmp_path, private_tmp):
     assert list(out.iterdir()) == [] and list(private_tmp.iterdir()) == []
 
 
+def test_without_memfd_the_temp_dir_is_used_and_emptied(tmp_path, private_tmp, monkeypatch):
+    import fasttext
+
+    seen = []
+    real = fasttext.train_supervised
+
+    def spy(**kw):
+        seen.append(kw["input"])
+        return real(**kw)
+
+    monkeypatch.delattr(os, "memfd_create")
+    monkeypatch.setattr(fasttext, "train_supervised", spy)
+    labeled = tmp_path / "labeled.jsonl"
+    write_jsonl(labeled, labeled_rows(20))
+    train_tagger(labeled, tmp_path / "t.bin", TagTrainConfig(epoch=2))
+    assert seen and Path(seen[0]).is_relative_to(private_tmp)  # not the memfd
+    assert list(private_tmp.iterdir()) == []
+
+
 def test_failure_inside_fasttext_leaves_no_temp_files(tmp_path, private_tmp, monkeypatch):
     import fasttext
 
