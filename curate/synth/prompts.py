@@ -112,7 +112,7 @@ def synthesize_prompts(
     persona_source: str = "builtin",
 ) -> StageResult:
     jobs = plan_prompt_jobs(personas, config)
-    run = run_cached(backend, [job.request for job in jobs], cache)
+    run = run_cached(backend, [job.request for job in jobs], cache, desc="synth prompts")
     acc = Accounting()
     rows = []
     for job in jobs:
