@@ -95,8 +95,8 @@ class ConfigOption(click.Option):
         values = list(self.config_defaults().values())
         value = values[0] if all(v == values[0] for v in values) else None
         if isinstance(value, (tuple, list)) and not self.multiple:  # a comma-separated option
-            return ",".join(map(str, value)) or None
-        return value
+            value = ",".join(map(str, value))
+        return None if value == "" else value  # "" in a config means: not set
 
     def get_help_extra(self, ctx: click.Context) -> Any:
         extra = super().get_help_extra(ctx)
