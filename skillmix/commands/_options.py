@@ -69,13 +69,15 @@ class ConfigOption(click.Option):
     """An option that sets one field of one or more configs, defaulting to the field's
     default there. `config` is one reference or a mapping {label: reference} for an option
     several configs share; where their defaults differ, the option defaults to None (each
-    config keeps its own) and --help lists them by label."""
+    config keeps its own) and --help lists them by label. With `zero_is_off`, 0 sets the
+    field to None (a limit turned off)."""
 
     def __init__(
         self,
         *decls: Any,
         config: ConfigRef | Mapping[str, ConfigRef],
         field: str | None = None,
+        zero_is_off: bool = False,
         **kwargs: Any,
     ) -> None:
         if "default" in kwargs:
@@ -84,6 +86,7 @@ class ConfigOption(click.Option):
         super().__init__(*decls, **kwargs)
         self.configs = dict(config) if isinstance(config, Mapping) else {"": config}
         self.field = field or str(self.name)
+        self.zero_is_off = zero_is_off  # 0 on the command line: the config's None (off)
 
     def targets(self) -> list[Any]:
         return [resolve(ref) for ref in self.configs.values()]
@@ -121,6 +124,9 @@ def config_values(target: ConfigRef, *, given_only: bool = False) -> dict[str, A
         if not isinstance(param, ConfigOption) or target not in param.targets():
             continue
         value = ctx.params.get(str(param.name))
+        if param.zero_is_off and value == 0:
+            values[param.field] = None
+            continue
         if value is None:
             continue
         if given_only and ctx.get_parameter_source(str(param.name)) is ParameterSource.DEFAULT:
@@ -151,11 +157,6 @@ def csv_values(ctx: click.Context, param: click.Parameter, value: Any) -> tuple[
     if isinstance(value, (tuple, list)):
         return tuple(value)
     return tuple(part.strip() for part in (value or "").split(",") if part.strip()) or None
-
-
-def zero_means_none(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    """For options where 0 turns a limit off (the config holds None)."""
-    return None if value == 0 else value
 
 
 def on_bad_row_option(func: Callable) -> Callable:

@@ -23,7 +23,6 @@ from skillmix.commands._options import (
     fail_on_bad_row,
     on_bad_row_option,
     options,
-    zero_means_none,
 )
 
 PROMPTS = "curate.synth.prompts:PromptConfig"
@@ -149,7 +148,7 @@ synth_options = options(
         config=PROMPTS,
         field="minhash_threshold",
         type=click.FloatRange(0, 1),
-        callback=zero_means_none,
+        zero_is_off=True,
         help="Stage 1: MinHash Jaccard at which generated prompts count as near "
         "duplicates (0 turns near-duplicate removal off; exact always on).",
     ),
