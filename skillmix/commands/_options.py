@@ -101,6 +101,12 @@ class ConfigOption(click.Option):
             value = ",".join(map(str, value))
         return None if value == "" else value  # "" in a config means: not set
 
+    def to_info_dict(self) -> dict[str, Any]:
+        return {
+            **super().to_info_dict(),
+            "default": self.get_default(click.Context(click.Command(None))),
+        }
+
     def get_help_extra(self, ctx: click.Context) -> Any:
         extra = super().get_help_extra(ctx)
         defaults = self.config_defaults()

@@ -31,6 +31,7 @@ PREFERENCES = "curate.synth.preferences:PreferenceConfig"
 PROMPT_STAGE = "curate.synth.run:run_prompt_stage"
 STAGES = {"prompts": PROMPTS, "responses": RESPONSES, "preferences": PREFERENCES}
 AUGMENT = "curate.ifaug.augment:AugmentConfig"
+AUGMENT_FILE = "curate.ifaug.run:augment_file"
 TAG_TRAIN = "curate.tagging.fasttext_tagger:TagTrainConfig"
 TAG_APPLY = "curate.tagging.fasttext_tagger:apply_tagger"
 
@@ -398,9 +399,9 @@ def _echo_preference_accounting(summary: dict) -> None:
     type=int,
     help="Seeds the draw (per row, from its id: row order does not matter).",
 )
-@click.option("--source", help="Override the rows' `source`.")
+@config_option("--source", config=AUGMENT_FILE, help="Override the rows' `source`.")
 @on_bad_row_option
-def augment_if(in_path, out_path, source, on_bad_row, **_config) -> None:
+def augment_if(in_path, out_path, on_bad_row, **_config) -> None:
     """Add 1-3 verifiable IFEval constraints to each prompt of IN; write rlvr rows to OUT.
 
     IN holds prompts (prompt-only chat rows, `skillmix synth` stage-1 files) or any rows
@@ -413,7 +414,7 @@ def augment_if(in_path, out_path, source, on_bad_row, **_config) -> None:
 
     accounting = _room_errors(
         lambda: augment_file(
-            in_path, out_path, build(AUGMENT), source=source, on_bad_row=on_bad_row
+            in_path, out_path, build(AUGMENT), **config_values(AUGMENT_FILE), on_bad_row=on_bad_row
         )
     )
     echo_accounting(accounting)

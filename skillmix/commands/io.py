@@ -21,6 +21,7 @@ from manifests.exports import EXPORT_LAYOUTS, export_rows
 from manifests.stats import RowStats, token_counter
 from skillmix.commands._options import (
     KIND_CHOICE,
+    config_option,
     echo_accounting,
     fail_on_bad_row,
     mapping_option,
@@ -93,8 +94,14 @@ def inspect(paths, kind, tokenizer, as_json, rejects, mapping, on_bad_row) -> No
 @click.argument("input_path", metavar="IN")
 @click.argument("output_path", metavar="OUT")
 @click.option("--kind", type=KIND_CHOICE, help="Row contract of OUT; detected if omitted.")
-@click.option("--source", help="Source name for every row (default: the input's, or its name).")
-@click.option("--skill", help="Skill for every row (default: the input's, or 'general').")
+@config_option(
+    "--source",
+    config=read_rows,
+    help="Source name for every row (unset: the input's, or its name).",
+)
+@config_option(
+    "--skill", config=read_rows, help="Skill for every row (unset: the input's, or 'general')."
+)
 @click.option(
     "--layout",
     type=click.Choice(["contract", *EXPORT_LAYOUTS]),
