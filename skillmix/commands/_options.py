@@ -10,6 +10,7 @@ Config classes are named as "module:Class" where importing the room would slow d
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import inspect
 from collections.abc import Callable, Mapping
@@ -119,6 +120,11 @@ def config_option(*decls: str, config: Any, field: str | None = None, **kwargs: 
     return click.option(*decls, cls=ConfigOption, config=config, field=field, **kwargs)
 
 
+def option_for(config: Any) -> Callable[..., Decorator]:
+    """`config_option` with the config filled in, for a command's run of options."""
+    return functools.partial(config_option, config=config)
+
+
 def config_values(target: ConfigRef, *, given_only: bool = False) -> dict[str, Any]:
     """The current command's values for the options that set fields of `target`, by field
     name; None (an unset option without a default) is left out, so the target's default
@@ -178,51 +184,38 @@ def on_bad_row_option(func: Callable) -> Callable:
 
 def backend_options(func: Callable) -> Callable:
     """How a generation backend is reached: the fields of curate's BackendOptions."""
+    opt = option_for(BACKEND_OPTIONS)
     return options(
-        config_option(
+        opt(
             "--backend",
-            config=BACKEND_OPTIONS,
             field="kind",
             type=click.Choice(["openai", "transformers"]),
             help="openai: any OpenAI-compatible server (vLLM, SGLang, TGI, hosted); "
             "transformers: a local model.",
         ),
-        config_option("--base-url", config=BACKEND_OPTIONS, help="OpenAI-compatible endpoint."),
-        config_option(
-            "--api-key-env",
-            config=BACKEND_OPTIONS,
-            help="Name of the environment variable that holds the API key (never written).",
-        ),
-        config_option(
-            "--concurrency",
-            config=BACKEND_OPTIONS,
-            type=click.IntRange(1),
-            help="Requests in flight at once.",
-        ),
-        config_option(
+        opt("--base-url", help="OpenAI-compatible endpoint."),
+        opt("--api-key-env", help="Environment variable that holds the API key (never written)."),
+        opt("--concurrency", type=click.IntRange(1), help="Requests in flight at once."),
+        opt(
             "--timeout",
             "timeout_s",
-            config=BACKEND_OPTIONS,
             type=click.FloatRange(0, min_open=True),
             help="Seconds per request before retry.",
         ),
-        config_option(
+        opt(
             "--max-retries",
-            config=BACKEND_OPTIONS,
             type=click.IntRange(0),
             help="Retries on 429, 5xx, timeouts and malformed answers (exponential backoff "
             "with jitter).",
         ),
-        config_option(
+        opt(
             "--tpm",
             "tokens_per_minute",
-            config=BACKEND_OPTIONS,
             type=click.FloatRange(1),
             help="Tokens-per-minute limit (prompt estimate + max tokens reserved per request).",
         ),
-        config_option(
+        opt(
             "--batch-size",
-            config=BACKEND_OPTIONS,
             type=click.IntRange(1),
             help="transformers: prompts per generate() call.",
         ),

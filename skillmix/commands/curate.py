@@ -22,6 +22,7 @@ from skillmix.commands._options import (
     echo_accounting,
     fail_on_bad_row,
     on_bad_row_option,
+    option_for,
     options,
 )
 
@@ -34,6 +35,8 @@ AUGMENT = "curate.ifaug.augment:AugmentConfig"
 AUGMENT_FILE = "curate.ifaug.run:augment_file"
 TAG_TRAIN = "curate.tagging.fasttext_tagger:TagTrainConfig"
 TAG_APPLY = "curate.tagging.fasttext_tagger:apply_tagger"
+_prompt, _prompt_stage = option_for(PROMPTS), option_for(PROMPT_STAGE)
+_response, _preference, _stage = option_for(RESPONSES), option_for(PREFERENCES), option_for(STAGES)
 
 
 def _skills(ctx: click.Context, param: click.Parameter, value: object) -> tuple[str, ...] | None:
@@ -120,50 +123,36 @@ synth_options = options(
         "the answers (prompts with a known check are paired by their verifier instead); OUT "
         "gets preference rows.",
     ),
-    config_option(
-        "--skills",
-        config=PROMPTS,
-        callback=_skills,
-        help="Stage 1: comma-separated skills to synthesize.",
-    ),
-    config_option(
+    _prompt("--skills", callback=_skills, help="Stage 1: comma-separated skills to synthesize."),
+    _prompt(
         "--per-skill",
         "-n",
-        config=PROMPTS,
         type=click.IntRange(1),
         help="Stage 1: prompts per skill (personas drawn without replacement).",
     ),
-    config_option(
+    _prompt_stage(
         "--personas",
-        config=PROMPT_STAGE,
         help="Stage 1: 'builtin' (300 personas shipped with skillmix), a local file "
         "(.jsonl/.parquet/.txt ...) or hf://proj-persona/PersonaHub:persona.",
     ),
-    config_option(
-        "--persona-field",
-        config=PROMPT_STAGE,
-        help="Stage 1: the field that holds the persona text.",
-    ),
-    config_option(
+    _prompt_stage("--persona-field", help="Stage 1: the field that holds the persona text."),
+    _prompt(
         "--dedup-threshold",
-        config=PROMPTS,
         field="minhash_threshold",
         type=click.FloatRange(0, 1),
         zero_is_off=True,
         help="Stage 1: MinHash Jaccard at which generated prompts count as near "
         "duplicates (0 turns near-duplicate removal off; exact always on).",
     ),
-    config_option(
+    _prompt(
         "--decontam",
         "decontam",
-        config=PROMPTS,
         callback=csv_values,
         help="Stage 1: comma-separated evaluation sets to drop matching prompts for "
         "(registry names like gsm8k,math or NAME=path.jsonl:FIELD).",
     ),
-    config_option(
+    _prompt(
         "--max-constraints",
-        config=PROMPTS,
         type=click.IntRange(1, 3),
         help="Stage 1: most IFEval constraints on a precise_if prompt.",
     ),
@@ -179,9 +168,8 @@ synth_options = options(
         help="Stage 2: answers per prompt; with more than one, the ground truth is the "
         "majority answer. Stage 3: answers per pool model per prompt.",
     ),
-    config_option(
+    _response(
         "--min-agreement",
-        config=RESPONSES,
         type=click.FloatRange(0, 1),
         help="Stage 2: share of samples that must agree on the answer (with --samples>1).",
     ),
@@ -205,49 +193,37 @@ synth_options = options(
         "--judge-base-url",
         help="Stage 3: the judge's OpenAI-compatible endpoint (default: --base-url).",
     ),
-    config_option(
+    _preference(
         "--min-margin",
-        config=PREFERENCES,
         type=click.FloatRange(0),
         help="Stage 3: chosen's mean rating minus rejected's must exceed this.",
     ),
-    config_option(
+    _preference(
         "--judge-retries",
-        config=PREFERENCES,
         type=click.IntRange(0),
         help="Stage 3: more judge calls (new seed) for an answer that cannot be parsed; "
         "then the answer counts as judge_unparsed.",
     ),
-    config_option(
+    _preference(
         "--keep-truncated",
-        config=PREFERENCES,
         is_flag=True,
         help="Stage 3: pair answers cut off at --max-tokens too (default: drop them).",
     ),
-    config_option(
+    _stage(
         "--temperature",
-        config=STAGES,
         field="params.temperature",
         type=click.FloatRange(0),
         help="Sampling temperature (the judge always uses 0).",
     ),
-    config_option(
-        "--top-p",
-        config=STAGES,
-        field="params.top_p",
-        type=click.FloatRange(0, 1),
-        help="Nucleus sampling.",
-    ),
-    config_option(
+    _stage("--top-p", field="params.top_p", type=click.FloatRange(0, 1), help="Nucleus sampling."),
+    _stage(
         "--max-tokens",
-        config=STAGES,
         field="params.max_tokens",
         type=click.IntRange(1),
         help="Most tokens per answer.",
     ),
-    config_option(
+    _stage(
         "--seed",
-        config=STAGES,
         type=int,
         help="Seeds persona sampling, request seeds and constraint sampling.",
     ),
@@ -256,7 +232,7 @@ synth_options = options(
         type=click.Path(dir_okay=False),
         help="Request cache (default OUT.cache.jsonl). Rerun the same command to resume.",
     ),
-    config_option("--source", config=PROMPTS, help="Stage 1: the `source` of the rows."),
+    _prompt("--source", help="Stage 1: the `source` of the rows."),
     on_bad_row_option,
 )
 

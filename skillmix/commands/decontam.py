@@ -11,13 +11,13 @@ from decontam.engine import SEMANTIC, DecontamConfig
 from manifests import BadRowError
 from skillmix.commands._options import (
     BACKEND_OPTIONS,
-    Decorator,
     build,
     config_option,
     config_values,
     echo_accounting,
     fail_on_bad_row,
     on_bad_row_option,
+    option_for,
 )
 
 
@@ -74,8 +74,7 @@ def _check_usage(evals, eval_dir, methods, encoder, judge_model) -> None:
         raise click.UsageError("--encoder and --judge-model apply to --method semantic only")
 
 
-def _opt(*decls: str, **kwargs) -> Decorator:
-    return config_option(*decls, config=DecontamConfig, **kwargs)
+_opt = option_for(DecontamConfig)
 
 
 @click.command()

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import click
 
-from skillmix.commands._options import Decorator, config_option, config_values, options
+from skillmix.commands._options import (
+    Decorator,
+    config_option,
+    config_values,
+    option_for,
+    options,
+)
 
 SFT = "trainers.core.config:SFTConfig"
 DPO = "trainers.core.config:DPOConfig"
@@ -19,9 +25,7 @@ DPO = "trainers.core.config:DPOConfig"
 def common_options(config: str) -> Decorator:
     """The options every recipe shares (TrainConfig's fields), with `config`'s defaults."""
 
-    def opt(*decls: str, **kwargs) -> Decorator:
-        return config_option(*decls, config=config, **kwargs)
-
+    opt = option_for(config)
     return options(
         click.option(
             "--config",
@@ -86,10 +90,7 @@ def common_options(config: str) -> Decorator:
             "--tensorboard/--no-tensorboard",
             help="Also write TensorBoard events under output/tensorboard.",
         ),
-        opt(
-            "--token-cache/--no-token-cache",
-            help="Keep the tokenized mix on disk and reuse it.",
-        ),
+        opt("--token-cache/--no-token-cache", help="Keep the tokenized mix on disk and reuse it."),
         opt("--token-cache-dir", help="Folder of the token cache (unset: output/token_cache)."),
         opt(
             "--on-bad-row",

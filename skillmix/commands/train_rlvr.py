@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import click
 
-from skillmix.commands._options import Decorator, config_option, options
+from skillmix.commands._options import option_for, options
 from skillmix.commands.train import common_options, run_recipe, train
 
 RLVR = "trainers.rl.config:RLVRConfig"
 
 
-def _opt(*decls: str, **kwargs) -> Decorator:
-    return config_option(*decls, config=RLVR, **kwargs)
-
+_opt = option_for(RLVR)
 
 rlvr_options = options(
     common_options(RLVR),
