@@ -95,18 +95,18 @@ class ConfigOption(click.Option):
     def config_defaults(self) -> dict[str, Any]:
         return {label: field_default(ref, self.field) for label, ref in self.configs.items()}
 
-    def get_default(self, ctx: click.Context, call: bool = True) -> Any:
+    def config_default(self) -> Any:
         values = list(self.config_defaults().values())
         value = values[0] if all(v == values[0] for v in values) else None
         if isinstance(value, (tuple, list)) and not self.multiple:  # a comma-separated option
             value = ",".join(map(str, value))
         return None if value == "" else value  # "" in a config means: not set
 
+    def get_default(self, ctx: click.Context, call: bool = True) -> Any:
+        return self.config_default()
+
     def to_info_dict(self) -> dict[str, Any]:
-        return {
-            **super().to_info_dict(),
-            "default": self.get_default(click.Context(click.Command(None))),
-        }
+        return {**super().to_info_dict(), "default": self.config_default()}
 
     def get_help_extra(self, ctx: click.Context) -> Any:
         extra = super().get_help_extra(ctx)
