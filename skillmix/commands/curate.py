@@ -146,7 +146,6 @@ synth_options = options(
     ),
     _prompt(
         "--decontam",
-        "decontam",
         callback=csv_values,
         help="Stage 1: comma-separated evaluation sets to drop matching prompts for "
         "(registry names like gsm8k,math or NAME=path.jsonl:FIELD).",
@@ -154,7 +153,7 @@ synth_options = options(
     _prompt(
         "--max-constraints",
         type=click.IntRange(1, 3),
-        help="Stage 1: most IFEval constraints on a precise_if prompt.",
+        help="Stage 1: most IFEval constraints per prompt.",
     ),
     click.option(
         "--rlvr-out",
@@ -196,7 +195,7 @@ synth_options = options(
     _preference(
         "--min-margin",
         type=click.FloatRange(0),
-        help="Stage 3: chosen's mean rating minus rejected's must exceed this.",
+        help="Stage 3: chosen minus rejected mean rating, above.",
     ),
     _preference(
         "--judge-retries",

@@ -42,11 +42,7 @@ def common_options(config: str) -> Decorator:
         opt("--learning-rate", "--lr", "learning_rate", type=float, help="Peak learning rate."),
         opt("--weight-decay", type=float, help="AdamW weight decay (not on 1-D params)."),
         opt("--warmup-ratio", type=float, help="Share of steps spent warming up."),
-        opt(
-            "--schedule",
-            type=click.Choice(["linear", "cosine", "constant"]),
-            help="Learning-rate decay after warmup.",
-        ),
+        opt("--schedule", type=click.Choice(["linear", "cosine", "constant"]), help="LR decay."),
         opt(
             "--batch-size",
             type=int,
@@ -81,9 +77,7 @@ def common_options(config: str) -> Decorator:
         opt("--lora-alpha", type=int, help="LoRA alpha."),
         opt("--lora-dropout", type=float, help="LoRA dropout."),
         opt("--save-every", type=int, help="Checkpoint every N steps (and at the end)."),
-        opt(
-            "--keep-checkpoints", type=int, help="Keep only the newest N checkpoints (unset: all)."
-        ),
+        opt("--keep-checkpoints", type=int, help="Keep the newest N checkpoints (unset: all)."),
         opt("--resume", help="Checkpoint folder to resume from, or 'latest' in --output."),
         opt("--log-every", type=int, help="Write metrics every N steps."),
         opt(

@@ -30,11 +30,7 @@ rlvr_options = options(
         help="Reward x verifier score (IFEval: share of constraints met) instead of "
         "all-or-nothing.",
     ),
-    _opt(
-        "--no-stop-penalty",
-        type=float,
-        help="Taken off a completion that hits --max-new-tokens without stopping.",
-    ),
+    _opt("--no-stop-penalty", type=float, help="Taken off a completion cut at --max-new-tokens."),
     _opt("--scale-rewards/--no-scale-rewards", help="Divide advantages by the group's reward std."),
     _opt("--epsilon-low", type=float, help="Lower clip range of the ratio."),
     _opt("--epsilon-high", type=float, help="Upper clip range of the ratio."),
@@ -45,11 +41,7 @@ rlvr_options = options(
         type=click.Choice(["auto", "transformers", "vllm"]),
         help="auto: vLLM when installed and a GPU is present, else transformers.",
     ),
-    _opt(
-        "--vllm-gpu-memory-fraction",
-        type=float,
-        help="Share of GPU memory the colocated vLLM engine may hold.",
-    ),
+    _opt("--vllm-gpu-memory-fraction", type=float, help="GPU memory share of colocated vLLM."),
     _opt(
         "--importance-sampling-cap",
         type=float,
