@@ -66,6 +66,19 @@ def field_default(ref: ConfigRef, path: str) -> Any:
     return getattr(value, rest) if rest else value
 
 
+class OwnedChoice(click.Choice):
+    """A choice among a constant of the room that owns it ("module:NAME"), imported when
+    the option is parsed or its help shown, not when `skillmix` starts."""
+
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+        self.case_sensitive = True
+
+    @functools.cached_property
+    def choices(self) -> tuple[Any, ...]:  # type: ignore[override]
+        return tuple(resolve(self.ref))
+
+
 class ConfigOption(click.Option):
     """An option that sets one field of one or more configs, defaulting to the field's
     default there. `config` is one reference or a mapping {label: reference} for an option
@@ -189,7 +202,7 @@ def backend_options(func: Callable) -> Callable:
         opt(
             "--backend",
             field="kind",
-            type=click.Choice(["openai", "transformers"]),
+            type=OwnedChoice("curate.backends.factory:BACKENDS"),
             help="openai: any OpenAI-compatible server (vLLM, SGLang, TGI, hosted); "
             "transformers: a local model.",
         ),

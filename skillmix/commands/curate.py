@@ -14,6 +14,7 @@ from curate.verifiers import ALIASES, VERIFIERS
 from manifests import BadRowError
 from skillmix.commands._options import (
     BACKEND_OPTIONS,
+    KIND_CHOICE,
     backend_options,
     build,
     config_option,
@@ -463,7 +464,7 @@ def tag_train(labeled, out_model, on_bad_row, **_config) -> None:
 @config_option(
     "--kind",
     config=TAG_APPLY,
-    type=click.Choice(["sft", "preference", "rlvr"]),
+    type=KIND_CHOICE,
     help="Kind of the input rows (default: detected).",
 )
 @on_bad_row_option

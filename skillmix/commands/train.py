@@ -12,14 +12,15 @@ import click
 
 from skillmix.commands._options import (
     Decorator,
+    OwnedChoice,
     config_option,
     config_values,
     option_for,
     options,
 )
 
-SFT = "trainers.core.config:SFTConfig"
-DPO = "trainers.core.config:DPOConfig"
+CONFIG = "trainers.core.config"
+SFT, DPO = f"{CONFIG}:SFTConfig", f"{CONFIG}:DPOConfig"
 
 
 def common_options(config: str) -> Decorator:
@@ -42,7 +43,7 @@ def common_options(config: str) -> Decorator:
         opt("--learning-rate", "--lr", "learning_rate", type=float, help="Peak learning rate."),
         opt("--weight-decay", type=float, help="AdamW weight decay (not on 1-D params)."),
         opt("--warmup-ratio", type=float, help="Share of steps spent warming up."),
-        opt("--schedule", type=click.Choice(["linear", "cosine", "constant"]), help="LR decay."),
+        opt("--schedule", type=OwnedChoice(f"{CONFIG}:SCHEDULES"), help="LR decay."),
         opt(
             "--batch-size",
             type=int,
@@ -117,7 +118,7 @@ def train() -> None:
 @config_option(
     "--reduction",
     config=SFT,
-    type=click.Choice(["mean", "sum"]),
+    type=OwnedChoice(f"{CONFIG}:REDUCTIONS"),
     help="Loss over the accumulated batch: mean per label token, or summed.",
 )
 def sft(config_file: str | None, **_options) -> None:
@@ -130,7 +131,7 @@ def sft(config_file: str | None, **_options) -> None:
 @config_option(
     "--loss",
     config=DPO,
-    type=click.Choice(["dpo", "dpo_norm", "simpo", "ipo", "ipo_sum"]),
+    type=OwnedChoice(f"{CONFIG}:DPO_LOSSES"),
     help="Preference loss (dpo_norm is Tülu 3's choice; ipo averages per token as TRL, "
     "ipo_sum sums).",
 )

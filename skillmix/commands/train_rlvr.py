@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from skillmix.commands._options import option_for, options
+from skillmix.commands._options import OwnedChoice, option_for, options
 from skillmix.commands.train import common_options, run_recipe, train
 
 RLVR = "trainers.rl.config:RLVRConfig"
@@ -38,7 +38,7 @@ rlvr_options = options(
     _opt("--num-iterations", type=int, help="Optimizer steps per rollout batch."),
     _opt(
         "--generation-backend",
-        type=click.Choice(["auto", "transformers", "vllm"]),
+        type=OwnedChoice("trainers.rl.generation:BACKENDS"),
         help="auto: vLLM when installed and a GPU is present, else transformers.",
     ),
     _opt("--vllm-gpu-memory-fraction", type=float, help="GPU memory share of colocated vLLM."),

@@ -166,6 +166,12 @@ def test_train_help_shows_each_recipes_defaults():
         line = next(row for row in text.splitlines() if "--learning-rate" in row)
         assert f"[default: {config().learning_rate}]" in line, (name, line)
         assert f"[default: {config().batch_size}]" in text
+    from trainers.core.config import DPO_LOSSES, SCHEDULES
+
+    text = CliRunner().invoke(main, ["train", "dpo", "--help"], terminal_width=200).output
+    assert f"[{'|'.join(SCHEDULES)}]" in text and f"[{'|'.join(DPO_LOSSES)}]" in text
+    bad = CliRunner().invoke(main, ["train", "dpo", "--loss", "nope"])
+    assert bad.exit_code == 2 and "'nope' is not one of" in bad.output
 
 
 def test_train_flags_override_the_yaml_file_only_where_given(tmp_path, monkeypatch):
