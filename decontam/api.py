@@ -172,8 +172,7 @@ def decontaminate_files(
         )
         result = find_contamination(rows, evals, out_dir=out, **kwargs)  # type: ignore[arg-type]
     done = result.report["accounting"]
-    total = Accounting(read_acc.rows_in, done["rows_out"], dict(done["removed"]), read_acc.rejected)
-    total.check()
+    total = read_acc.then(Accounting.from_dict(done))
     result.report["accounting"] = total.to_dict()
     write_json(result.report, out / "report.json")
     return result, total

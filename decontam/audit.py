@@ -12,7 +12,7 @@ import heapq
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -26,6 +26,7 @@ from decontam.semantic import SemanticStep
 from decontam.spans import KINDS
 from manifests import Accounting, RowWriter, detect_kind, row_text
 from manifests.atomic import AtomicTarget
+from manifests.progress import Progress
 
 TOP_PAIRS = 12  # example pairs kept for the HTML page, per kind of match
 
@@ -107,13 +108,18 @@ class Audit:
             self._matches_out = self._open_atomic(out_dir / "matches.jsonl")
 
     def run(self, rows: Iterable[dict]) -> AuditState:
+        total = len(rows) if isinstance(rows, Sized) else None
         try:
             batches = _batches(rows, self.config.batch_size, self.config.fields)
-            for (chunk, texts), result in run_batches(self.matchers, batches, self.config.workers):
-                matches = result.matches
-                if self.semantic is not None:
-                    matches = matches + self._semantic_matches(chunk, texts)
-                self._take(chunk, matches, result.any_hits)
+            with Progress(total, desc="decontam: scan", unit="row") as bar:
+                for (chunk, texts), result in run_batches(
+                    self.matchers, batches, self.config.workers
+                ):
+                    matches = result.matches
+                    if self.semantic is not None:
+                        matches = matches + self._semantic_matches(chunk, texts)
+                    self._take(chunk, matches, result.any_hits)
+                    bar.update(len(chunk), flagged=sum(map(len, self.state.flagged.values())))
             self._settle_pending()
         except BaseException:
             self._close(ok=False)

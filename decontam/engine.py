@@ -20,9 +20,10 @@ from decontam.minhash import MinHashMatcher
 from decontam.ngram_methods import AnyMatcher, CoverageMatcher
 from decontam.spans import Span, match_kind, shared_spans
 from decontam.tokenize import TokenBatch
+from manifests.text import TEXT_FIELDS
 
 METHODS = ("ngram", "ngram-any", "minhash")
-FIELDS = ("user", "all")  # the text matched: the user turns, or every turn
+FIELDS = TEXT_FIELDS  # the text matched: the user turns, or every turn
 SEMANTIC = "semantic"  # embedding candidates; needs an encoder, so not part of "all"
 T = TypeVar("T")
 

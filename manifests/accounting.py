@@ -62,6 +62,18 @@ class Accounting:
         for reason, n in other.removed.items():
             self.remove(reason, n)
 
+    def then(self, step: Accounting) -> Accounting:
+        """This accounting (a read) followed by `step`, which took the rows it let through:
+        rows in from the read, rows out from the step, removed and rejected from both;
+        checked to balance."""
+        total = Accounting(
+            self.rows_in, step.rows_out, dict(self.removed), self.rejected + step.rejected
+        )
+        for reason, n in step.removed.items():
+            total.remove(reason, n)
+        total.check()
+        return total
+
     def to_dict(self) -> dict:
         return {
             "rows_in": self.rows_in,

@@ -100,9 +100,25 @@ def _temp_name(target: Path, folder: bool) -> Path:
     prefix = f".tmp-{os.getpid()}-{target.name}."
     if folder:
         return Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
+    # mkstemp makes a private (0600) file; an output gets the mode a plain open() would
+    # give under the process's umask.
     fd, name = tempfile.mkstemp(prefix=prefix, dir=target.parent)
+    os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     return Path(name)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux shows it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _commit(tmp: Path, target: Path) -> None:

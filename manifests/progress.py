@@ -85,6 +85,7 @@ class Progress:
 
     def close(self) -> None:
         if self._bar is not None:
+            self._bar.refresh()  # the final count is drawn even when updates came faster
             self._bar.close()
             self._bar = None
 

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from manifests.errors import BadRowError
+from manifests.hub_errors import hub_failure
 
 HUB_PREFIX = "hf://"
 BOM = b"\xef\xbb\xbf"
@@ -360,28 +361,22 @@ def read_disk(path: str) -> Iterator[RawRecord]:
 
 
 def read_hub(spec: str) -> Iterator[RawRecord]:
-    """A hub dataset (or a local dataset folder/script) through `datasets.load_dataset`."""
+    """A hub dataset (or a local dataset folder/script) through `datasets.load_dataset`.
+    Any failure of the hub or the loader is a BadRowError naming the problem and the fix."""
     import datasets
 
     hub = parse_hub_spec(spec)
+    rows = 0
     try:
         dataset = datasets.load_dataset(hub.name, hub.config, split=hub.split, streaming=True)
-        iterator = iter(dataset)
-        first = next(iterator, None)
-    except (ConnectionError, OSError, ValueError) as exc:
+        for record in dataset:
+            yield RawRecord(spec, rows, dict(record))
+            rows += 1
+    except Exception as exc:  # every loader failure becomes one named line
+        problem = hub_failure(hub.name, hub.config, hub.split, exc)
         raise BadRowError(
-            spec,
-            None,
-            f"could not load {hub.name!r} (config {hub.config!r}, split {hub.split!r}) through "
-            f"datasets.load_dataset: {exc}. Without hub access, download it elsewhere "
-            f"(e.g. `datasets.load_dataset(...).to_json('{Path(hub.name).name}.jsonl')`) and "
-            f"pass the local file instead.",
+            spec, None, f"after {rows} rows: {problem}" if rows else problem
         ) from None
-    if first is None:
-        return
-    yield RawRecord(spec, 0, dict(first))
-    for index, record in enumerate(iterator, start=1):
-        yield RawRecord(spec, index, dict(record))
 
 
 READERS = {

@@ -13,6 +13,9 @@ def row_messages(row: dict) -> list[dict]:
     return messages
 
 
+TEXT_FIELDS = ("user", "all")  # which turns are a row's text: the user turns, or every turn
+
+
 def row_text(row: dict, fields: str = "user") -> str:
     """User turns joined by newlines; `fields="all"` takes every turn but system prompts."""
     if fields == "user":
@@ -20,5 +23,5 @@ def row_text(row: dict, fields: str = "user") -> str:
     elif fields == "all":
         roles = ROLES - {"system"}
     else:
-        raise ValueError(f"fields must be 'user' or 'all', got {fields!r}")
+        raise ValueError(f"fields must be one of {TEXT_FIELDS}, got {fields!r}")
     return "\n".join(m["content"] for m in row_messages(row) if m["role"] in roles)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 
+from manifests.progress import track
 from mixers.keys import normalized_prompts
 from mixers.recipe import MinhashSpec
 from mixers.staged import StagedSource
@@ -47,13 +48,19 @@ def _prompt_items(
 
 
 def near_duplicates(
-    staged: list[StagedSource], alive: list[np.ndarray], kind: str, spec: MinhashSpec, seed: int
+    staged: list[StagedSource],
+    alive: list[np.ndarray],
+    kind: str,
+    spec: MinhashSpec,
+    seed: int,
+    desc: str = "mix: near dedup",
 ) -> list[np.ndarray]:
     """Per source, the live rows that decontam's MinHash finds near an earlier kept row."""
     import decontam
 
+    live = int(sum(a.sum() for a in alive))
     pairs = decontam.minhash_duplicates(
-        _prompt_items(staged, alive, kind),
+        track(_prompt_items(staged, alive, kind), desc=desc, total=live),
         threshold=spec.threshold,
         num_perm=spec.num_perm,
         shingle_size=spec.shingle_size,

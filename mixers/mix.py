@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from manifests import Accounting, NoValidRowsError, RejectsWriter
+from manifests.progress import Progress
 from manifests.shards import ShardWriter, build_manifest, prepare_out_dir, write_manifest
 from mixers.budgets import MemoryBudget, ResidentBudget
 from mixers.contamination import duplicate_ids
@@ -72,11 +73,13 @@ def _stage_all(
     """Read every source once, `threads` at a time. A failure stops the sources not yet
     started; of the sources that failed, the first in recipe order gives the error."""
 
+    staged_rows, lock = [0], threading.Lock()
+
     def one(i: int) -> StagedSource:
         spec = recipe.sources[i]
         say(f"reading {spec.name} ({spec.path})")
         with RejectsWriter(work / f"rejects-{i:04d}.jsonl") as rejects:
-            return stage_source(
+            source = stage_source(
                 i,
                 spec.name,
                 recipe.source_path(spec),
@@ -91,9 +94,16 @@ def _stage_all(
                 memory=memory,
                 lineage=spec.path,
             )
+        with lock:
+            staged_rows[0] += source.rows
+            bar.update(1, rows=staged_rows[0], last=spec.name)
+        return source
 
     count = threads or min(4, os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=max(1, count)) as pool:
+    with (
+        Progress(len(recipe.sources), desc="mix: stage", unit="source") as bar,
+        ThreadPoolExecutor(max_workers=max(1, count)) as pool,
+    ):
         futures = [pool.submit(one, i) for i in range(len(recipe.sources))]
         wait(futures, return_when=FIRST_EXCEPTION)
         for future in futures:
@@ -198,11 +208,14 @@ def _write(
     chunks: queue.Queue = queue.Queue(maxsize=1)
     failure: list[BaseException] = []
 
+    bar = Progress(len(rows), desc="mix: write", unit="row")
+
     def consume() -> None:
         while (table := chunks.get()) is not None:
             if not failure:
                 try:
                     writer.write_table(table)
+                    bar.update(table.num_rows)
                 except BaseException as exc:  # handed to the producer below
                     failure.append(exc)
 
@@ -216,6 +229,7 @@ def _write(
     finally:
         chunks.put(None)
         consumer.join()
+        bar.close()
     if failure:
         raise failure[0]
 

@@ -50,7 +50,7 @@ class LLMJudge:
             )
             for train, evl in pairs
         ]
-        run = run_cached(self.backend, requests, self.cache)
+        run = run_cached(self.backend, requests, self.cache, desc="decontam judge")
         self._add_usage(run.usage.to_dict())
         out: list[Verdict] = []
         for request in requests:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from curate.backends.base import Backend, Completion, GenerationRequest, Usage, request_key
 from curate.backends.cache import RequestCache
+from manifests.progress import Progress
 
 
 @dataclass
@@ -29,12 +30,18 @@ def failure_kind(reason: str) -> str:
 
 
 def run_cached(
-    backend: Backend, requests: Sequence[GenerationRequest], cache: RequestCache
+    backend: Backend,
+    requests: Sequence[GenerationRequest],
+    cache: RequestCache,
+    *,
+    desc: str = "synth",
 ) -> CachedRun:
     """Answer every request, from the cache when it has the answer, else from the backend.
 
     Each answer is appended to the cache as soon as it arrives, so a killed run that is
     started again sends only what is still unanswered. Identical requests are sent once.
+    A progress bar (`desc`) counts distinct requests answered, cached ones included, with
+    retries, failures and tokens so far.
     """
     run = CachedRun()
     todo: dict[str, GenerationRequest] = {}
@@ -49,14 +56,23 @@ def run_cached(
         else:
             todo.setdefault(key, request)
 
+    def tick() -> None:
+        usage = run.usage
+        tokens = usage.prompt_tokens + usage.completion_tokens
+        bar.update(1, retries=usage.retries, failed=usage.failed, tokens=tokens)
+
     def on_result(request: GenerationRequest, completion: Completion) -> None:
         key = run.keys[request]
         cache.put(key, completion)
         run.results[key] = completion
+        tick()
 
     def on_failure(request: GenerationRequest, reason: str) -> None:
         run.failures[run.keys[request]] = reason
+        tick()
 
-    backend.generate(list(todo.values()), on_result, on_failure, run.usage)
+    done = len(run.results)
+    with Progress(done + len(todo), desc=desc, unit="req", initial=done) as bar:
+        backend.generate(list(todo.values()), on_result, on_failure, run.usage)
     cache.sync()
     return run

@@ -39,8 +39,5 @@ def augment_file(
             lineage=lineage,
         )
         write_rows(augment_rows(rows, config, stage_acc), out_path, "rlvr")
-    total = Accounting(
-        read_acc.rows_in, stage_acc.rows_out, dict(stage_acc.removed), read_acc.rejected
-    )
-    total.check()
+    total = read_acc.then(stage_acc)
     return total

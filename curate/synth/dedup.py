@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from manifests import Accounting, row_text
+from manifests.progress import track
 
 
 def drop_duplicates(
@@ -24,8 +25,11 @@ def drop_duplicates(
         kept.append(row)
     if minhash_threshold is None or len(kept) < 2:
         return kept
+    items = ((row["id"], row_text(row)) for row in kept)
     dups = minhash_duplicates(
-        ((row["id"], row_text(row)) for row in kept), threshold=minhash_threshold, seed=seed
+        track(items, desc="synth: near dedup", total=len(kept)),
+        threshold=minhash_threshold,
+        seed=seed,
     )
     if dups:
         accounting.remove("duplicate_near", len(dups))

@@ -212,7 +212,8 @@ def synthesize_preferences(
     candidates: dict[str, list[_Candidate]] = {r["id"]: [] for r in records}
     for member in pool:
         plans = {r["id"]: completion_requests(r, config, member.model) for r in records}
-        run = run_cached(member, [q for plan in plans.values() for q in plan], cache)
+        requests = [q for plan in plans.values() for q in plan]
+        run = run_cached(member, requests, cache, desc=f"preferences: {member.model}")
         usage[member.model] = run.usage
         _count_failures(failures, member.model, run)
         for rid, plan in plans.items():
@@ -254,7 +255,9 @@ def _judge(records, candidates, judge, cache, config, usage, failures) -> None:
         if not pending:
             break
         asks = [(r, c, judge_request(r, c.text, config, attempt)) for r, c in pending]
-        run = run_cached(judge, [q for _, _, q in asks], cache)
+        run = run_cached(
+            judge, [q for _, _, q in asks], cache, desc=f"preferences: judge {judge.model}"
+        )
         _count_failures(failures, f"judge:{judge.model}", run)
         for name in (
             "requests",

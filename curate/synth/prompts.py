@@ -17,14 +17,14 @@ from curate.backends import (
 )
 from curate.synth.dedup import drop_contaminated, drop_duplicates
 from curate.synth.personas import sample_personas
-from curate.synth.skills import extract_problem, get_skill
+from curate.synth.skills import SKILLS, extract_problem, get_skill
 from manifests import Accounting, canonical_json, stable_id
 
 
 @dataclass(frozen=True)
 class PromptConfig:
-    skills: tuple[str, ...]
-    per_skill: int
+    skills: tuple[str, ...] = tuple(SKILLS)
+    per_skill: int = 10  # prompts per skill (personas drawn without replacement)
     seed: int = 0
     params: SamplingParams = field(default_factory=lambda: SamplingParams(temperature=0.9))
     source: str = "skillmix_synth"
@@ -112,7 +112,7 @@ def synthesize_prompts(
     persona_source: str = "builtin",
 ) -> StageResult:
     jobs = plan_prompt_jobs(personas, config)
-    run = run_cached(backend, [job.request for job in jobs], cache)
+    run = run_cached(backend, [job.request for job in jobs], cache, desc="synth prompts")
     acc = Accounting()
     rows = []
     for job in jobs:

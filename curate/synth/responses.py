@@ -22,6 +22,7 @@ from curate.synth.samples import identical_samples_note
 from curate.synth.skills import SKILLS
 from curate.verifiers import verify
 from manifests import Accounting, canonical_json, stable_id, validate_row
+from manifests.progress import track
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def synthesize_responses(
     given = len(records)
     records = list({r["id"]: r for r in records}.values())  # duplicates: one request, one row
     plans = [plan_requests(record, config) for record in records]
-    run = run_cached(backend, [r for plan in plans for r in plan], cache)
+    run = run_cached(backend, [r for plan in plans for r in plan], cache, desc="synth answers")
     result = ResponsesResult([], [], Accounting(), Accounting(), run.usage)
     for reason in run.failures.values():
         kind = failure_kind(reason)
@@ -162,7 +163,8 @@ def synthesize_responses(
         if given > len(records):
             acc.add_in(given - len(records))
             acc.remove("duplicate_prompt", given - len(records))
-    for record, plan in zip(records, plans, strict=True):
+    checked = track(zip(records, plans, strict=True), desc="synth: verify", total=len(records))
+    for record, plan in checked:
         sft_acc.add_in()
         rlvr_acc.add_in()
         completions = [run.answer(backend.model, request) for request in plan]

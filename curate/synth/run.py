@@ -110,9 +110,7 @@ def run_response_stage(
     answered = result.usage.requests + result.usage.cached
     accounts = {}
     for name, stage in (("sft", result.sft_accounting), ("rlvr", result.rlvr_accounting)):
-        total = Accounting(read_acc.rows_in, stage.rows_out, dict(stage.removed), read_acc.rejected)
-        total.check()
-        accounts[name] = total.to_dict()
+        accounts[name] = read_acc.then(stage).to_dict()
     summary = {
         "stage": "responses",
         "prompts": str(prompts),
@@ -159,8 +157,7 @@ def run_preference_stage(
     with RequestCache(cache) as request_cache:
         result = synthesize_preferences(records, engines, judge_engine, request_cache, config)
     acc = result.accounting
-    total = Accounting(read_acc.rows_in, acc.rows_out, dict(acc.removed), read_acc.rejected)
-    total.check()
+    total = read_acc.then(acc)
     summary = {
         "stage": "preferences",
         "prompts": str(prompts),

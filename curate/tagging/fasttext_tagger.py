@@ -3,18 +3,24 @@
 fastText pin: `fasttext-wheel==0.9.2`. fastText built from source with gcc 12 trains to
 NaN; this prebuilt wheel trains correctly, but its Python `predict()` fails on NumPy 2
 ("Unable to avoid copy"), so predictions go through the low-level `model.f.predict`.
+The model's size (buckets, dimension, quantization) follows the data: `sizing.py`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import IO
 
+from curate.tagging.sizing import NgramCounter, choose_size
 from manifests import (
     Accounting,
     RejectsWriter,
@@ -25,6 +31,7 @@ from manifests import (
     write_rows,
 )
 from manifests.atomic import atomic_path, atomic_write_text
+from manifests.progress import Progress, bars_enabled, track
 
 LABEL = "__label__"
 
@@ -36,10 +43,13 @@ class TagTrainConfig:
     epoch: int = 25
     lr: float = 0.5
     word_ngrams: int = 2
-    dim: int = 64
+    dim: int | None = None  # None: a few per label (sizing.py)
     min_count: int = 1
     fields: str = "user"  # which turns are the text: "user" or "all"
-    bucket: int = 2_000_000  # hashed n-gram rows; the model holds bucket x dim floats
+    # hashed n-gram rows; the model holds (words + bucket) x dim floats. None: a few times
+    # the distinct word n-grams of the training text (sizing.py)
+    bucket: int | None = None
+    quantize: bool | None = None  # None: only when the plain model would be large
 
 
 @dataclass
@@ -57,6 +67,7 @@ class TagReport:
     accuracy: float
     per_skill: dict[str, SkillScore] = field(default_factory=dict)
     accounting: dict = field(default_factory=dict)
+    model: dict = field(default_factory=dict)  # the size settings used, and the file's bytes
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -111,6 +122,28 @@ def score(truth: list[str], predicted: list[str]) -> tuple[float, dict[str, Skil
     return round(accuracy, 4), per
 
 
+@contextlib.contextmanager
+def _training_file() -> Iterator[tuple[IO[str], str]]:
+    """A text file fastText can open by path, gone when the block ends or the process dies.
+
+    On Linux an anonymous in-memory file (memfd) opened through /proc: a kill -9 leaves
+    nothing on disk. Elsewhere (or without /proc) a file in the system temp dir, removed
+    on exit.
+    """
+    if hasattr(os, "memfd_create") and sys.platform.startswith("linux"):
+        fd = os.memfd_create("skillmix-tagger-train")
+        path = f"/proc/{os.getpid()}/fd/{fd}"
+        if os.path.exists(path):
+            with open(fd, "w", encoding="utf-8") as fh:
+                yield fh, path
+            return
+        os.close(fd)
+    with tempfile.TemporaryDirectory(prefix="skillmix-tagger-") as tmp:
+        path = Path(tmp) / "train.txt"
+        with path.open("w", encoding="utf-8") as fh:
+            yield fh, str(path)
+
+
 def train_tagger(
     labeled: str | Path,
     out_model: str | Path,
@@ -128,50 +161,72 @@ def train_tagger(
     out_model = Path(out_model)
     out_model.parent.mkdir(parents=True, exist_ok=True)
     rejects_file = rejects_path or out_model.parent / "rejects.jsonl"
-    with tempfile.TemporaryDirectory() as tmp, RejectsWriter(rejects_file) as rejects:
-        train_file = Path(tmp) / "train.txt"
+    ngrams, labels = NgramCounter(config.word_ngrams), set()
+    with (
+        _training_file() as (fh, train_path),
+        RejectsWriter(rejects_file) as rejects,
+        Progress(desc="tag train: read", unit="row") as bar,
+    ):
         n_train = 0
-        with train_file.open("w", encoding="utf-8") as fh:
-            for row in read_rows(
-                labeled, on_bad_row=on_bad_row, rejects=rejects, accounting=read_acc
-            ):
-                acc.add_in()
-                text = clean_text(row_text(row, config.fields))
-                if not text:
-                    acc.remove("empty_text")
-                    continue
-                label = _check_label(row["skill"])
-                acc.add_out()
-                if in_valid_split(row["id"], config.valid_fraction, config.seed):
-                    valid.append((label, text))
-                else:
-                    fh.write(f"{LABEL}{label} {text}\n")
-                    n_train += 1
+        for row in read_rows(labeled, on_bad_row=on_bad_row, rejects=rejects, accounting=read_acc):
+            acc.add_in()
+            bar.update()
+            text = clean_text(row_text(row, config.fields))
+            if not text:
+                acc.remove("empty_text")
+                continue
+            label = _check_label(row["skill"])
+            acc.add_out()
+            if in_valid_split(row["id"], config.valid_fraction, config.seed):
+                valid.append((label, text))
+            else:
+                fh.write(f"{LABEL}{label} {text}\n")
+                ngrams.add(text)
+                labels.add(label)
+                n_train += 1
+        fh.flush()
+        bar.close()
         if n_train == 0:
             raise ValueError(f"{labeled}: no training rows left after the held-out split")
+        size = choose_size(
+            ngrams, labels, bucket=config.bucket, dim=config.dim, quantize=config.quantize
+        )
         model = fasttext.train_supervised(
-            input=str(train_file),
+            input=train_path,
             epoch=config.epoch,
             lr=config.lr,
             wordNgrams=config.word_ngrams,
-            dim=config.dim,
+            dim=size.dim,
             minCount=config.min_count,
-            bucket=config.bucket,
+            bucket=size.bucket,
             thread=1,
             seed=config.seed,
-            verbose=0,
+            verbose=2 if bars_enabled() else 0,  # fastText's own bar (progress, loss, ETA)
         )
+    if size.quantize:
+        _quantize(model, labeled)
     with atomic_path(out_model) as tmp:  # a killed run leaves no half model under the name
         model.save_model(str(tmp))
     truth = [label for label, _ in valid]
     predicted = [predict(model, text)[0][0] for _, text in valid]
     accuracy, per_skill = score(truth, predicted)
-    total = Accounting(read_acc.rows_in, acc.rows_out, dict(acc.removed), read_acc.rejected)
-    total.check()
-    report = TagReport(n_train, len(valid), accuracy, per_skill, total.to_dict())
+    total = read_acc.then(acc)
+    model_facts = {**size.to_dict(), "bytes": out_model.stat().st_size}
+    report = TagReport(n_train, len(valid), accuracy, per_skill, total.to_dict(), model_facts)
     report_path = Path(str(out_model) + ".report.json")
     atomic_write_text(report_path, json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n")
     return report
+
+
+def _quantize(model, labeled: str | Path) -> None:
+    # qnorm keeps each vector's norm apart from its direction: better quality at 1 byte more.
+    try:
+        model.quantize(qnorm=True, retrain=False, cutoff=0)
+    except ValueError as exc:  # fastText: "Matrix too small for quantization, ..."
+        raise ValueError(
+            f"{labeled}: cannot quantize the tagger ({exc}); train more data, a larger "
+            "bucket, or quantize off"
+        ) from None
 
 
 def tag_rows(
@@ -229,14 +284,9 @@ def apply_tagger(
         else:
             out_kind = detect_kind(first)
             rows_all = _chain_first(first, rows)
-            write_rows(
-                tag_rows(rows_all, model, Path(model_path).name, min_confidence, acc),
-                out_path,
-                out_kind,
-            )
-    total = Accounting(read_acc.rows_in, acc.rows_out, dict(acc.removed), read_acc.rejected)
-    total.check()
-    return total
+            tagged = tag_rows(rows_all, model, Path(model_path).name, min_confidence, acc)
+            write_rows(track(tagged, desc="tag: apply"), out_path, out_kind)
+    return read_acc.then(acc)
 
 
 def _chain_first(first: dict, rest: Iterator[dict]) -> Iterator[dict]:

@@ -7,9 +7,18 @@ from pathlib import Path
 import click
 
 from decontam import FIELDS, METHODS, EvalFileError, decontaminate_files
-from decontam.engine import SEMANTIC
+from decontam.engine import SEMANTIC, DecontamConfig
 from manifests import BadRowError
-from skillmix.commands._options import echo_accounting, fail_on_bad_row, on_bad_row_option
+from skillmix.commands._options import (
+    BACKEND_OPTIONS,
+    build,
+    config_option,
+    config_values,
+    echo_accounting,
+    fail_on_bad_row,
+    on_bad_row_option,
+    option_for,
+)
 
 
 def _summary(report: dict) -> str:
@@ -43,17 +52,29 @@ def _semantic_summary(report: dict) -> str:
     )
 
 
-def _judge(
-    judge_model: str | None, base_url: str, api_key_env: str | None, cache: str | None, out_dir: str
-):
+def _judge(judge_model: str | None, cache: str | None, out_dir: str):
+    """The LLM judge of semantic candidates (composed here: curate's backend, decontam's
+    candidates), or None without --judge-model."""
     if judge_model is None:
         return None
-    from curate import BackendOptions
     from curate.backends.factory import make_backend
     from skillmix.semantic_judge import LLMJudge
 
-    backend = make_backend(BackendOptions("openai", judge_model, base_url, api_key_env))
+    backend = make_backend(build(BACKEND_OPTIONS, kind="openai", model=judge_model))
     return LLMJudge(backend, cache or Path(out_dir) / "judge_cache.jsonl")
+
+
+def _check_usage(evals, eval_dir, methods, encoder, judge_model) -> None:
+    if not evals and eval_dir is None:
+        raise click.UsageError("give --eval (repeatable) or --eval-dir")
+    semantic = SEMANTIC in methods
+    if semantic and encoder is None:
+        raise click.UsageError("--method semantic needs --encoder PATH (a local model folder)")
+    if not semantic and (encoder or judge_model):
+        raise click.UsageError("--encoder and --judge-model apply to --method semantic only")
+
+
+_opt = option_for(DecontamConfig)
 
 
 @click.command()
@@ -78,99 +99,71 @@ def _judge(
     "offline, each file checked against its sha256 (all its sets if no --eval "
     "names one).",
 )
-@click.option(
+@_opt(
     "--method",
     "methods",
     multiple=True,
-    default=("ngram",),
-    show_default=True,
     type=click.Choice([*METHODS, SEMANTIC, "all"]),
     help="ngram: Tülu 3 coverage; ngram-any: any shared n-gram; minhash: MinHash "
     "LSH near-duplicates; all: the three; semantic: paraphrases by embedding "
     "similarity (--encoder), judged with --judge-model. Repeatable.",
 )
-@click.option(
-    "--ngram-size",
-    default=8,
-    show_default=True,
-    type=click.IntRange(1),
-    help="n for the ngram method.",
-)
-@click.option(
+@_opt("--ngram-size", type=click.IntRange(1), help="n for the ngram method.")
+@_opt(
     "--threshold",
-    default=0.5,
-    show_default=True,
     type=click.FloatRange(0, 1),
     help="ngram: an instance is contaminated when its coverage exceeds this.",
 )
-@click.option(
-    "--any-ngram-size",
-    default=13,
-    show_default=True,
-    type=click.IntRange(1),
-    help="n for the ngram-any method.",
-)
-@click.option(
+@_opt("--any-ngram-size", type=click.IntRange(1), help="n for the ngram-any method.")
+@_opt(
     "--max-ngram-rows",
-    default=1000,
-    show_default=True,
     type=click.IntRange(0),
+    zero_is_off=True,
     help="ngram-any: ignore n-grams found in more training rows than this (0: never).",
 )
-@click.option(
+@_opt(
     "--minhash-threshold",
-    default=0.7,
-    show_default=True,
     type=click.FloatRange(0, 1),
     help="minhash: Jaccard of word 5-gram sets, at least.",
 )
-@click.option(
-    "--num-perm",
-    default=128,
-    show_default=True,
-    type=click.IntRange(8),
-    help="minhash: permutations per signature.",
-)
+@_opt("--num-perm", type=click.IntRange(8), help="minhash: permutations per signature.")
 @click.option(
     "--encoder",
     type=click.Path(exists=True, file_okay=False),
     help="semantic: a local Hugging Face encoder folder (model and tokenizer).",
 )
-@click.option(
+@_opt(
     "--top-k",
-    default=1,
-    show_default=True,
+    field="semantic_top_k",
     type=click.IntRange(1),
     help="semantic: nearest evaluation instances kept per training row.",
 )
-@click.option(
+@_opt(
     "--similarity-floor",
-    default=0.7,
-    show_default=True,
+    field="semantic_floor",
     type=click.FloatRange(-1, 1),
     help="semantic: cosine similarity, at least.",
 )
-@click.option(
+@_opt(
     "--device",
-    default="cpu",
-    show_default=True,
+    field="semantic_device",
     help="semantic: where the encoder runs (cpu, cuda, cuda:1).",
 )
 @click.option(
     "--judge-model",
-    default=None,
     help="semantic: the model that judges each candidate pair (without one, every "
     "candidate above the floor is a match).",
 )
-@click.option(
+@config_option(
     "--judge-base-url",
-    default="http://127.0.0.1:8000/v1",
-    show_default=True,
+    config=BACKEND_OPTIONS,
+    field="base_url",
     help="semantic: the judge's OpenAI-compatible endpoint (.../v1).",
 )
-@click.option(
+@config_option(
     "--judge-api-key-env",
-    default=None,
+    config=BACKEND_OPTIONS,
+    field="api_key_env",
     help="semantic: name of the environment variable holding the judge's API key.",
 )
 @click.option(
@@ -178,17 +171,13 @@ def _judge(
     type=click.Path(dir_okay=False),
     help="semantic: the judge's request cache [default: OUT/judge_cache.jsonl].",
 )
-@click.option(
+@_opt(
     "--fields",
     type=click.Choice(FIELDS),
-    default="user",
-    show_default=True,
     help="user: compare the user turns (prompts); all: add the assistant turns.",
 )
-@click.option(
+@_opt(
     "--source-threshold",
-    default=0.02,
-    show_default=True,
     type=click.FloatRange(0, 1),
     help="A source overlapping more than this share of an eval is contaminated.",
 )
@@ -205,20 +194,8 @@ def _judge(
     show_default=True,
     help="Also write kept/<source>.jsonl and removed/<source>.jsonl.",
 )
-@click.option(
-    "--workers",
-    default=1,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Processes that match batches in parallel.",
-)
-@click.option(
-    "--batch-size",
-    default=2048,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Training rows per batch.",
-)
+@_opt("--workers", type=click.IntRange(1), help="Processes that match batches in parallel.")
+@_opt("--batch-size", type=click.IntRange(1), help="Training rows per batch.")
 @click.option(
     "--allow-bad-evals",
     is_flag=True,
@@ -231,67 +208,35 @@ def decontam(
     evals,
     eval_dir,
     methods,
-    ngram_size,
-    threshold,
-    any_ngram_size,
-    max_ngram_rows,
-    minhash_threshold,
-    num_perm,
     encoder,
-    top_k,
-    similarity_floor,
-    device,
     judge_model,
-    judge_base_url,
-    judge_api_key_env,
     judge_cache,
-    fields,
-    source_threshold,
     out_dir,
     remove,
-    workers,
-    batch_size,
     allow_bad_evals,
     on_bad_row,
+    **_config,
 ) -> None:
     """Find evaluation instances that leak into training data; report and clean.
 
     Example: skillmix decontam --train pool.jsonl --eval humaneval --method ngram --out out/
     """
-    if not evals and eval_dir is None:
-        raise click.UsageError("give --eval (repeatable) or --eval-dir")
-    semantic = SEMANTIC in methods
-    if semantic and encoder is None:
-        raise click.UsageError("--method semantic needs --encoder PATH (a local model folder)")
-    if not semantic and (encoder or judge_model):
-        raise click.UsageError("--encoder and --judge-model apply to --method semantic only")
+    _check_usage(evals, eval_dir, methods, encoder, judge_model)
+    config = config_values(DecontamConfig)
     try:
-        judge = _judge(judge_model, judge_base_url, judge_api_key_env, judge_cache, out_dir)
         result, accounting = decontaminate_files(
             train,
             list(evals),
             out_dir,
             on_bad_row=on_bad_row,
-            method=list(methods),
-            ngram_size=ngram_size,
-            threshold=threshold,
-            fields=fields,
+            method=list(config.pop("methods")),
             remove=remove,
-            workers=workers,
-            any_ngram_size=any_ngram_size,
-            max_ngram_rows=max_ngram_rows or None,
-            minhash_threshold=minhash_threshold,
-            num_perm=num_perm,
-            source_threshold=source_threshold,
-            batch_size=batch_size,
             allow_bad_evals=allow_bad_evals,
             eval_dir=eval_dir,
             encoder=encoder,
-            judge=judge,
+            judge=_judge(judge_model, judge_cache, out_dir),
             judge_name=judge_model or "",
-            semantic_top_k=top_k,
-            semantic_floor=similarity_floor,
-            semantic_device=device,
+            **config,
         )
     except EvalFileError as exc:  # --on-bad-row does not apply to evaluation files
         raise click.ClickException(f"evaluation file: {exc}") from None

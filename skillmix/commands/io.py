@@ -21,6 +21,8 @@ from manifests.exports import EXPORT_LAYOUTS, export_rows
 from manifests.stats import RowStats, token_counter
 from skillmix.commands._options import (
     KIND_CHOICE,
+    config_option,
+    config_values,
     echo_accounting,
     fail_on_bad_row,
     mapping_option,
@@ -93,8 +95,14 @@ def inspect(paths, kind, tokenizer, as_json, rejects, mapping, on_bad_row) -> No
 @click.argument("input_path", metavar="IN")
 @click.argument("output_path", metavar="OUT")
 @click.option("--kind", type=KIND_CHOICE, help="Row contract of OUT; detected if omitted.")
-@click.option("--source", help="Source name for every row (default: the input's, or its name).")
-@click.option("--skill", help="Skill for every row (default: the input's, or 'general').")
+@config_option(
+    "--source",
+    config=read_rows,
+    help="Source name for every row (unset: the input's, or its name).",
+)
+@config_option(
+    "--skill", config=read_rows, help="Skill for every row (unset: the input's, or 'general')."
+)
 @click.option(
     "--layout",
     type=click.Choice(["contract", *EXPORT_LAYOUTS]),
@@ -106,26 +114,17 @@ def inspect(paths, kind, tokenizer, as_json, rejects, mapping, on_bad_row) -> No
 )
 @mapping_option
 @on_bad_row_option
-def convert(input_path, output_path, kind, source, skill, layout, mapping, on_bad_row) -> None:
+def convert(input_path, output_path, kind, layout, mapping, on_bad_row, **_overrides) -> None:
     """Convert IN (any supported shape and format) into OUT in a row contract.
 
     OUT's extension picks the format: .jsonl[.gz|.zst], .parquet, .arrow, .csv, or a
     folder name for a `datasets` save_to_disk folder.
     """
     if layout != "contract":
-        return _export(input_path, output_path, layout, source, skill, mapping, on_bad_row)
+        return _export(input_path, output_path, layout, mapping, on_bad_row)
     acc = Accounting()
     rejects = RejectsWriter(rejects_path_for(output_path))
-    rows = read_rows(
-        input_path,
-        kind,
-        source=source,
-        skill=skill,
-        mapping=parse_mapping(mapping),
-        on_bad_row=on_bad_row,
-        rejects=rejects,
-        accounting=acc,
-    )
+    rows = _read(input_path, kind, mapping, on_bad_row, rejects, acc)
     try:
         first = next(rows)
         out_kind = kind or detect_kind(first)
@@ -146,7 +145,20 @@ def convert(input_path, output_path, kind, source, skill, layout, mapping, on_ba
     echo_accounting(acc, rejects)
 
 
-def _export(input_path, output_path, layout, source, skill, mapping, on_bad_row) -> None:
+def _read(input_path, kind, mapping, on_bad_row, rejects, acc):
+    """The rows of IN, with the --source, --skill and --map overrides."""
+    return read_rows(
+        input_path,
+        kind,
+        **config_values(read_rows),
+        mapping=parse_mapping(mapping),
+        on_bad_row=on_bad_row,
+        rejects=rejects,
+        accounting=acc,
+    )
+
+
+def _export(input_path, output_path, layout, mapping, on_bad_row) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -157,19 +169,7 @@ def _export(input_path, output_path, layout, source, skill, mapping, on_bad_row)
     rejects = RejectsWriter(rejects_path_for(output_path))
     try:
         rows = list(
-            export_rows(
-                read_rows(
-                    input_path,
-                    "rlvr",
-                    source=source,
-                    skill=skill,
-                    mapping=parse_mapping(mapping),
-                    on_bad_row=on_bad_row,
-                    rejects=rejects,
-                    accounting=acc,
-                ),
-                layout,
-            )
+            export_rows(_read(input_path, "rlvr", mapping, on_bad_row, rejects, acc), layout)
         )
     except BadRowError as exc:
         raise fail_on_bad_row(exc) from None

@@ -13,7 +13,13 @@ from manifests.shards import FORMATS, verify_shards
 from mixers import MixError, mix
 from mixers.recipe import RecipeError, load_recipe
 from mixers.stats import format_stats, mix_stats, plot_stats
-from skillmix.commands._options import echo_accounting, fail_on_bad_row, on_bad_row_option
+from skillmix.commands._options import (
+    config_option,
+    config_values,
+    echo_accounting,
+    fail_on_bad_row,
+    on_bad_row_option,
+)
 
 
 @click.command(name="mix")
@@ -25,42 +31,34 @@ from skillmix.commands._options import echo_accounting, fail_on_bad_row, on_bad_
     type=click.Path(file_okay=False),
     help="Folder for the shards and manifest.json (created; earlier shards there are replaced).",
 )
-@click.option(
+@config_option(
     "--format",
     "fmt",
+    config=mix,
     type=click.Choice(FORMATS),
-    help="Shard format (default: the recipe's shards.format, else arrow).",
+    help="Shard format (unset: the recipe's shards.format, else arrow).",
 )
-@click.option(
+@config_option(
     "--tokenizer",
+    config=mix,
     type=click.Path(),
     help="A local transformers tokenizer folder: counts tokens into the manifest "
     "and enables a recipe's `tokens:` budget.",
 )
-@click.option(
-    "--workers",
-    type=int,
-    default=1,
-    show_default=True,
-    help="Processes for the decontamination step.",
+@config_option("--workers", config=mix, type=int, help="Processes for the decontamination step.")
+@config_option(
+    "--threads", config=mix, type=int, help="Sources read at once (unset: one per core, at most 4)."
 )
-@click.option(
-    "--threads",
-    type=int,
-    default=None,
-    help="Sources read at once (default: one per core, at most 4).",
-)
-@click.option(
+@config_option(
     "--memory-mb",
+    config=mix,
     type=float,
-    default=512,
-    show_default=True,
     help="Keep up to this many MiB of the rows read from the sources in memory; "
     "the rest is staged in files under --out and memory mapped (0 stages "
     "everything: lowest memory, more disk traffic).",
 )
 @on_bad_row_option
-def mix_command(recipe, out_dir, fmt, tokenizer, workers, threads, memory_mb, on_bad_row) -> None:
+def mix_command(recipe, out_dir, on_bad_row, **_config) -> None:
     """Make the mix RECIPE describes: shuffled shards plus manifest.json in --out."""
     try:
         parsed = load_recipe(recipe)
@@ -68,12 +66,8 @@ def mix_command(recipe, out_dir, fmt, tokenizer, workers, threads, memory_mb, on
             result = mix(
                 parsed,
                 out_dir,
-                fmt=fmt,
-                tokenizer=tokenizer,
+                **config_values(mix),
                 on_bad_row=on_bad_row,
-                workers=workers,
-                threads=threads,
-                memory_mb=memory_mb,
                 log=lambda message: click.echo(message, err=True),
             )
     except (RecipeError, MixError, FolderLockedError) as exc:

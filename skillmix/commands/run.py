@@ -10,7 +10,13 @@ from manifests import BadRowError
 from manifests.locks import FolderLockedError
 from mixers import MixError
 from mixers.recipe import RecipeError
-from skillmix.commands._options import on_bad_row_option
+from skillmix.commands._options import (
+    Decorator,
+    build,
+    config_option,
+    on_bad_row_option,
+    options,
+)
 from skillmix.pipeline import EXECUTORS, ExecutorSpec, load_run_recipe, plan_run, run_pipeline
 from skillmix.pipeline.slurm import SlurmOptions
 from skillmix.pipeline.stage import StageError
@@ -23,66 +29,44 @@ ACTIONS = {
 }
 
 
-def _executor(kind, workers, tasks, ray_address, **slurm) -> ExecutorSpec:
-    options = {key.removeprefix("slurm_"): value for key, value in slurm.items()}
-    options["sbatch_args"] = list(options.pop("sbatch_arg"))
-    return ExecutorSpec(
-        kind=kind,
-        workers=workers,
-        tasks=tasks,
-        slurm=SlurmOptions.from_mapping(options),
-        ray_address=ray_address,
-    )
+def _slurm(*decls: str, **kwargs) -> Decorator:
+    """A --slurm-NAME option: SlurmOptions.NAME; unset ones leave the cluster's default."""
+    field = kwargs.pop("field", decls[0].removeprefix("--slurm-").replace("-", "_"))
+    return config_option(*decls, config=SlurmOptions, field=field, **kwargs)
 
 
-def slurm_options(command):
-    """The --slurm-* options; each unset one leaves the cluster's default."""
-    for decorator in reversed(
-        [
-            click.option("--slurm-partition", help="Slurm partition (default: the cluster's)."),
-            click.option(
-                "--slurm-time",
-                help="Time limit per task, e.g. 04:00:00 (default: the partition's).",
-            ),
-            click.option(
-                "--slurm-cpus-per-task",
-                type=click.IntRange(min=1),
-                default=1,
-                show_default=True,
-                help="CPUs per Slurm task.",
-            ),
-            click.option("--slurm-mem", help="Memory per task's node, e.g. 8G."),
-            click.option("--slurm-mem-per-cpu", help="Memory per CPU, e.g. 2G."),
-            click.option("--slurm-qos", help="Slurm QOS (default: the account's)."),
-            click.option("--slurm-account", help="Slurm account to charge."),
-            click.option(
-                "--slurm-sbatch-arg",
-                multiple=True,
-                metavar="--NAME[=VALUE]",
-                help="An extra sbatch directive, e.g. --slurm-sbatch-arg=--constraint=ssd "
-                "(repeatable).",
-            ),
-            click.option(
-                "--slurm-venv",
-                help="A virtualenv (folder or bin/activate) the jobs "
-                "activate; default: this interpreter and its environment.",
-            ),
-            click.option(
-                "--slurm-poll-seconds",
-                type=click.FloatRange(min=0.1),
-                default=5.0,
-                show_default=True,
-                help="How often the driver asks squeue.",
-            ),
-            click.option(
-                "--slurm-timeout-seconds",
-                type=click.FloatRange(min=1),
-                help="Give up (and cancel) a stage after this long; default: no limit.",
-            ),
-        ]
-    ):
-        command = decorator(command)
-    return command
+slurm_options = options(
+    _slurm("--slurm-partition", help="Slurm partition (unset: the cluster's)."),
+    _slurm("--slurm-time", help="Time limit per task, e.g. 04:00:00 (unset: the partition's)."),
+    _slurm("--slurm-cpus-per-task", type=click.IntRange(min=1), help="CPUs per Slurm task."),
+    _slurm("--slurm-mem", help="Memory per task's node, e.g. 8G."),
+    _slurm("--slurm-mem-per-cpu", help="Memory per CPU, e.g. 2G."),
+    _slurm("--slurm-qos", help="Slurm QOS (unset: the account's)."),
+    _slurm("--slurm-account", help="Slurm account to charge."),
+    _slurm(
+        "--slurm-sbatch-arg",
+        field="sbatch_args",
+        multiple=True,
+        callback=lambda ctx, param, value: list(value),
+        metavar="--NAME[=VALUE]",
+        help="An extra sbatch directive, e.g. --slurm-sbatch-arg=--constraint=ssd (repeatable).",
+    ),
+    _slurm(
+        "--slurm-venv",
+        help="A virtualenv (folder or bin/activate) the jobs activate; unset: this "
+        "interpreter and its environment.",
+    ),
+    _slurm(
+        "--slurm-poll-seconds",
+        type=click.FloatRange(min=0.1),
+        help="How often the driver asks squeue.",
+    ),
+    _slurm(
+        "--slurm-timeout-seconds",
+        type=click.FloatRange(min=1),
+        help="Give up (and cancel) a stage after this long; unset: no limit.",
+    ),
+)
 
 
 @click.command("run")
@@ -95,32 +79,34 @@ def slurm_options(command):
 @click.option(
     "--dry-run", is_flag=True, help="Print the plan and what will be reused; run nothing."
 )
-@click.option(
+@config_option(
     "--executor",
+    config=ExecutorSpec,
+    field="kind",
     type=click.Choice(EXECUTORS),
-    default="local",
-    show_default=True,
     help="Where data stages run: local processes, Slurm or Ray (datatrove executors).",
 )
-@click.option(
+@config_option(
     "--workers",
+    config=ExecutorSpec,
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
     help="Processes inside each task (and the local pool's size unless --tasks).",
 )
-@click.option(
+@config_option(
     "--tasks",
+    config=ExecutorSpec,
     type=click.IntRange(min=1),
     help="How many of a stage's tasks run at once: the local pool, the Slurm "
-    "array's %N throttle, Ray's workers (default: --workers locally, else no cap).",
+    "array's %N throttle, Ray's workers (unset: --workers locally, else no cap).",
 )
 @slurm_options
-@click.option("--ray-address", help="Address of a running Ray cluster (default: start one here).")
+@config_option(
+    "--ray-address",
+    config=ExecutorSpec,
+    help="Address of a running Ray cluster (unset: start one here).",
+)
 @on_bad_row_option
-def run(
-    recipe_path, run_dir, dry_run, executor, workers, tasks, ray_address, on_bad_row, **slurm
-) -> None:
+def run(recipe_path, run_dir, dry_run, on_bad_row, **_config) -> None:
     """Run the stages a RECIPE declares (synth, augment_if, tag, decontaminate, dedup, mix,
     train), each into its own folder under the run directory.
 
@@ -138,11 +124,10 @@ def run(
                     f"key {planned.key}  {ACTIONS[planned.action]}"
                 )
             return
-        spec = _executor(executor, workers, tasks, ray_address, **slurm)
         run_pipeline(
             recipe,
             run_dir=target,
-            executor=spec,
+            executor=build(ExecutorSpec, slurm=build(SlurmOptions)),
             on_bad_row=on_bad_row,
             echo=lambda line: click.echo(line, err=True),
         )

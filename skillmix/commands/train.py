@@ -1,126 +1,108 @@
 """`skillmix train sft|dpo`: train on a mix folder (options parsed here, work in trainers/).
 
+Each option sets a field of the recipe's config class, whose default --help shows; only the
+flags given on the command line override a --config YAML file.
 Other recipes (RLVR) add their subcommand to the `train` group from their own module:
-`from skillmix.commands.train import train, common_options` then `@train.command("rlvr")`.
+`from skillmix.commands.train import train, common_options, run_recipe`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import click
 
 from manifests import ON_BAD_ROW
-
-Decorator = Callable[[Callable], Callable]
-
-
-def _options(*specs: Decorator) -> Decorator:
-    def apply(func: Callable) -> Callable:
-        for spec in reversed(specs):
-            func = spec(func)
-        return func
-
-    return apply
-
-
-common_options = _options(
-    click.option(
-        "--config",
-        "config_file",
-        type=click.Path(exists=True, dir_okay=False),
-        help="YAML file of options (names as below, with _ or -); flags override it.",
-    ),
-    click.option("--data", help="Mix folder: manifest.json plus its shards (hashes are checked)."),
-    click.option("--model", help="Causal LM to start from: a local folder or a hub name."),
-    click.option("--output", help="Output folder: checkpoints, final/, metrics.jsonl, logs."),
-    click.option("--max-length", type=int, help="Truncate conversations to this many tokens."),
-    click.option("--epochs", type=int, help="Passes over the data (default 1)."),
-    click.option(
-        "--max-steps", type=int, help="Optimizer steps to run; overrides --epochs when given."
-    ),
-    click.option(
-        "--learning-rate", "--lr", "learning_rate", type=float, help="Peak learning rate."
-    ),
-    click.option("--weight-decay", type=float, help="AdamW weight decay (not on 1-D params)."),
-    click.option("--warmup-ratio", type=float, help="Share of steps spent warming up."),
-    click.option(
-        "--schedule",
-        type=click.Choice(["linear", "cosine", "constant"]),
-        help="Learning-rate decay after warmup.",
-    ),
-    click.option(
-        "--batch-size",
-        type=int,
-        help="Effective batch size in rows (micro-batch x accumulation x processes).",
-    ),
-    click.option("--micro-batch-size", type=int, help="Rows per forward pass per device."),
-    click.option("--max-grad-norm", type=float, help="Clip gradients to this norm (0: off)."),
-    click.option("--bf16/--no-bf16", default=None, help="bf16 mixed precision (GPU)."),
-    click.option(
-        "--gradient-checkpointing/--no-gradient-checkpointing",
-        default=None,
-        help="Recompute activations in the backward pass to save memory.",
-    ),
-    click.option("--seed", type=int, help="Seed for data order and initialization."),
-    click.option(
-        "--packing/--no-packing",
-        default=None,
-        help="Padding-free packing of each micro-batch (default on).",
-    ),
-    click.option(
-        "--pack-length",
-        type=int,
-        help="Tokens per packed row. Default: one row per micro-batch (no padding, "
-        "best with flash attention); 0: rows as long as the longest document (best "
-        "with sdpa/eager attention).",
-    ),
-    click.option(
-        "--attn-implementation",
-        help="transformers attention backend (sdpa, eager, flash_attention_2).",
-    ),
-    click.option(
-        "--disable-dropout/--keep-dropout",
-        default=None,
-        help="Dropout off in policy and reference (default, as TRL).",
-    ),
-    click.option("--lora/--no-lora", default=None, help="Train a LoRA adapter through peft."),
-    click.option("--lora-r", type=int, help="LoRA rank."),
-    click.option("--lora-alpha", type=int, help="LoRA alpha."),
-    click.option("--lora-dropout", type=float, help="LoRA dropout."),
-    click.option("--save-every", type=int, help="Checkpoint every N steps (and at the end)."),
-    click.option(
-        "--keep-checkpoints", type=int, help="Keep only the newest N checkpoints (default: all)."
-    ),
-    click.option("--resume", help="Checkpoint folder to resume from, or 'latest' in --output."),
-    click.option("--log-every", type=int, help="Write metrics every N steps."),
-    click.option(
-        "--tensorboard/--no-tensorboard",
-        default=None,
-        help="Also write TensorBoard events under output/tensorboard.",
-    ),
-    click.option(
-        "--token-cache/--no-token-cache",
-        default=None,
-        help="Keep the tokenized mix on disk and reuse it (default on).",
-    ),
-    click.option(
-        "--token-cache-dir", help="Folder of the token cache (default output/token_cache)."
-    ),
-    click.option(
-        "--on-bad-row",
-        type=click.Choice(ON_BAD_ROW),
-        help="Stop on a row that breaks its contract, or skip it to rejects.jsonl.",
-    ),
+from skillmix.commands._options import (
+    Decorator,
+    OwnedChoice,
+    config_option,
+    config_values,
+    option_for,
+    options,
 )
 
+CONFIG = "trainers.core.config"
+SFT, DPO = f"{CONFIG}:SFTConfig", f"{CONFIG}:DPOConfig"
 
-def _run(kind: str, config_file: str | None, options: dict) -> None:
+
+def common_options(config: str) -> Decorator:
+    """The options every recipe shares (TrainConfig's fields), with `config`'s defaults."""
+
+    opt = option_for(config)
+    return options(
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(exists=True, dir_okay=False),
+            help="YAML file of options (names as below, with _ or -); flags override it.",
+        ),
+        opt("--data", help="Mix folder: manifest.json plus its shards (hashes are checked)."),
+        opt("--model", help="Causal LM to start from: a local folder or a hub name."),
+        opt("--output", help="Output folder: checkpoints, final/, metrics.jsonl, logs."),
+        opt("--max-length", type=int, help="Truncate conversations to this many tokens."),
+        opt("--epochs", type=int, help="Passes over the data."),
+        opt("--max-steps", type=int, help="Optimizer steps to run; overrides --epochs when given."),
+        opt("--learning-rate", "--lr", "learning_rate", type=float, help="Peak learning rate."),
+        opt("--weight-decay", type=float, help="AdamW weight decay (not on 1-D params)."),
+        opt("--warmup-ratio", type=float, help="Share of steps spent warming up."),
+        opt("--schedule", type=OwnedChoice(f"{CONFIG}:SCHEDULES"), help="LR decay."),
+        opt(
+            "--batch-size",
+            type=int,
+            help="Effective batch size in rows (micro-batch x accumulation x processes).",
+        ),
+        opt("--micro-batch-size", type=int, help="Rows per forward pass per device."),
+        opt("--max-grad-norm", type=float, help="Clip gradients to this norm (0: off)."),
+        opt("--bf16/--no-bf16", help="bf16 mixed precision (GPU)."),
+        opt(
+            "--gradient-checkpointing/--no-gradient-checkpointing",
+            help="Recompute activations in the backward pass to save memory.",
+        ),
+        opt("--seed", type=int, help="Seed for data order and initialization."),
+        opt("--packing/--no-packing", help="Padding-free packing of each micro-batch."),
+        opt(
+            "--pack-length",
+            type=int,
+            help="Tokens per packed row. Unset: one row per micro-batch (no padding, best "
+            "with flash attention); 0: rows as long as the longest document (best with "
+            "sdpa/eager attention).",
+        ),
+        opt(
+            "--attn-implementation",
+            help="transformers attention backend (sdpa, eager, flash_attention_2).",
+        ),
+        opt(
+            "--disable-dropout/--keep-dropout",
+            help="Dropout off in policy and reference (as TRL).",
+        ),
+        opt("--lora/--no-lora", help="Train a LoRA adapter through peft."),
+        opt("--lora-r", type=int, help="LoRA rank."),
+        opt("--lora-alpha", type=int, help="LoRA alpha."),
+        opt("--lora-dropout", type=float, help="LoRA dropout."),
+        opt("--save-every", type=int, help="Checkpoint every N steps (and at the end)."),
+        opt("--keep-checkpoints", type=int, help="Keep the newest N checkpoints (unset: all)."),
+        opt("--resume", help="Checkpoint folder to resume from, or 'latest' in --output."),
+        opt("--log-every", type=int, help="Write metrics every N steps."),
+        opt(
+            "--tensorboard/--no-tensorboard",
+            help="Also write TensorBoard events under output/tensorboard.",
+        ),
+        opt("--token-cache/--no-token-cache", help="Keep the tokenized mix on disk and reuse it."),
+        opt("--token-cache-dir", help="Folder of the token cache (unset: output/token_cache)."),
+        opt(
+            "--on-bad-row",
+            type=click.Choice(ON_BAD_ROW),
+            help="Stop on a row that breaks its contract, or skip it to rejects.jsonl.",
+        ),
+    )
+
+
+def run_recipe(kind: str, config: str, config_file: str | None) -> None:
+    """The recipe's config from the YAML file with the given flags on top; then its run."""
     from trainers.recipes import get_recipe
 
     recipe = get_recipe(kind)
     try:
-        summary = recipe.run(recipe.config(config_file, options))
+        summary = recipe.run(recipe.config(config_file, config_values(config, given_only=True)))
     except (ValueError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from err
     for line in recipe.summary(summary):
@@ -133,34 +115,40 @@ def train() -> None:
 
 
 @train.command("sft")
-@common_options
-@click.option(
+@common_options(SFT)
+@config_option(
     "--reduction",
-    type=click.Choice(["mean", "sum"]),
+    config=SFT,
+    type=OwnedChoice(f"{CONFIG}:REDUCTIONS"),
     help="Loss over the accumulated batch: mean per label token, or summed.",
 )
-def sft(config_file: str | None, **options) -> None:
+def sft(config_file: str | None, **_options) -> None:
     """Supervised fine-tuning; loss on assistant tokens only."""
-    _run("sft", config_file, options)
+    run_recipe("sft", SFT, config_file)
 
 
 @train.command("dpo")
-@common_options
-@click.option(
+@common_options(DPO)
+@config_option(
     "--loss",
-    type=click.Choice(["dpo", "dpo_norm", "simpo", "ipo", "ipo_sum"]),
-    help="Preference loss (default dpo_norm, Tülu 3's choice; ipo averages per "
-    "token as TRL, ipo_sum sums).",
+    config=DPO,
+    type=OwnedChoice(f"{CONFIG}:DPO_LOSSES"),
+    help="Preference loss (dpo_norm is Tülu 3's choice; ipo averages per token as TRL, "
+    "ipo_sum sums).",
 )
-@click.option("--beta", type=float, help="Preference temperature (default 5).")
-@click.option("--label-smoothing", type=float, help="Conservative DPO label smoothing.")
-@click.option("--simpo-gamma", type=float, help="SimPO target reward margin.")
-@click.option(
-    "--ref-cache-dir", help="Folder for cached reference log-probs (default output/ref_cache)."
+@config_option("--beta", config=DPO, type=float, help="Preference temperature.")
+@config_option(
+    "--label-smoothing", config=DPO, type=float, help="Conservative DPO label smoothing."
 )
-def dpo(config_file: str | None, **options) -> None:
+@config_option("--simpo-gamma", config=DPO, type=float, help="SimPO target reward margin.")
+@config_option(
+    "--ref-cache-dir",
+    config=DPO,
+    help="Folder for cached reference log-probs (unset: output/ref_cache).",
+)
+def dpo(config_file: str | None, **_options) -> None:
     """Direct preference optimization on a preference mix."""
-    _run("dpo", config_file, options)
+    run_recipe("dpo", DPO, config_file)
 
 
 COMMANDS = [train]

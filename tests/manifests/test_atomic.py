@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
-from manifests.atomic import OutputError, atomic_open, atomic_path
+from manifests.atomic import OutputError, atomic_open, atomic_path, atomic_write_text
 from manifests.writers import RowWriter
 
 ROW = {
@@ -92,3 +94,19 @@ def test_a_run_folder_sweep_removes_only_dead_writers_files(tmp_path: Path) -> N
     user.write_text("keep")
     assert remove_dead_temp_files(tmp_path) == [big]
     assert mine.exists() and user.exists()
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
+def test_outputs_get_the_modes_of_a_plain_write_under_the_umask(tmp_path: Path, mask) -> None:
+    old = os.umask(mask)
+    try:
+        atomic_write_text(tmp_path / "f.txt", "x")
+        with atomic_open(tmp_path / "g.bin", "wb") as fh:
+            fh.write(b"y")
+        plain = tmp_path / "plain.txt"
+        plain.write_text("x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "f.txt").stat().st_mode) == 0o666 & ~mask
+    assert stat.S_IMODE(plain.stat().st_mode) == 0o666 & ~mask
+    assert stat.S_IMODE((tmp_path / "g.bin").stat().st_mode) == 0o666 & ~mask

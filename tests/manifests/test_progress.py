@@ -42,3 +42,14 @@ def test_environment_forces_bars_on_and_off(monkeypatch):
 def test_track_yields_every_item_unchanged(monkeypatch):
     monkeypatch.delenv("SKILLMIX_PROGRESS", raising=False)
     assert list(track(["a", "b", "c"], desc="tag")) == ["a", "b", "c"]
+
+
+def test_final_count_is_drawn_even_when_updates_come_faster_than_the_interval(monkeypatch):
+    monkeypatch.delenv("SKILLMIX_PROGRESS", raising=False)
+    stream = _Tty()
+    with Progress(120, desc="mix: write", stream=stream, mininterval=60) as bar:
+        for _ in range(120):
+            bar.update()
+    draws = stream.getvalue().split("\r")
+    assert any(d.startswith("mix: write") and "120/120" in d for d in draws)
+    assert draws[-1].strip() == ""  # then cleared: the accounting line follows on a clean line

@@ -65,3 +65,17 @@ def test_the_docs_list_every_reason_with_its_meaning():
     text = (ROOT / "docs" / "formats.md").read_text(encoding="utf-8")
     for reason, meaning in REASONS.items():
         assert f"| `{reason}` | {meaning} |" in text, reason
+
+
+def test_a_read_then_a_step_joins_into_one_balanced_accounting():
+    read = Accounting(rows_in=5, rows_out=4, removed={"duplicate_prompt": 0}, rejected=1)
+    step = Accounting(rows_in=4, rows_out=2, removed={"duplicate_exact": 1}, rejected=1)
+    total = read.then(step)
+    assert total.to_dict() == {
+        "rows_in": 5,
+        "rows_out": 2,
+        "removed": {"duplicate_exact": 1, "duplicate_prompt": 0},
+        "rejected": 2,
+    }
+    with pytest.raises(AssertionError, match="does not balance"):
+        read.then(Accounting(rows_in=4, rows_out=4, removed={"not_drawn": 1}))

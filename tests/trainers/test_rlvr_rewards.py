@@ -159,3 +159,31 @@ def test_hold_out_is_seeded_and_disjoint():
     assert hold_out(prompts, 3, seed=1)[1] == held
     with pytest.raises(ValueError, match="leaves no training prompts"):
         hold_out(prompts, 10, seed=1)
+
+
+def test_a_mix_whose_every_prompt_is_rejected_is_a_named_error(chat_tokenizer, tmp_path):
+    from types import SimpleNamespace
+
+    from manifests import NoValidRowsError
+    from manifests.shards import write_shards
+    from trainers.rlvr import load_prompts
+
+    config = SimpleNamespace(on_bad_row="skip", max_length=64, max_new_tokens=16)
+    run = SimpleNamespace(config=config, tokenizer=chat_tokenizer)
+    mix = tmp_path / "mix"
+    write_shards([_row(0), _row(1, verifier="Math")], mix, "rlvr")
+    with RejectsWriter(tmp_path / "ok.jsonl") as rejects:
+        assert len(load_prompts(run, str(mix), Accounting(), rejects)) == 2
+    write_shards([_row(0, verifier="astrologie"), _row(1, verifier="tarot")], mix, "rlvr")
+    acc = Accounting()
+    every_row = r"no valid rows: all 2 row\(s\) were rejected"
+    with (
+        RejectsWriter(tmp_path / "rejects.jsonl") as rejects,
+        pytest.raises(NoValidRowsError, match=every_row),
+    ):
+        load_prompts(run, str(mix), acc, rejects)
+    assert acc.rejected == 2
+    reasons = [
+        json.loads(x)["reason"] for x in (tmp_path / "rejects.jsonl").read_text().splitlines()
+    ]
+    assert len(reasons) == 2 and "astrologie" in reasons[0]

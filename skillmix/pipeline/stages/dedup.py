@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from manifests import Accounting, RejectsWriter
+from manifests.progress import Progress
 from skillmix.pipeline.sources import SourceRef
 from skillmix.pipeline.stage import Stage, StageContext, StageResult, Task, atomic_target
 from skillmix.pipeline.stages._io import source_file
@@ -46,22 +47,27 @@ class DedupTask(Task):
         work = self.stage_dir / WORK / kind
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        with RejectsWriter(self.stage_dir / f"rejects-{kind}.jsonl") as rejects:
-            staged = [
-                stage_source(
-                    i,
-                    ref.name,
-                    ref.path,
-                    kind,
-                    work,
-                    skill=ref.skill,
-                    mapping=ref.mapping,
-                    on_bad_row=self.on_bad_row,
-                    rejects=rejects,
-                    lineage=self.lineage.get(ref.name),
+        with (
+            RejectsWriter(self.stage_dir / f"rejects-{kind}.jsonl") as rejects,
+            Progress(len(self.refs), desc=f"dedup {kind}: stage", unit="source") as bar,
+        ):
+            staged = []
+            for i, ref in enumerate(self.refs):
+                staged.append(
+                    stage_source(
+                        i,
+                        ref.name,
+                        ref.path,
+                        kind,
+                        work,
+                        skill=ref.skill,
+                        mapping=ref.mapping,
+                        on_bad_row=self.on_bad_row,
+                        rejects=rejects,
+                        lineage=self.lineage.get(ref.name),
+                    )
                 )
-                for i, ref in enumerate(self.refs)
-            ]
+                bar.update(1, rows=sum(s.rows for s in staged))
         alive = [np.ones(s.rows, dtype=bool) for s in staged]
         exact = [np.zeros(s.rows, dtype=bool) for s in staged]
         if self.options["exact"]:
@@ -70,7 +76,7 @@ class DedupTask(Task):
         near = [np.zeros(s.rows, dtype=bool) for s in staged]
         if self.options["minhash"] is not None:
             spec = MinhashSpec(**self.options["minhash"])
-            near = near_duplicates(staged, alive, kind, spec, self.seed)
+            near = near_duplicates(staged, alive, kind, spec, self.seed, f"dedup {kind}: near")
             alive = [a & ~n for a, n in zip(alive, near, strict=True)]
         for source, keep, e, n in zip(staged, alive, exact, near, strict=True):
             out = source_file(self.stage_dir, source.name, ".arrow")

@@ -178,10 +178,7 @@ class Preferences(Stage):
         read = Accounting.from_dict(json.loads((ctx.stage_dir / READ).read_text()))
         summary = json.loads(summary_path_for(ctx.stage_dir / PAIRS).read_text())
         pairs = Accounting.from_dict(summary["accounting"])
-        total = Accounting(read.rows_in, pairs.rows_out, dict(read.removed), read.rejected)
-        for reason, n in pairs.removed.items():
-            total.remove(reason, n)
-        total.rejected += pairs.rejected
+        total = read.then(pairs)
         sources = dict(ctx.sources)
         sources[name] = SourceRef(
             name=name,
