@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib
-import inspect
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,12 +19,12 @@ import click
 from click.core import ParameterSource
 
 from manifests import ON_BAD_ROW, Accounting, BadRowError, RejectsWriter
+from skillmix.defaults import ConfigRef, field_default, resolve
 
 KIND_CHOICE = click.Choice(["sft", "preference", "rlvr"])
 BACKEND_OPTIONS = "curate.backends.factory:BackendOptions"
 
 Decorator = Callable[[Callable], Callable]
-ConfigRef = type | Callable | str  # a dataclass, a function, or "module:name" of either
 
 
 def options(*decorators: Decorator) -> Decorator:
@@ -38,32 +36,6 @@ def options(*decorators: Decorator) -> Decorator:
         return func
 
     return apply
-
-
-def resolve(ref: ConfigRef) -> Any:
-    if isinstance(ref, str):
-        module, _, name = ref.partition(":")
-        return getattr(importlib.import_module(module), name)
-    return ref
-
-
-def field_default(ref: ConfigRef, path: str) -> Any:
-    """The default of `path` in a config dataclass or a function's keyword (None if it has
-    none); `params.temperature` reads a field of a nested dataclass default."""
-    target = resolve(ref)
-    head, _, rest = path.partition(".")
-    if dataclasses.is_dataclass(target):
-        spec = {f.name: f for f in dataclasses.fields(target)}[head]
-        if spec.default is not dataclasses.MISSING:
-            value = spec.default
-        elif spec.default_factory is not dataclasses.MISSING:
-            value = spec.default_factory()
-        else:
-            value = None
-    else:
-        value = inspect.signature(target).parameters[head].default
-        value = None if value is inspect.Parameter.empty else value
-    return getattr(value, rest) if rest else value
 
 
 class OwnedChoice(click.Choice):

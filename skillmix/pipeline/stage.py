@@ -8,10 +8,23 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from manifests import Accounting
+from skillmix.defaults import field_default
 from skillmix.pipeline.locations import Locations
 from skillmix.pipeline.sources import Sources
 
 REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Default:
+    """An option's default read from the room that owns it ("module:Config", field), when the
+    stage's options are checked: the room's config class stays the one place it is written."""
+
+    config: str
+    field: str
+
+    def value(self) -> Any:
+        return field_default(self.config, self.field)
 
 
 class StageError(ValueError):
@@ -79,7 +92,7 @@ class Stage:
             elif default is REQUIRED:
                 raise StageError(f"{where}.{key}: required by stage {cls.TYPE!r}")
             else:
-                resolved[key] = default
+                resolved[key] = default.value() if isinstance(default, Default) else default
         return resolved
 
     @classmethod

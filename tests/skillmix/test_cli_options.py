@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from curate.synth.skills import SKILLS
 from curate.verifiers import ALIASES, VERIFIERS
 from skillmix.cli import main
-from skillmix.commands._options import ConfigOption, build, config_option, field_default, resolve
+from skillmix.commands._options import ConfigOption, build, config_option
+from skillmix.defaults import field_default, resolve
 
 
 def _commands(group=main, path=()):

@@ -13,6 +13,7 @@ from manifests import Accounting
 from skillmix.pipeline.sources import SourceRef
 from skillmix.pipeline.stage import (
     REQUIRED,
+    Default,
     Stage,
     StageContext,
     StageResult,
@@ -65,8 +66,8 @@ class AugmentIf(Stage):
         "as": REQUIRED,
         "take": {"fraction": 1.0},
         "seed": None,
-        "min_constraints": 1,
-        "max_constraints": 3,
+        "min_constraints": Default("curate.ifaug:AugmentConfig", "min_constraints"),
+        "max_constraints": Default("curate.ifaug:AugmentConfig", "max_constraints"),
     }
 
     def _config(self, ctx: StageContext) -> Any:

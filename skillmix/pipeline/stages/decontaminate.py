@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from manifests import Accounting, RejectsWriter
 from skillmix.pipeline.sources import SourceRef
-from skillmix.pipeline.stage import REQUIRED, Stage, StageContext, StageResult, Task
+from skillmix.pipeline.stage import REQUIRED, Default, Stage, StageContext, StageResult, Task
 from skillmix.pipeline.stages._io import read_source
 
 REPORT = "report"
@@ -73,9 +73,9 @@ class Decontaminate(Stage):
     OPTIONS: ClassVar[dict[str, Any]] = {
         "evals": REQUIRED,
         "method": "ngram",
-        "ngram_size": 8,
-        "threshold": 0.5,
-        "fields": "user",
+        "ngram_size": Default("decontam.engine:DecontamConfig", "ngram_size"),
+        "threshold": Default("decontam.engine:DecontamConfig", "threshold"),
+        "fields": Default("decontam.engine:DecontamConfig", "fields"),
         "eval_dir": None,
     }
     FILE_OPTIONS: ClassVar[tuple[str, ...]] = ("evals", "eval_dir")

@@ -16,6 +16,7 @@ from manifests.ids import canonical_json
 from skillmix.pipeline.sources import SourceRef
 from skillmix.pipeline.stage import (
     REQUIRED,
+    Default,
     Stage,
     StageContext,
     StageError,
@@ -96,7 +97,7 @@ class Synth(Stage):
         "backend": REQUIRED,
         "response_backend": None,
         "personas": "builtin",
-        "samples": 1,
+        "samples": Default("curate.synth.responses:ResponseConfig", "samples"),
         "decontam": None,
         "take": {"fraction": 1.0},
         "seed": None,

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from manifests import Accounting
 from skillmix.pipeline.sources import SourceRef
 from skillmix.pipeline.stage import (
+    Default,
     Stage,
     StageContext,
     StageError,
@@ -64,7 +65,7 @@ class Tag(Stage):
         "train": None,
         "train_options": {},
         "sources": None,
-        "min_confidence": 0.0,
+        "min_confidence": Default("curate.tagging.fasttext_tagger:apply_tagger", "min_confidence"),
     }
     FILE_OPTIONS: ClassVar[tuple[str, ...]] = ("model", "train")
 
