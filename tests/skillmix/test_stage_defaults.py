@@ -27,7 +27,9 @@ ROOM_FIELDS = {f.name for cfg in ROOM_CONFIGS for f in dataclasses.fields(cfg)}
 OPTIONS = [(t, k, v) for t, cls in STAGES.items() for k, v in cls.OPTIONS.items()]
 
 
-@pytest.mark.parametrize(("stage", "key", "default"), OPTIONS, ids=lambda x: str(x)[:30])
+@pytest.mark.parametrize(
+    ("stage", "key", "default"), OPTIONS, ids=[f"{t}.{k}" for t, k, _ in OPTIONS]
+)
 def test_no_stage_writes_a_rooms_default_again(stage, key, default):
     if isinstance(default, Default):
         default.value()  # names a real field of a real config
