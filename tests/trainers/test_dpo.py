@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from manifests.shards import write_shards
+from tests.trainers.run_configs import run_config
 from trainers import DPOConfig, preference_loss, read_log, run_dpo
 from trainers.core.reference import cache_key
 
@@ -90,20 +91,18 @@ def test_unknown_loss_and_missing_reference():
 
 
 def dpo_config(model_dir, data, output, **kw) -> DPOConfig:
-    base = dict(
-        data=str(data),
-        model=str(model_dir),
-        output=str(output),
-        batch_size=4,
-        micro_batch_size=2,
+    return run_config(
+        DPOConfig,
+        model_dir,
+        data,
+        output,
+        kw,
         learning_rate=1e-3,
         beta=0.1,
         max_steps=3,
         warmup_ratio=0.0,
-        tensorboard=False,
         loss="dpo",
     )
-    return DPOConfig(**{**base, **kw})
 
 
 @pytest.mark.parametrize("loss", ["dpo", "dpo_norm"])

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from skillmix.cli import main
+from tests.trainers.run_configs import run_config
 from trainers import DPOConfig, SFTConfig, read_log, run_sft
 from trainers.core.checkpoint import (
     STATE_FILE,
@@ -23,18 +24,16 @@ from trainers.rl.config import RLVRConfig
 
 
 def sft_config(model_dir, data, output, **kw) -> SFTConfig:
-    base = dict(
-        data=str(data),
-        model=str(model_dir),
-        output=str(output),
-        batch_size=4,
-        micro_batch_size=2,
+    return run_config(
+        SFTConfig,
+        model_dir,
+        data,
+        output,
+        kw,
         learning_rate=3e-3,
         warmup_ratio=0.0,
         max_steps=2,
-        tensorboard=False,
     )
-    return SFTConfig(**{**base, **kw})
 
 
 def fake_checkpoint(output, config, step: int = 1) -> None:

@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 
 from manifests.shards import write_shards
 from skillmix.cli import main
+from tests.trainers.run_configs import run_config
 from trainers.core.loop import prepare_optimization, start_run
 from trainers.core.runlog import read_log
 from trainers.data.prompts import Prompt
@@ -47,22 +48,20 @@ def rlvr_mix(tmp_path_factory, rows_factory):
 
 
 def config(model_dir, data, output, **kw) -> RLVRConfig:
-    base = dict(
-        data=str(data),
-        model=str(model_dir),
-        output=str(output),
+    return run_config(
+        RLVRConfig,
+        model_dir,
+        data,
+        output,
+        kw,
         max_length=96,
         max_new_tokens=6,
         num_generations=4,
-        batch_size=4,
-        micro_batch_size=2,
         learning_rate=1e-2,
         max_steps=3,
         beta=0.0,
-        tensorboard=False,
         seed=3,
     )
-    return RLVRConfig(**{**base, **kw})
 
 
 def test_kl_starts_at_zero_against_the_frozen_reference_then_grows(model_dir, rlvr_mix, tmp_path):

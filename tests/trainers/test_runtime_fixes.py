@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from tests.trainers.run_configs import run_config
 from trainers import DPOConfig, SFTConfig, read_log, run_dpo, run_sft
 
 
@@ -24,21 +25,19 @@ def dropout_model_dir(model_dir, tmp_path_factory):
 
 
 def dpo(model, data, output, **kw) -> DPOConfig:
-    base = dict(
-        data=str(data),
-        model=str(model),
-        output=str(output),
-        batch_size=4,
-        micro_batch_size=2,
+    return run_config(
+        DPOConfig,
+        model,
+        data,
+        output,
+        kw,
         learning_rate=1e-3,
         beta=0.1,
         max_steps=1,
         warmup_ratio=0.0,
-        tensorboard=False,
         loss="dpo",
         token_cache=False,
     )
-    return DPOConfig(**{**base, **kw})
 
 
 def test_dropout_is_off_so_dpo_starts_at_ln2(dropout_model_dir, pref_mix, tmp_path):
@@ -84,18 +83,17 @@ def test_reference_model_has_dropout_off_too(dropout_model_dir):
 
 
 def sft(model_dir, data, output, **kw) -> SFTConfig:
-    base = dict(
-        data=str(data),
-        model=str(model_dir),
-        output=str(output),
-        batch_size=4,
+    return run_config(
+        SFTConfig,
+        model_dir,
+        data,
+        output,
+        kw,
         micro_batch_size=4,
         learning_rate=1e-3,
         max_steps=2,
-        tensorboard=False,
         token_cache=False,
     )
-    return SFTConfig(**{**base, **kw})
 
 
 def test_pack_length_caps_documents_and_is_counted(

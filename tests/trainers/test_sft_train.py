@@ -6,22 +6,21 @@ import shutil
 import pytest
 
 from manifests.shards import write_shards
+from tests.trainers.run_configs import run_config
 from trainers import SFTConfig, read_log, run_sft
 
 
 def config(model_dir, data, output, **kw) -> SFTConfig:
-    base = dict(
-        data=str(data),
-        model=str(model_dir),
-        output=str(output),
-        batch_size=4,
-        micro_batch_size=2,
+    return run_config(
+        SFTConfig,
+        model_dir,
+        data,
+        output,
+        kw,
         learning_rate=3e-3,
         warmup_ratio=0.1,
         max_steps=8,
-        tensorboard=False,
     )
-    return SFTConfig(**{**base, **kw})
 
 
 def test_overfit_20_rows_loss_falls_90_percent(model_dir, sft_mix, tmp_path):

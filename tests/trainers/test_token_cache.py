@@ -3,21 +3,20 @@
 import pytest
 
 from manifests.shards import write_shards
+from tests.trainers.run_configs import run_config
 from trainers import SFTConfig, read_log, run_sft
 
 
 def config(model_dir, data, output, **kw) -> SFTConfig:
-    base = dict(
-        data=str(data),
-        model=str(model_dir),
-        output=str(output),
-        batch_size=4,
-        micro_batch_size=2,
+    return run_config(
+        SFTConfig,
+        model_dir,
+        data,
+        output,
+        kw,
         learning_rate=3e-3,
         max_steps=2,
-        tensorboard=False,
     )
-    return SFTConfig(**{**base, **kw})
 
 
 def test_second_run_hits_and_trains_the_same(model_dir, sft_mix, tmp_path):
