@@ -1,20 +1,9 @@
 """Two CPU processes under `accelerate launch` (DDP, gloo) follow the one-process curve."""
 
-import os
-import socket
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
+from tests.trainers.launch import launch_two_cpu_processes
 from trainers import SFTConfig, read_log, run_sft
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_two_processes_match_one(model_dir, sft_mix, tmp_path):
@@ -35,9 +24,6 @@ def test_two_processes_match_one(model_dir, sft_mix, tmp_path):
         "3e-3",
         "--no-tensorboard",
     ]
-    launcher = Path(sys.executable).parent / "accelerate"
-    # One thread per process: two processes on two cores.
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     run_sft(
         SFTConfig(
             data=str(sft_mix),
@@ -50,31 +36,7 @@ def test_two_processes_match_one(model_dir, sft_mix, tmp_path):
             tensorboard=False,
         )
     )
-    done = subprocess.run(
-        [
-            str(launcher),
-            "launch",
-            "--cpu",
-            "--num_processes",
-            "2",
-            "--num_machines",
-            "1",
-            "--mixed_precision",
-            "no",
-            "--dynamo_backend",
-            "no",
-            "--main_process_port",
-            str(free_port()),
-            "-m",
-            "skillmix",
-            *args,
-            "--output",
-            str(tmp_path / "two"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    done = launch_two_cpu_processes([*args, "--output", str(tmp_path / "two")])
     assert done.returncode == 0, done.stderr[-3000:]
     one, two = read_log(tmp_path / "one"), read_log(tmp_path / "two")
     assert [r["step"] for r in two] == [1, 2, 3]

@@ -2,20 +2,15 @@
 evaluation are reduced over both processes, and every process joins every all-reduce."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 from manifests.shards import write_shards
+from tests.trainers.launch import launch_two_cpu_processes
 from trainers.core.runlog import read_log
 
 LOWERCASE = json.dumps({"instruction_id_list": ["change_case:english_lowercase"], "kwargs": [{}]})
 
 
 def test_two_processes_train_and_evaluate_together(model_dir, rows_factory, tmp_path):
-    import socket
-
     rows = [
         {
             "id": f"d{i}",
@@ -29,27 +24,8 @@ def test_two_processes_train_and_evaluate_together(model_dir, rows_factory, tmp_
         for i, row in enumerate(rows_factory(14, seed=9))
     ]
     write_shards(rows, tmp_path / "mix", "rlvr")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    launcher = Path(sys.executable).parent / "accelerate"
-    done = subprocess.run(
+    done = launch_two_cpu_processes(
         [
-            str(launcher),
-            "launch",
-            "--cpu",
-            "--num_processes",
-            "2",
-            "--num_machines",
-            "1",
-            "--mixed_precision",
-            "no",
-            "--dynamo_backend",
-            "no",
-            "--main_process_port",
-            str(port),
-            "-m",
-            "skillmix",
             "train",
             "rlvr",
             "--data",
@@ -77,10 +53,7 @@ def test_two_processes_train_and_evaluate_together(model_dir, rows_factory, tmp_
             "--eval-size",
             "5",
             "--no-tensorboard",
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        ]
     )
     assert done.returncode == 0, done.stderr[-3000:]
     log = read_log(tmp_path / "out")
