@@ -17,6 +17,7 @@ from curate.synth.records import read_prompt_records, write_prompt_records
 from curate.synth.responses import ResponseConfig, synthesize_responses
 from manifests import Accounting, RejectsWriter, write_rows
 from manifests.errors import UsageError
+from manifests.rejects import rejects_path_for
 
 
 class NoPairsError(ValueError):
@@ -147,7 +148,7 @@ def run_response_stage(
         summary=summary_path_for(out),
     )
     read_acc = Accounting()
-    with RejectsWriter(Path(out).parent / "rejects.jsonl") as rejects:
+    with RejectsWriter(rejects_path_for(out)) as rejects:
         records = list(read_prompt_records(prompts, on_bad_row, rejects, read_acc))
     engine = make_backend(backend)
     with RequestCache(cache) as request_cache:
@@ -195,7 +196,7 @@ def run_preference_stage(
     cache = cache or cache_path_for(out)
     _distinct_paths(prompts=prompts, output=out, cache=cache, summary=summary_path_for(out))
     read_acc = Accounting()
-    with RejectsWriter(Path(out).parent / "rejects.jsonl") as rejects:
+    with RejectsWriter(rejects_path_for(out)) as rejects:
         records = list(_checked_prompts(prompts, on_bad_row, rejects, read_acc))
     engines = [make_backend(member) for member in pool]
     judge_engine = make_backend(judge) if judge is not None else None

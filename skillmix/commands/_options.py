@@ -158,11 +158,10 @@ def csv_values(ctx: click.Context, param: click.Parameter, value: Any) -> tuple[
 
 
 def on_bad_row_option(func: Callable) -> Callable:
-    return click.option(
+    return config_option(
         "--on-bad-row",
+        config="manifests.rows:read_rows",  # the gate's default, as every reader has it
         type=click.Choice(ON_BAD_ROW),
-        default="error",
-        show_default=True,
         help="error: stop at the first bad row, naming file, row and problem. "
         "skip: write each bad row with its reason to rejects.jsonl and count it.",
     )(func)

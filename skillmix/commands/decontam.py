@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from decontam import FIELDS, METHODS, EvalFileError, decontaminate_files
-from decontam.engine import SEMANTIC, DecontamConfig
+from decontam import FIELDS, EvalFileError, decontaminate_files
+from decontam.engine import METHOD_NAMES, DecontamConfig
 from manifests import BadRowError
 from manifests.errors import UsageError
 from skillmix.commands._options import (
@@ -94,7 +94,7 @@ _opt = option_for(DecontamConfig)
     "--method",
     "methods",
     multiple=True,
-    type=click.Choice([*METHODS, SEMANTIC, "all"]),
+    type=click.Choice(METHOD_NAMES),
     help="ngram: Tülu 3 coverage; ngram-any: any shared n-gram; minhash: MinHash "
     "LSH near-duplicates; all: the three; semantic: paraphrases by embedding "
     "similarity (--encoder), judged with --judge-model. Repeatable.",
