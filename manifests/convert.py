@@ -52,28 +52,12 @@ def convert_file(
     """`input_path` (any supported shape and format) written to `output_path`, whose
     extension picks the format. `layout` other than "contract" exports rlvr rows in a
     peer's layout (`export_file`). `kind=None` takes the kind of the first good row."""
+    reading = {"source": source, "skill": skill, "mapping": mapping, "on_bad_row": on_bad_row}
     if layout != CONTRACT:
-        return export_file(
-            input_path,
-            output_path,
-            layout,
-            source=source,
-            skill=skill,
-            mapping=mapping,
-            on_bad_row=on_bad_row,
-        )
+        return export_file(input_path, output_path, layout, **reading)
     acc = Accounting()
     with RejectsWriter(rejects_path_for(output_path)) as rejects:
-        rows = read_rows(
-            input_path,
-            kind,
-            source=source,
-            skill=skill,
-            mapping=mapping,
-            on_bad_row=on_bad_row,
-            rejects=rejects,
-            accounting=acc,
-        )
+        rows = read_rows(input_path, kind, rejects=rejects, accounting=acc, **reading)
         first = next(rows, None)
         if first is None:
             raise _nothing_to_write(input_path, acc)
@@ -103,17 +87,9 @@ def export_file(
     if suffix not in EXPORT_SUFFIXES:
         raise UsageError(f"--layout {layout} writes .jsonl or .parquet, not {suffix!r}")
     acc = Accounting()
+    reading = {"source": source, "skill": skill, "mapping": mapping, "on_bad_row": on_bad_row}
     with RejectsWriter(rejects_path_for(output_path)) as rejects:
-        read = read_rows(
-            input_path,
-            "rlvr",
-            source=source,
-            skill=skill,
-            mapping=mapping,
-            on_bad_row=on_bad_row,
-            rejects=rejects,
-            accounting=acc,
-        )
+        read = read_rows(input_path, "rlvr", rejects=rejects, accounting=acc, **reading)
         rows = list(export_rows(track(read, desc=f"export {input_path}"), layout))
     if not rows:
         raise _nothing_to_write(input_path, acc)
