@@ -33,6 +33,7 @@ _EXPORTS = {
     "run_prompt_stage": "curate.synth.run",
     "run_response_stage": "curate.synth.run",
     "run_preference_stage": "curate.synth.run",
+    "run_synth": "curate.synth.run",
     "PreferenceConfig": "curate.synth.preferences",
     "parse_ratings": "curate.synth.preferences",
     "synthesize_preferences": "curate.synth.preferences",

@@ -16,6 +16,7 @@ from decontam.index import EvalCorpus
 from decontam.report import build_report, write_json, write_tsv
 from decontam.semantic import Encoder, Judge, SemanticConfig, SemanticMatcher, SemanticStep
 from manifests import Accounting, RejectsWriter, read_rows
+from manifests.errors import UsageError
 
 
 @dataclass
@@ -149,6 +150,25 @@ def find_contamination(
     return ContaminationResult(flagged, report, report_path, top)
 
 
+def check_arguments(
+    evals: list[str | EvalSet],
+    *,
+    eval_dir: str | Path | None = None,
+    method: str | list[str] = "ngram",
+    encoder: Encoder | str | None = None,
+    judge: Judge | None = None,
+    **_options: object,
+) -> None:
+    """Arguments that do not go together raise `UsageError` before any work is done."""
+    if not evals and eval_dir is None:
+        raise UsageError("give --eval (repeatable) or --eval-dir")
+    semantic = SEMANTIC in expand_methods(method)
+    if semantic and encoder is None:
+        raise UsageError("--method semantic needs --encoder PATH (a local model folder)")
+    if not semantic and (encoder is not None or judge is not None):
+        raise UsageError("--encoder and --judge-model apply to --method semantic only")
+
+
 def decontaminate_files(
     train: Iterable[str | Path],
     evals: list[str | EvalSet],
@@ -162,6 +182,7 @@ def decontaminate_files(
     Bad rows stop the run (`on_bad_row="error"`) or go to out_dir/rejects.jsonl. The
     returned accounting covers every row read: in = kept + removed + rejected.
     """
+    check_arguments(evals, **kwargs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     read_acc = Accounting()

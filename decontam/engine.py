@@ -25,6 +25,8 @@ from manifests.text import TEXT_FIELDS
 METHODS = ("ngram", "ngram-any", "minhash")
 FIELDS = TEXT_FIELDS  # the text matched: the user turns, or every turn
 SEMANTIC = "semantic"  # embedding candidates; needs an encoder, so not part of "all"
+ALL = "all"  # the three METHODS
+METHOD_NAMES = (*METHODS, SEMANTIC, ALL)  # what a method may be named
 T = TypeVar("T")
 
 
@@ -32,11 +34,9 @@ def expand_methods(method: str | Iterable[str]) -> tuple[str, ...]:
     names = [method] if isinstance(method, str) else list(method)
     out: list[str] = []
     for name in names:
-        for part in METHODS if name == "all" else [name]:
+        for part in METHODS if name == ALL else [name]:
             if part not in (*METHODS, SEMANTIC):
-                raise ValueError(
-                    f"unknown method {part!r}; choose from {[*METHODS, SEMANTIC, 'all']}"
-                )
+                raise ValueError(f"unknown method {part!r}; choose from {list(METHOD_NAMES)}")
             if part not in out:
                 out.append(part)
     return tuple(out)

@@ -2,13 +2,15 @@
 
 from manifests.accounting import Accounting
 from manifests.adapters import detect_kind, prompt_row, prompt_turns, to_contract
-from manifests.errors import BadRowError, NoValidRowsError
+from manifests.convert import convert_file, export_file
+from manifests.errors import BadRowError, NoValidRowsError, UsageError
 from manifests.gate import ON_BAD_ROW, RowGate, check_on_bad_row
 from manifests.ids import canonical_json, stable_id
 from manifests.readers import read_records
 from manifests.rejects import RejectsWriter
 from manifests.rows import read_rows
 from manifests.schemas import KINDS, MESSAGES_TYPE, schema_for
+from manifests.stats import inspect_inputs
 from manifests.text import row_messages, row_text
 from manifests.validate import validate_row
 from manifests.writers import RowWriter, write_rows
@@ -23,9 +25,13 @@ __all__ = [
     "RejectsWriter",
     "RowGate",
     "RowWriter",
+    "UsageError",
     "canonical_json",
     "check_on_bad_row",
+    "convert_file",
     "detect_kind",
+    "export_file",
+    "inspect_inputs",
     "prompt_row",
     "prompt_turns",
     "read_records",

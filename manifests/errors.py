@@ -35,3 +35,8 @@ class NoValidRowsError(BadRowError):
             None,
             f"no valid rows: all {rejected} row(s) were rejected (reasons in {self.rejects_path})",
         )
+
+
+class UsageError(ValueError):
+    """Arguments that do not go together, or a value the call cannot take; the CLI shows
+    it as a usage error (exit 2), not as a failed run."""

@@ -9,6 +9,13 @@ from typing import IO, Any
 
 from manifests.atomic import AtomicTarget, OutputError
 
+REJECTS_NAME = "rejects.jsonl"
+
+
+def rejects_path_for(output: str | Path) -> Path:
+    """rejects.jsonl beside an output file or folder."""
+    return Path(output).parent / REJECTS_NAME
+
 
 class RejectsWriter:
     """Appends one JSON line per rejected row; the file is created on the first reject.

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-KINDS: tuple[str, ...] = ("sft", "preference", "rlvr", "prompt")
+# The kinds a training set holds; `prompt` rows are an intermediate of synthesis.
+TRAINING_KINDS: tuple[str, ...] = ("sft", "preference", "rlvr")
+KINDS: tuple[str, ...] = (*TRAINING_KINDS, "prompt")
 
 MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES_TYPE = pa.list_(MESSAGE_TYPE)

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from manifests.accounting import Accounting
+from manifests.adapters import detect_kind
+from manifests.progress import track
+from manifests.rejects import REJECTS_NAME, RejectsWriter
+from manifests.rows import read_rows
 from manifests.schemas import MESSAGE_FIELDS
 
 
@@ -81,3 +87,44 @@ def collect_stats(
     for row in rows:
         stats.add(row, kind_of(row), count_tokens)
     return stats
+
+
+@dataclass
+class Inspection:
+    """What `inspect_inputs` found: `stats` (RowStats.to_dict() and the accounting), the
+    accounting itself, and where bad rows went (None when there were none)."""
+
+    stats: dict
+    accounting: Accounting
+    rejects_path: Path | None
+
+
+def inspect_inputs(
+    paths: Sequence[str | Path],
+    kind: str | None = None,
+    *,
+    tokenizer: str | None = None,
+    mapping: dict[str, str] | None = None,
+    on_bad_row: str = "error",
+    rejects: str | Path = REJECTS_NAME,
+) -> Inspection:
+    """Statistics over every row of `paths` (each read by `read_rows`, bad rows through its
+    gate; with "skip" they go to `rejects`). `tokenizer` also counts tokens."""
+    count_tokens = token_counter(tokenizer) if tokenizer else None
+    acc = Accounting()
+    stats = RowStats()
+    with RejectsWriter(rejects) as rejects_writer:
+        for path in paths:
+            rows = read_rows(
+                path,
+                kind,
+                mapping=mapping,
+                on_bad_row=on_bad_row,
+                rejects=rejects_writer,
+                accounting=acc,
+            )
+            for row in track(rows, desc=f"inspect {path}"):
+                stats.add(row, kind or detect_kind(row), count_tokens)
+    result = stats.to_dict()
+    result["accounting"] = acc.to_dict()
+    return Inspection(result, acc, rejects_writer.path if rejects_writer.count else None)

@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from manifests import Accounting, NoValidRowsError, RejectsWriter
 from manifests.progress import Progress
+from manifests.rejects import REJECTS_NAME
 from manifests.shards import ShardWriter, build_manifest, prepare_out_dir, write_manifest
 from mixers.budgets import MemoryBudget, ResidentBudget
 from mixers.contamination import duplicate_ids
@@ -38,7 +39,6 @@ from mixers.staged import StagedSource
 from mixers.takes import draw, resolve_counts
 
 WORK_DIR = ".skillmix-work"
-REJECTS_NAME = "rejects.jsonl"
 DECONTAM_DIR = "decontamination"
 GATHER_ROWS = 8192
 RESIDENT_BUDGET = 256 << 20  # bytes of staged pages mapped at once while gathering

@@ -6,14 +6,16 @@ groups; they are registered here, so a room adds its commands without editing th
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
 
-from manifests.errors import BadRowError
+from manifests.errors import BadRowError, UsageError
 from skillmix import __version__
 from skillmix import commands as commands_pkg
 
@@ -51,12 +53,35 @@ def main() -> None:
     """skillmix: build skill mixes, audit contamination, train on the mix."""
 
 
+def _usage_errors(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """The one place a room's `UsageError` (options that do not go together) becomes
+    click's: exit 2 with the command's usage line, as a bad option gets."""
+
+    @functools.wraps(callback)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except UsageError as exc:
+            raise click.UsageError(str(exc)) from None  # click adds the command's context
+
+    call.maps_usage_errors = True  # type: ignore[attr-defined]
+    return call
+
+
+def _map_usage_errors(command: click.Command) -> None:
+    if command.callback is not None and not hasattr(command.callback, "maps_usage_errors"):
+        command.callback = _usage_errors(command.callback)
+    for sub in getattr(command, "commands", {}).values():
+        _map_usage_errors(sub)
+
+
 def _register_commands(group: click.Group) -> None:
     for info in sorted(pkgutil.iter_modules(commands_pkg.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
         module = importlib.import_module(f"{commands_pkg.__name__}.{info.name}")
         for command in getattr(module, "COMMANDS", []):
+            _map_usage_errors(command)
             group.add_command(command)
 
 

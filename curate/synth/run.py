@@ -1,4 +1,5 @@
-"""The two synthesis stages as file-to-file runs: what `skillmix synth` calls."""
+"""The three synthesis stages as file-to-file runs; `run_synth` (what `skillmix synth`
+calls) picks the stage from the inputs it is given."""
 
 from __future__ import annotations
 
@@ -15,6 +16,16 @@ from curate.synth.prompts import PromptConfig, synthesize_prompts
 from curate.synth.records import read_prompt_records, write_prompt_records
 from curate.synth.responses import ResponseConfig, synthesize_responses
 from manifests import Accounting, RejectsWriter, write_rows
+from manifests.errors import UsageError
+from manifests.rejects import rejects_path_for
+
+
+class NoPairsError(ValueError):
+    """A preference run that wrote no pair; `summary` is what it did (also saved)."""
+
+    def __init__(self, message: str, summary: dict) -> None:
+        super().__init__(message)
+        self.summary = summary
 
 
 def cache_path_for(out: str | Path) -> Path:
@@ -52,6 +63,41 @@ def _failure_text(failures: dict[str, int]) -> str:
 def _write_summary(path: Path, summary: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+
+
+def run_synth(
+    out: str | Path,
+    pool: list[BackendOptions],
+    *,
+    responses: str | Path | None = None,
+    preferences: str | Path | None = None,
+    judge: BackendOptions | None = None,
+    prompt_config: PromptConfig | None = None,
+    response_config: ResponseConfig | None = None,
+    preference_config: PreferenceConfig | None = None,
+    personas: str = "builtin",
+    persona_field: str = "persona",
+    rlvr_out: str | Path | None = None,
+    cache: str | Path | None = None,
+    on_bad_row: str = "error",
+) -> dict:
+    """One stage, chosen by the input given: none, stage 1 (prompts from personas);
+    `responses` (prompt records), stage 2; `preferences` (prompt rows), stage 3, the only
+    one that takes a `pool` of several models (and a `judge`). Returns the run summary."""
+    if responses is not None and preferences is not None:
+        raise UsageError("--responses and --preferences are two stages; give one")
+    if preferences is None and len(pool) > 1:
+        raise UsageError(
+            "--model is given more than once; only stage 3 (--preferences) takes a pool of models"
+        )
+    if preferences is not None:
+        config = preference_config or PreferenceConfig()
+        return run_preference_stage(preferences, out, config, pool, judge, cache, on_bad_row)
+    if responses is not None:
+        config = response_config or ResponseConfig()
+        return run_response_stage(responses, out, config, pool[0], rlvr_out, cache, on_bad_row)
+    config = prompt_config or PromptConfig()
+    return run_prompt_stage(out, config, pool[0], personas, persona_field, cache)
 
 
 def run_prompt_stage(
@@ -102,7 +148,7 @@ def run_response_stage(
         summary=summary_path_for(out),
     )
     read_acc = Accounting()
-    with RejectsWriter(Path(out).parent / "rejects.jsonl") as rejects:
+    with RejectsWriter(rejects_path_for(out)) as rejects:
         records = list(read_prompt_records(prompts, on_bad_row, rejects, read_acc))
     engine = make_backend(backend)
     with RequestCache(cache) as request_cache:
@@ -150,7 +196,7 @@ def run_preference_stage(
     cache = cache or cache_path_for(out)
     _distinct_paths(prompts=prompts, output=out, cache=cache, summary=summary_path_for(out))
     read_acc = Accounting()
-    with RejectsWriter(Path(out).parent / "rejects.jsonl") as rejects:
+    with RejectsWriter(rejects_path_for(out)) as rejects:
         records = list(_checked_prompts(prompts, on_bad_row, rejects, read_acc))
     engines = [make_backend(member) for member in pool]
     judge_engine = make_backend(judge) if judge is not None else None
@@ -176,10 +222,11 @@ def run_preference_stage(
         if total.rejected:
             why += f", rejected={total.rejected}"
         failed = result.failure_summary()
-        raise ValueError(
+        raise NoPairsError(
             f"no preference pairs written ({why})"
             + (f"; requests without an answer: {failed}" if failed else "")
-            + f"; summary {summary_path_for(out)}"
+            + f"; summary {summary_path_for(out)}",
+            summary,
         )
     write_rows(result.rows, out, "preference")
     return summary

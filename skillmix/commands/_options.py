@@ -18,10 +18,11 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from manifests import ON_BAD_ROW, Accounting, BadRowError, RejectsWriter
+from manifests import ON_BAD_ROW, Accounting, BadRowError
+from manifests.schemas import TRAINING_KINDS
 from skillmix.defaults import ConfigRef, field_default, resolve
 
-KIND_CHOICE = click.Choice(["sft", "preference", "rlvr"])
+KIND_CHOICE = click.Choice(TRAINING_KINDS)
 BACKEND_OPTIONS = "curate.backends.factory:BackendOptions"
 
 Decorator = Callable[[Callable], Callable]
@@ -157,11 +158,10 @@ def csv_values(ctx: click.Context, param: click.Parameter, value: Any) -> tuple[
 
 
 def on_bad_row_option(func: Callable) -> Callable:
-    return click.option(
+    return config_option(
         "--on-bad-row",
+        config="manifests.rows:read_rows",  # the gate's default, as every reader has it
         type=click.Choice(ON_BAD_ROW),
-        default="error",
-        show_default=True,
         help="error: stop at the first bad row, naming file, row and problem. "
         "skip: write each bad row with its reason to rejects.jsonl and count it.",
     )(func)
@@ -228,15 +228,11 @@ def parse_mapping(pairs: tuple[str, ...]) -> dict[str, str]:
     return mapping
 
 
-def rejects_path_for(output: str | Path) -> Path:
-    """rejects.jsonl beside an output file or folder."""
-    return Path(output).parent / "rejects.jsonl"
-
-
-def echo_accounting(acc: Accounting, rejects: RejectsWriter | None = None) -> None:
+def echo_accounting(acc: Accounting, rejects_path: Path | None = None) -> None:
+    """The accounting line, and where rejected rows went (a path: some were rejected)."""
     click.echo(acc.summary(), err=True)
-    if rejects is not None and rejects.count:
-        click.echo(f"rejected rows with reasons: {rejects.path}", err=True)
+    if rejects_path is not None:
+        click.echo(f"rejected rows with reasons: {rejects_path}", err=True)
 
 
 def fail_on_bad_row(exc: BadRowError) -> click.ClickException:

@@ -12,6 +12,7 @@ import click
 
 from curate.verifiers import ALIASES, VERIFIERS
 from manifests import BadRowError
+from manifests.errors import UsageError
 from manifests.text import TEXT_FIELDS
 from skillmix.commands._options import (
     BACKEND_OPTIONS,
@@ -31,13 +32,13 @@ from skillmix.commands._options import (
 PROMPTS = "curate.synth.prompts:PromptConfig"
 RESPONSES = "curate.synth.responses:ResponseConfig"
 PREFERENCES = "curate.synth.preferences:PreferenceConfig"
-PROMPT_STAGE = "curate.synth.run:run_prompt_stage"
+SYNTH = "curate.synth.run:run_synth"
 STAGES = {"prompts": PROMPTS, "responses": RESPONSES, "preferences": PREFERENCES}
 AUGMENT = "curate.ifaug.augment:AugmentConfig"
 AUGMENT_FILE = "curate.ifaug.run:augment_file"
 TAG_TRAIN = "curate.tagging.fasttext_tagger:TagTrainConfig"
 TAG_APPLY = "curate.tagging.fasttext_tagger:apply_tagger"
-_prompt, _prompt_stage = option_for(PROMPTS), option_for(PROMPT_STAGE)
+_prompt, _synth = option_for(PROMPTS), option_for(SYNTH)
 _response, _preference, _stage = option_for(RESPONSES), option_for(PREFERENCES), option_for(STAGES)
 
 
@@ -102,6 +103,8 @@ def _room_errors(run) -> object:
         return run()
     except BadRowError as exc:
         raise fail_on_bad_row(exc) from None
+    except UsageError:
+        raise  # cli.py shows it with the usage line
     except (ValueError, FileNotFoundError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -132,12 +135,12 @@ synth_options = options(
         type=click.IntRange(1),
         help="Stage 1: prompts per skill (personas drawn without replacement).",
     ),
-    _prompt_stage(
+    _synth(
         "--personas",
         help="Stage 1: 'builtin' (300 personas shipped with skillmix), a local file "
         "(.jsonl/.parquet/.txt ...) or hf://proj-persona/PersonaHub:persona.",
     ),
-    _prompt_stage("--persona-field", help="Stage 1: the field that holds the persona text."),
+    _synth("--persona-field", help="Stage 1: the field that holds the persona text."),
     _prompt(
         "--dedup-threshold",
         field="minhash_threshold",
@@ -260,78 +263,48 @@ def synth(
     Stage 3 (preferences): skillmix synth pairs.jsonl --preferences prompts.jsonl \\
                              --model M1 --model M2@http://host:8001/v1 --judge-model J
     """
-    if prompts is not None and pref_prompts is not None:
-        raise click.UsageError("--responses and --preferences are two stages; give one")
-    if pref_prompts is None and len(models) > 1:
-        raise click.UsageError(
-            "--model is given more than once; only stage 3 (--preferences) takes a pool of models"
-        )
-    if pref_prompts is not None:
-        judge = _backend(judge_model, judge_base_url) if judge_model else None
-        summary = _room_errors(
-            lambda: _preferences(out, pref_prompts, models, judge, cache, on_bad_row)
-        )
-    elif prompts is None:
-        summary = _room_errors(lambda: _prompts(out, models[0], cache))
-    else:
-        summary = _room_errors(
-            lambda: _responses(out, prompts, models[0], rlvr_out, cache, on_bad_row)
-        )
+    from curate.synth.run import NoPairsError, run_synth
+
+    def run() -> dict:
+        try:
+            return run_synth(
+                out,
+                [_backend(model) for model in models],
+                responses=prompts,
+                preferences=pref_prompts,
+                judge=_backend(judge_model, judge_base_url) if judge_model else None,
+                prompt_config=build(PROMPTS),
+                response_config=build(RESPONSES),
+                preference_config=build(PREFERENCES),
+                **config_values(SYNTH),
+                rlvr_out=rlvr_out,
+                cache=cache,
+                on_bad_row=on_bad_row,
+            )
+        except NoPairsError as exc:
+            _echo_summary(exc.summary)  # what the run did, before the reason it wrote nothing
+            raise
+
+    summary = _room_errors(run)
+    _echo_summary(summary)
     for note in summary.get("notes", []):
         click.echo(f"note: {note}", err=True)
-    click.echo(
-        f"wrote {out}"
-        + (f" and {summary['rlvr_output']}" if prompts else "")
-        + f"; summary {out}.summary.json"
-    )
+    rlvr = f" and {summary['rlvr_output']}" if "rlvr_output" in summary else ""
+    click.echo(f"wrote {out}{rlvr}; summary {out}.summary.json")
 
 
-def _prompts(out, model, cache) -> dict:
-    from curate.synth.run import run_prompt_stage
-
-    summary = run_prompt_stage(
-        out, build(PROMPTS), _backend(model), **config_values(PROMPT_STAGE), cache=cache
-    )
-    _echo_stage("prompts", summary["accounting"])
+def _echo_summary(summary: dict) -> None:
+    """A stage's accounting and request lines, as its summary records them."""
+    if summary["stage"] == "preferences":
+        _echo_preference_accounting(summary)
+        return
+    accounting = summary["accounting"]
+    if summary["stage"] == "prompts":
+        _echo_stage("prompts", accounting)
+    else:
+        _echo_stage("sft", accounting["sft"])
+        _echo_stage("rlvr", accounting["rlvr"])
     _echo_usage(summary["usage"])
-    return summary
-
-
-def _responses(out, prompts, model, rlvr_out, cache, on_bad_row) -> dict:
-    from curate.synth.run import run_response_stage
-
-    summary = run_response_stage(
-        prompts, out, build(RESPONSES), _backend(model), rlvr_out, cache, on_bad_row
-    )
-    _echo_stage("sft", summary["accounting"]["sft"])
-    _echo_stage("rlvr", summary["accounting"]["rlvr"])
-    _echo_usage(summary["usage"])
-    return summary
-
-
-def _preferences(out, prompts, models, judge, cache, on_bad_row) -> dict:
-    from curate.synth.run import run_preference_stage
-
-    pool = [_backend(model) for model in models]
-    try:
-        summary = run_preference_stage(
-            prompts, out, build(PREFERENCES), pool, judge, cache, on_bad_row
-        )
-    except ValueError:
-        _echo_preference_summary(out)  # what the run did, before the reason it wrote nothing
-        raise
-    _echo_preference_accounting(summary)
-    return summary
-
-
-def _echo_preference_summary(out) -> None:
-    from curate.synth.run import summary_path_for
-
-    path = summary_path_for(out)
-    if path.exists():
-        summary = json.loads(path.read_text())
-        if summary.get("stage") == "preferences":
-            _echo_preference_accounting(summary)
 
 
 def _echo_preference_accounting(summary: dict) -> None:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
-from decontam import FIELDS, METHODS, EvalFileError, decontaminate_files
-from decontam.engine import SEMANTIC, DecontamConfig
+from decontam import FIELDS, EvalFileError, decontaminate_files
+from decontam.engine import METHOD_NAMES, DecontamConfig
 from manifests import BadRowError
+from manifests.errors import UsageError
 from skillmix.commands._options import (
     BACKEND_OPTIONS,
     build,
@@ -64,16 +65,6 @@ def _judge(judge_model: str | None, cache: str | None, out_dir: str):
     return LLMJudge(backend, cache or Path(out_dir) / "judge_cache.jsonl")
 
 
-def _check_usage(evals, eval_dir, methods, encoder, judge_model) -> None:
-    if not evals and eval_dir is None:
-        raise click.UsageError("give --eval (repeatable) or --eval-dir")
-    semantic = SEMANTIC in methods
-    if semantic and encoder is None:
-        raise click.UsageError("--method semantic needs --encoder PATH (a local model folder)")
-    if not semantic and (encoder or judge_model):
-        raise click.UsageError("--encoder and --judge-model apply to --method semantic only")
-
-
 _opt = option_for(DecontamConfig)
 
 
@@ -103,7 +94,7 @@ _opt = option_for(DecontamConfig)
     "--method",
     "methods",
     multiple=True,
-    type=click.Choice([*METHODS, SEMANTIC, "all"]),
+    type=click.Choice(METHOD_NAMES),
     help="ngram: Tülu 3 coverage; ngram-any: any shared n-gram; minhash: MinHash "
     "LSH near-duplicates; all: the three; semantic: paraphrases by embedding "
     "similarity (--encoder), judged with --judge-model. Repeatable.",
@@ -221,7 +212,6 @@ def decontam(
 
     Example: skillmix decontam --train pool.jsonl --eval humaneval --method ngram --out out/
     """
-    _check_usage(evals, eval_dir, methods, encoder, judge_model)
     config = config_values(DecontamConfig)
     try:
         result, accounting = decontaminate_files(
@@ -242,6 +232,8 @@ def decontam(
         raise click.ClickException(f"evaluation file: {exc}") from None
     except BadRowError as exc:
         raise fail_on_bad_row(exc) from None
+    except UsageError:
+        raise  # cli.py shows it with the usage line
     except (RuntimeError, ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(_summary(result.report))

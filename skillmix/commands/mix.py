@@ -88,9 +88,7 @@ def mix_command(recipe, out_dir, on_bad_row, **_config) -> None:
             f"{source['decontaminated']}, rejected {source['rejected']}, not drawn "
             f"{source['not_drawn']}"
         )
-    echo_accounting(result.accounting)
-    if result.rejects_path is not None:
-        click.echo(f"rejected rows with reasons: {result.rejects_path}", err=True)
+    echo_accounting(result.accounting, result.rejects_path)
 
 
 @click.command()

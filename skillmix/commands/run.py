@@ -17,16 +17,9 @@ from skillmix.commands._options import (
     on_bad_row_option,
     options,
 )
-from skillmix.pipeline import EXECUTORS, ExecutorSpec, load_run_recipe, plan_run, run_pipeline
+from skillmix.pipeline import EXECUTORS, ExecutorSpec, format_plan, load_run_recipe, run_pipeline
 from skillmix.pipeline.slurm import SlurmOptions
 from skillmix.pipeline.stage import StageError
-
-ACTIONS = {
-    "reuse": "reuse (finished, same inputs and config)",
-    "resume": "resume (interrupted; finished work is kept)",
-    "run": "run",
-    "redo": "redo (config or inputs changed upstream)",
-}
 
 
 def _slurm(*decls: str, **kwargs) -> Decorator:
@@ -73,7 +66,7 @@ slurm_options = options(
 @click.argument("recipe_path", metavar="RECIPE", type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--run-dir",
-    type=click.Path(file_okay=False),
+    type=click.Path(file_okay=False, path_type=Path),
     help="Where the stages write (default: the recipe's run_dir, or runs/NAME).",
 )
 @click.option(
@@ -115,14 +108,9 @@ def run(recipe_path, run_dir, dry_run, on_bad_row, **_config) -> None:
     """
     try:
         recipe = load_run_recipe(recipe_path)
-        target = Path(run_dir) if run_dir else recipe.run_dir
+        target = run_dir or recipe.run_dir
         if dry_run:
-            click.echo(f"run directory: {target}")
-            for planned in plan_run(recipe, target):
-                click.echo(
-                    f"  {planned.spec.folder:<24} {planned.spec.type:<14} "
-                    f"key {planned.key}  {ACTIONS[planned.action]}"
-                )
+            click.echo(format_plan(recipe, target))
             return
         run_pipeline(
             recipe,

@@ -45,11 +45,19 @@ KEY_FILE = "key"
 RUN_FIELD = "run"  # the one field of stage.json and run.json that differs between equal runs
 
 
+ACTIONS = {  # what each planned action means, as a dry run says it
+    "reuse": "reuse (finished, same inputs and config)",
+    "resume": "resume (interrupted; finished work is kept)",
+    "run": "run",
+    "redo": "redo (config or inputs changed upstream)",
+}
+
+
 @dataclass
 class PlannedStage:
     spec: StageSpec
     key: str
-    action: str  # reuse | resume | run | redo
+    action: str  # one of ACTIONS
     folder: Path
 
 
@@ -97,6 +105,18 @@ def plan_run(recipe: RunRecipe, run_dir: Path | None = None) -> list[PlannedStag
         planned.append(PlannedStage(spec, key, action, folder))
         previous = key
     return planned
+
+
+def format_plan(recipe: RunRecipe, run_dir: Path | None = None) -> str:
+    """The plan of a run as `skillmix run --dry-run` prints it: one line per stage."""
+    run_dir = run_dir or recipe.run_dir
+    lines = [f"run directory: {run_dir}"]
+    for planned in plan_run(recipe, run_dir):
+        lines.append(
+            f"  {planned.spec.folder:<24} {planned.spec.type:<14} "
+            f"key {planned.key}  {ACTIONS[planned.action]}"
+        )
+    return "\n".join(lines)
 
 
 PORTABLE_FIELDS = ("sources", "products", "summary")  # where a stage's records hold paths

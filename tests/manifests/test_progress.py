@@ -53,3 +53,27 @@ def test_final_count_is_drawn_even_when_updates_come_faster_than_the_interval(mo
     draws = stream.getvalue().split("\r")
     assert any(d.startswith("mix: write") and "120/120" in d for d in draws)
     assert draws[-1].strip() == ""  # then cleared: the accounting line follows on a clean line
+
+
+def test_only_the_progress_owner_imports_tqdm():
+    """Every bar goes through manifests.progress; a keyword such as vLLM's use_tqdm=False
+    is not an import and is allowed."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    owner = root / "manifests" / "progress.py"
+    imports = re.compile(r"^\s*(?:from\s+tqdm[\s.]|import\s+tqdm\b)", re.MULTILINE)
+    sources = [
+        path
+        for path in root.rglob("*.py")
+        if not any(part.startswith(".") for part in path.relative_to(root).parts)
+    ]
+    assert owner in sources and len(sources) > 100  # the tree was found
+    assert imports.search(owner.read_text(encoding="utf-8"))  # the pattern finds an import
+    offenders = [
+        str(path.relative_to(root))
+        for path in sources
+        if path != owner and imports.search(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []

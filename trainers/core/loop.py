@@ -8,7 +8,6 @@ loop clips, steps the optimizer and schedule, logs and checkpoints.
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -17,6 +16,7 @@ from typing import TextIO
 
 import torch
 
+import manifests.progress
 from trainers.core.checkpoint import (
     check_resume,
     load_checkpoint,
@@ -158,23 +158,20 @@ def train(run: Run, plan: StepPlan, step_fn: StepFn, *, extra_state: dict) -> li
 
 
 class Progress:
-    """A tqdm bar over the optimizer steps with loss, tokens/s and ETA; quiet on processes
-    other than the main one and when the stream is not a terminal (logs, CI)."""
+    """The bar over the optimizer steps (manifests.progress draws it: a terminal only) with
+    loss, tokens/s and ETA; on the main process only, so ranks do not draw over each other."""
 
     def __init__(
         self, total: int, start: int, *, enabled: bool = True, stream: TextIO | None = None
     ):
-        from tqdm.auto import tqdm
-
-        stream = stream if stream is not None else sys.stderr
-        self.bar = tqdm(
-            total=total,
-            initial=start,
+        self.bar = manifests.progress.Progress(
+            total,
             desc="train",
             unit="step",
-            file=stream,
-            disable=not (enabled and _is_tty(stream)),
-            dynamic_ncols=True,
+            initial=start,
+            enabled=enabled,
+            stream=stream,
+            mininterval=0.1,
         )
 
     def update(self, metrics: dict[str, float]) -> None:
@@ -186,18 +183,10 @@ class Progress:
             postfix["tok/s"] = f"{rate:,.0f}"
         if "reward/mean" in metrics:
             postfix["reward"] = f"{metrics['reward/mean']:.3f}"
-        self.bar.set_postfix(postfix, refresh=False)
-        self.bar.update(1)
+        self.bar.update(1, **postfix)
 
     def close(self) -> None:
         self.bar.close()
-
-
-def _is_tty(stream: TextIO) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):  # closed or not a file
-        return False
 
 
 def _check_same_run(path: Path, state: dict, total: int, extra_state: dict) -> None:
