@@ -17,6 +17,7 @@ from decontam.report import build_report, write_json, write_tsv
 from decontam.semantic import Encoder, Judge, SemanticConfig, SemanticMatcher, SemanticStep
 from manifests import Accounting, RejectsWriter, read_rows
 from manifests.errors import UsageError
+from manifests.rejects import REJECTS_NAME
 
 
 @dataclass
@@ -186,7 +187,7 @@ def decontaminate_files(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     read_acc = Accounting()
-    with RejectsWriter(out / "rejects.jsonl") as rejects:
+    with RejectsWriter(out / REJECTS_NAME) as rejects:
         rows = chain.from_iterable(
             read_rows(path, on_bad_row=on_bad_row, rejects=rejects, accounting=read_acc)
             for path in train

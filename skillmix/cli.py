@@ -18,6 +18,7 @@ import click
 from manifests.errors import BadRowError, UsageError
 from skillmix import __version__
 from skillmix import commands as commands_pkg
+from skillmix.commands._options import fail_on_bad_row
 
 
 class _Main(click.Group):
@@ -53,9 +54,10 @@ def main() -> None:
     """skillmix: build skill mixes, audit contamination, train on the mix."""
 
 
-def _usage_errors(callback: Callable[..., Any]) -> Callable[..., Any]:
-    """The one place a room's `UsageError` (options that do not go together) becomes
-    click's: exit 2 with the command's usage line, as a bad option gets."""
+def _room_errors(callback: Callable[..., Any], takes_on_bad_row: bool) -> Callable[..., Any]:
+    """The one place a room's errors become click's: a `UsageError` (options that do not go
+    together) exits 2 with the command's usage line, as a bad option does; a bad row in a
+    command that has --on-bad-row is one named line with the hint to skip it."""
 
     @functools.wraps(callback)
     def call(*args: Any, **kwargs: Any) -> Any:
@@ -63,16 +65,21 @@ def _usage_errors(callback: Callable[..., Any]) -> Callable[..., Any]:
             return callback(*args, **kwargs)
         except UsageError as exc:
             raise click.UsageError(str(exc)) from None  # click adds the command's context
+        except BadRowError as exc:
+            if not takes_on_bad_row:
+                raise  # _Main names it in one line
+            raise fail_on_bad_row(exc) from None
 
-    call.maps_usage_errors = True  # type: ignore[attr-defined]
+    call.maps_room_errors = True  # type: ignore[attr-defined]
     return call
 
 
-def _map_usage_errors(command: click.Command) -> None:
-    if command.callback is not None and not hasattr(command.callback, "maps_usage_errors"):
-        command.callback = _usage_errors(command.callback)
+def _map_room_errors(command: click.Command) -> None:
+    if command.callback is not None and not hasattr(command.callback, "maps_room_errors"):
+        takes = any(p.name == "on_bad_row" for p in command.params)
+        command.callback = _room_errors(command.callback, takes)
     for sub in getattr(command, "commands", {}).values():
-        _map_usage_errors(sub)
+        _map_room_errors(sub)
 
 
 def _register_commands(group: click.Group) -> None:
@@ -81,7 +88,7 @@ def _register_commands(group: click.Group) -> None:
             continue
         module = importlib.import_module(f"{commands_pkg.__name__}.{info.name}")
         for command in getattr(module, "COMMANDS", []):
-            _map_usage_errors(command)
+            _map_room_errors(command)
             group.add_command(command)
 
 

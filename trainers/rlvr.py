@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from manifests import Accounting, RejectsWriter, RowGate
+from manifests.rejects import REJECTS_NAME
 from trainers.core.loop import (
     Run,
     config_record,
@@ -358,7 +359,7 @@ def run_rlvr(config: RLVRConfig) -> dict:
     and after, output paths)."""
     run = start_run(config)
     accounting, eval_accounting = Accounting(), Accounting()
-    with RejectsWriter(Path(config.output) / "rejects.jsonl") as rejects:
+    with RejectsWriter(Path(config.output) / REJECTS_NAME) as rejects:
         prompts = load_prompts(run, config.data, accounting, rejects)
         if config.eval_data:
             held_out = load_prompts(run, config.eval_data, eval_accounting, rejects)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from curate.ifaug.augment import AugmentConfig, augment_rows
 from manifests import Accounting, RejectsWriter, read_rows, write_rows
+from manifests.rejects import rejects_path_for
 
 
 def augment_file(
@@ -27,7 +28,7 @@ def augment_file(
     turn is a bad row.
     """
     read_acc, stage_acc = Accounting(), Accounting()
-    rejects_file = rejects_path or Path(out_path).parent / "rejects.jsonl"
+    rejects_file = rejects_path or rejects_path_for(out_path)
     with RejectsWriter(rejects_file) as rejects:
         rows = read_rows(
             in_path,

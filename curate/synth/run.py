@@ -16,6 +16,7 @@ from curate.synth.prompts import PromptConfig, synthesize_prompts
 from curate.synth.records import read_prompt_records, write_prompt_records
 from curate.synth.responses import ResponseConfig, synthesize_responses
 from manifests import Accounting, RejectsWriter, write_rows
+from manifests.atomic import atomic_write_text
 from manifests.errors import UsageError
 from manifests.rejects import rejects_path_for
 
@@ -61,8 +62,7 @@ def _failure_text(failures: dict[str, int]) -> str:
 
 
 def _write_summary(path: Path, summary: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(path, json.dumps(summary, indent=2, sort_keys=True) + "\n")
 
 
 def run_synth(

@@ -32,6 +32,7 @@ from manifests import (
 )
 from manifests.atomic import atomic_path, atomic_write_text
 from manifests.progress import Progress, bars_enabled, track
+from manifests.rejects import rejects_path_for
 
 LABEL = "__label__"
 
@@ -160,7 +161,7 @@ def train_tagger(
     valid: list[tuple[str, str]] = []
     out_model = Path(out_model)
     out_model.parent.mkdir(parents=True, exist_ok=True)
-    rejects_file = rejects_path or out_model.parent / "rejects.jsonl"
+    rejects_file = rejects_path or rejects_path_for(out_model)
     ngrams, labels = NgramCounter(config.word_ngrams), set()
     with (
         _training_file() as (fh, train_path),
@@ -268,7 +269,7 @@ def apply_tagger(
 
     model = fasttext.load_model(str(model_path))
     read_acc, acc = Accounting(), Accounting()
-    rejects_file = rejects_path or Path(out_path).parent / "rejects.jsonl"
+    rejects_file = rejects_path or rejects_path_for(out_path)
     with RejectsWriter(rejects_file) as rejects:
         rows = read_rows(
             in_path,

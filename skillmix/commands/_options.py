@@ -19,6 +19,7 @@ import click
 from click.core import ParameterSource
 
 from manifests import ON_BAD_ROW, Accounting, BadRowError
+from manifests.rejects import REJECTS_NAME
 from manifests.schemas import TRAINING_KINDS
 from skillmix.defaults import ConfigRef, field_default, resolve
 
@@ -163,7 +164,7 @@ def on_bad_row_option(func: Callable) -> Callable:
         config="manifests.rows:read_rows",  # the gate's default, as every reader has it
         type=click.Choice(ON_BAD_ROW),
         help="error: stop at the first bad row, naming file, row and problem. "
-        "skip: write each bad row with its reason to rejects.jsonl and count it.",
+        f"skip: write each bad row with its reason to {REJECTS_NAME} and count it.",
     )(func)
 
 
@@ -239,5 +240,5 @@ def fail_on_bad_row(exc: BadRowError) -> click.ClickException:
     if exc.row is None:  # the whole input is unusable; skipping rows would not help
         return click.ClickException(str(exc))
     return click.ClickException(
-        f"{exc}\n(rerun with --on-bad-row=skip to write bad rows to rejects.jsonl and go on)"
+        f"{exc}\n(rerun with --on-bad-row=skip to write bad rows to {REJECTS_NAME} and go on)"
     )

@@ -23,7 +23,6 @@ from skillmix.commands._options import (
     config_values,
     csv_values,
     echo_accounting,
-    fail_on_bad_row,
     on_bad_row_option,
     option_for,
     options,
@@ -101,10 +100,8 @@ def _room_errors(run) -> object:
     """Run a room function; its bad rows and bad inputs become one named line."""
     try:
         return run()
-    except BadRowError as exc:
-        raise fail_on_bad_row(exc) from None
-    except UsageError:
-        raise  # cli.py shows it with the usage line
+    except (BadRowError, UsageError):
+        raise  # cli.py names them
     except (ValueError, FileNotFoundError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
 

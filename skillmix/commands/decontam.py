@@ -16,7 +16,6 @@ from skillmix.commands._options import (
     config_option,
     config_values,
     echo_accounting,
-    fail_on_bad_row,
     on_bad_row_option,
     option_for,
 )
@@ -230,10 +229,8 @@ def decontam(
         )
     except EvalFileError as exc:  # --on-bad-row does not apply to evaluation files
         raise click.ClickException(f"evaluation file: {exc}") from None
-    except BadRowError as exc:
-        raise fail_on_bad_row(exc) from None
-    except UsageError:
-        raise  # cli.py shows it with the usage line
+    except (BadRowError, UsageError):
+        raise  # cli.py names them
     except (RuntimeError, ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(_summary(result.report))

@@ -6,7 +6,6 @@ import json
 
 import click
 
-from manifests import BadRowError
 from manifests.convert import CONTRACT, LAYOUTS, convert_file
 from manifests.stats import inspect_inputs
 from skillmix.commands._options import (
@@ -14,7 +13,6 @@ from skillmix.commands._options import (
     config_option,
     config_values,
     echo_accounting,
-    fail_on_bad_row,
     mapping_option,
     on_bad_row_option,
     parse_mapping,
@@ -55,17 +53,14 @@ def inspect(paths, kind, tokenizer, as_json, mapping, on_bad_row, **_config) -> 
     PATHS are files (.jsonl[.gz|.zst], .json, .parquet, .arrow, .csv), save_to_disk
     folders or hub datasets (hf://NAME[:CONFIG][@SPLIT]).
     """
-    try:
-        found = inspect_inputs(
-            paths,
-            kind,
-            tokenizer=tokenizer,
-            mapping=parse_mapping(mapping),
-            on_bad_row=on_bad_row,
-            **config_values(inspect_inputs),
-        )
-    except BadRowError as exc:
-        raise fail_on_bad_row(exc) from None
+    found = inspect_inputs(
+        paths,
+        kind,
+        tokenizer=tokenizer,
+        mapping=parse_mapping(mapping),
+        on_bad_row=on_bad_row,
+        **config_values(inspect_inputs),
+    )
     click.echo(json.dumps(found.stats, indent=2) if as_json else _format_table(found.stats))
     echo_accounting(found.accounting, found.rejects_path)
 
@@ -98,17 +93,14 @@ def convert(input_path, output_path, kind, mapping, on_bad_row, **_config) -> No
     OUT's extension picks the format: .jsonl[.gz|.zst], .parquet, .arrow, .csv, or a
     folder name for a `datasets` save_to_disk folder.
     """
-    try:
-        written = convert_file(
-            input_path,
-            output_path,
-            kind,
-            **config_values(convert_file),
-            mapping=parse_mapping(mapping),
-            on_bad_row=on_bad_row,
-        )
-    except BadRowError as exc:
-        raise fail_on_bad_row(exc) from None
+    written = convert_file(
+        input_path,
+        output_path,
+        kind,
+        **config_values(convert_file),
+        mapping=parse_mapping(mapping),
+        on_bad_row=on_bad_row,
+    )
     rows = f"{written.rows} {written.kind} rows{_in_layout(written.layout)}"
     click.echo(f"wrote {rows} to {written.path}")
     echo_accounting(written.accounting, written.rejects_path)

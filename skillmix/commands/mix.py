@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from manifests import BadRowError
 from manifests.locks import FolderLockedError, folder_lock
 from manifests.shards import FORMATS, verify_shards
 from mixers import MixError, mix
@@ -17,7 +16,6 @@ from skillmix.commands._options import (
     config_option,
     config_values,
     echo_accounting,
-    fail_on_bad_row,
     on_bad_row_option,
 )
 
@@ -72,8 +70,6 @@ def mix_command(recipe, out_dir, on_bad_row, **_config) -> None:
             )
     except (RecipeError, MixError, FolderLockedError) as exc:
         raise click.ClickException(str(exc)) from None
-    except BadRowError as exc:
-        raise fail_on_bad_row(exc) from None
     manifest = result.manifest
     click.echo(
         f"wrote {result.rows_written} rows in {len(manifest['shards'])} shard(s) to "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from manifests import ON_BAD_ROW
+from manifests.rejects import REJECTS_NAME
 from skillmix.commands._options import (
     Decorator,
     OwnedChoice,
@@ -91,7 +92,7 @@ def common_options(config: str) -> Decorator:
         opt(
             "--on-bad-row",
             type=click.Choice(ON_BAD_ROW),
-            help="Stop on a row that breaks its contract, or skip it to rejects.jsonl.",
+            help=f"Stop on a row that breaks its contract, or skip it to {REJECTS_NAME}.",
         ),
     )
 

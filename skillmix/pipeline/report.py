@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from manifests.atomic import atomic_write_text
 from skillmix.pipeline.report_charts import BLUE, DEFS, PALETTE, RED, clip, esc, line_chart
 from skillmix.pipeline.report_data import load_length_counter, read_curve, whitespace_words
 from skillmix.pipeline.report_mix import mix_section, stage_anchor
@@ -357,5 +358,5 @@ def render_run_report(run_dir: Path, name: str, records: list[dict]) -> str:
 
 def write_run_report(run_dir: Path, recipe: Any, records: list[dict]) -> Path:
     path = run_dir / "report.html"
-    path.write_text(render_run_report(run_dir, recipe.name, records), encoding="utf-8")
+    atomic_write_text(path, render_run_report(run_dir, recipe.name, records))
     return path

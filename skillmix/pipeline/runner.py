@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from manifests import Accounting
-from manifests.atomic import remove_dead_temp_files
+from manifests.atomic import atomic_write_text, remove_dead_temp_files
 from manifests.ids import canonical_json
 from manifests.locks import folder_lock
 from skillmix.pipeline.executors import ExecutorSpec, run_tasks
@@ -284,5 +284,5 @@ def _write_run_file(
         ],
         RUN_FIELD: {**_run_facts(where, started), "recipe": recipe.origin},
     }
-    (run_dir / "run.json").write_text(canonical_json(data) + "\n")
+    atomic_write_text(run_dir / "run.json", canonical_json(data) + "\n")
     write_run_report(run_dir, recipe, records)

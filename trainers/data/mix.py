@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from manifests import Accounting, RejectsWriter, RowGate, validate_row
+from manifests.rejects import REJECTS_NAME
 from trainers.data.chat import IGNORE_INDEX, Tokenized, tokenize_conversations
 
 
@@ -149,7 +150,7 @@ def load_tokenized(config, tokenizer, kind: str, *, is_main_process: bool = True
     from manifests.shards import verify_shards
     from trainers.data.token_cache import cached_parts, token_cache_key
 
-    rejects_path = Path(config.output) / "rejects.jsonl"
+    rejects_path = Path(config.output) / REJECTS_NAME
 
     def build(accounting: Accounting) -> dict[str, list[Tokenized]]:
         with RejectsWriter(rejects_path) as rejects:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from manifests import Accounting, RejectsWriter
+from manifests.rejects import REJECTS_NAME
 from skillmix.pipeline.sources import SourceRef
 from skillmix.pipeline.stage import REQUIRED, Default, Stage, StageContext, StageResult, Task
 from skillmix.pipeline.stages._io import read_source
@@ -46,7 +47,7 @@ class DecontaminateTask(Task):
 
         self.out_dir.mkdir(parents=True, exist_ok=True)
         read_acc = {ref.name: Accounting() for ref in self.sources}
-        with RejectsWriter(self.out_dir / "rejects.jsonl") as rejects:
+        with RejectsWriter(self.out_dir / REJECTS_NAME) as rejects:
             rows = chain.from_iterable(
                 read_source(
                     ref, self.on_bad_row, rejects, read_acc[ref.name], self.lineage.get(ref.name)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from manifests import Accounting, BadRowError, RejectsWriter, read_rows
+from manifests.rejects import REJECTS_NAME
 from skillmix.pipeline.sources import SourceRef
 from skillmix.pipeline.stage import (
     REQUIRED,
@@ -89,7 +90,7 @@ class PreferencesTask(Task):
         target = self.stage_dir / PROMPTS
         tmp = atomic_target(target)
         with (
-            RejectsWriter(self.stage_dir / "rejects.jsonl") as rejects,
+            RejectsWriter(self.stage_dir / REJECTS_NAME) as rejects,
             open(tmp, "w", encoding="utf-8") as fh,
         ):
             for ref in self.refs:
