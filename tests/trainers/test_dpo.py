@@ -90,19 +90,14 @@ def test_unknown_loss_and_missing_reference():
         preference_loss("dpo", t, t, None, None, t + 1, t + 1, beta=1.0)
 
 
-def dpo_config(model_dir, data, output, **kw) -> DPOConfig:
-    return run_config(
-        DPOConfig,
-        model_dir,
-        data,
-        output,
-        kw,
-        learning_rate=1e-3,
-        beta=0.1,
-        max_steps=3,
-        warmup_ratio=0.0,
-        loss="dpo",
-    )
+dpo_config = run_config(
+    DPOConfig,
+    learning_rate=1e-3,
+    beta=0.1,
+    max_steps=3,
+    warmup_ratio=0.0,
+    loss="dpo",
+)
 
 
 @pytest.mark.parametrize("loss", ["dpo", "dpo_norm"])

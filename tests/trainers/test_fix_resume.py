@@ -22,18 +22,12 @@ from trainers.core.checkpoint import (
 from trainers.core.config import OUTPUT_ONLY_OPTIONS
 from trainers.rl.config import RLVRConfig
 
-
-def sft_config(model_dir, data, output, **kw) -> SFTConfig:
-    return run_config(
-        SFTConfig,
-        model_dir,
-        data,
-        output,
-        kw,
-        learning_rate=3e-3,
-        warmup_ratio=0.0,
-        max_steps=2,
-    )
+sft_config = run_config(
+    SFTConfig,
+    learning_rate=3e-3,
+    warmup_ratio=0.0,
+    max_steps=2,
+)
 
 
 def fake_checkpoint(output, config, step: int = 1) -> None:

@@ -47,21 +47,16 @@ def rlvr_mix(tmp_path_factory, rows_factory):
     return path
 
 
-def config(model_dir, data, output, **kw) -> RLVRConfig:
-    return run_config(
-        RLVRConfig,
-        model_dir,
-        data,
-        output,
-        kw,
-        max_length=96,
-        max_new_tokens=6,
-        num_generations=4,
-        learning_rate=1e-2,
-        max_steps=3,
-        beta=0.0,
-        seed=3,
-    )
+config = run_config(
+    RLVRConfig,
+    max_length=96,
+    max_new_tokens=6,
+    num_generations=4,
+    learning_rate=1e-2,
+    max_steps=3,
+    beta=0.0,
+    seed=3,
+)
 
 
 def test_kl_starts_at_zero_against_the_frozen_reference_then_grows(model_dir, rlvr_mix, tmp_path):

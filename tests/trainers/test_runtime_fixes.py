@@ -24,20 +24,15 @@ def dropout_model_dir(model_dir, tmp_path_factory):
     return path
 
 
-def dpo(model, data, output, **kw) -> DPOConfig:
-    return run_config(
-        DPOConfig,
-        model,
-        data,
-        output,
-        kw,
-        learning_rate=1e-3,
-        beta=0.1,
-        max_steps=1,
-        warmup_ratio=0.0,
-        loss="dpo",
-        token_cache=False,
-    )
+dpo = run_config(
+    DPOConfig,
+    learning_rate=1e-3,
+    beta=0.1,
+    max_steps=1,
+    warmup_ratio=0.0,
+    loss="dpo",
+    token_cache=False,
+)
 
 
 def test_dropout_is_off_so_dpo_starts_at_ln2(dropout_model_dir, pref_mix, tmp_path):
@@ -82,18 +77,13 @@ def test_reference_model_has_dropout_off_too(dropout_model_dir):
     assert top.text_config.flag is True and top.use_bias is False
 
 
-def sft(model_dir, data, output, **kw) -> SFTConfig:
-    return run_config(
-        SFTConfig,
-        model_dir,
-        data,
-        output,
-        kw,
-        micro_batch_size=4,
-        learning_rate=1e-3,
-        max_steps=2,
-        token_cache=False,
-    )
+sft = run_config(
+    SFTConfig,
+    micro_batch_size=4,
+    learning_rate=1e-3,
+    max_steps=2,
+    token_cache=False,
+)
 
 
 def test_pack_length_caps_documents_and_is_counted(

@@ -9,18 +9,12 @@ from manifests.shards import write_shards
 from tests.trainers.run_configs import run_config
 from trainers import SFTConfig, read_log, run_sft
 
-
-def config(model_dir, data, output, **kw) -> SFTConfig:
-    return run_config(
-        SFTConfig,
-        model_dir,
-        data,
-        output,
-        kw,
-        learning_rate=3e-3,
-        warmup_ratio=0.1,
-        max_steps=8,
-    )
+config = run_config(
+    SFTConfig,
+    learning_rate=3e-3,
+    warmup_ratio=0.1,
+    max_steps=8,
+)
 
 
 def test_overfit_20_rows_loss_falls_90_percent(model_dir, sft_mix, tmp_path):

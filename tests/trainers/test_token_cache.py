@@ -6,17 +6,11 @@ from manifests.shards import write_shards
 from tests.trainers.run_configs import run_config
 from trainers import SFTConfig, read_log, run_sft
 
-
-def config(model_dir, data, output, **kw) -> SFTConfig:
-    return run_config(
-        SFTConfig,
-        model_dir,
-        data,
-        output,
-        kw,
-        learning_rate=3e-3,
-        max_steps=2,
-    )
+config = run_config(
+    SFTConfig,
+    learning_rate=3e-3,
+    max_steps=2,
+)
 
 
 def test_second_run_hits_and_trains_the_same(model_dir, sft_mix, tmp_path):
