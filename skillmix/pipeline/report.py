@@ -27,7 +27,7 @@ td,th{border:1px solid #ddd;padding:4px 8px;text-align:right;vertical-align:midd
 th{background:#f4f4f4}td.l,th.l{text-align:left}.legend span{display:inline-block;margin-right:1em}
 .sw{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:middle}
 section{margin-top:2em}a{color:#2f7ed8}tr:target,section:target h2{background:#fff6d5}
-.charts{display:flex;flex-wrap:wrap;gap:1.5em}figure{margin:0}
+.charts{display:flex;flex-wrap:wrap;gap:1.5em}figure{margin:0;width:min-content}
 figcaption{font-size:.9em;color:#444;margin-bottom:.3em}.facts td{text-align:left}
 """
 
