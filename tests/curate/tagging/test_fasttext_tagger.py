@@ -134,3 +134,20 @@ def test_cli_tag_train_and_apply(tmp_path):
     )
     assert applied.exit_code == 0, applied.output
     assert "rows in 13, out 12" in applied.output and "rejected 1" in applied.output
+
+
+def test_cli_tag_train_defaults_size_the_model_from_the_data(tmp_path):
+    labeled = tmp_path / "labeled.jsonl"
+    write_jsonl(labeled, labeled_rows(300))
+    runner = CliRunner()
+    plain = runner.invoke(main, ["tag", "train", str(labeled), str(tmp_path / "a.bin")])
+    assert plain.exit_code == 0, plain.output
+    report = json.loads((tmp_path / "a.bin.report.json").read_text())
+    assert report["model"]["bucket"] < 2_000_000 and not report["model"]["quantize"]
+    assert (tmp_path / "a.bin").stat().st_size < 2 * 2**20  # the old CLI defaults: 512 MB
+    quant = runner.invoke(
+        main, ["tag", "train", str(labeled), str(tmp_path / "q.bin"), "--quantize"]
+    )
+    assert quant.exit_code == 0, quant.output
+    assert json.loads((tmp_path / "q.bin.report.json").read_text())["model"]["quantize"]
+    assert (tmp_path / "q.bin").stat().st_size < (tmp_path / "a.bin").stat().st_size
