@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
@@ -122,18 +123,21 @@ def profile_mix(
     skills: Counter[str] = Counter()
     lengths: list[int] = []
     turns: list[int] = []
-    index = 0
+    index = 0  # of the batch's first row in the mix
     for batch in _batches(mix_dir, manifest, [convo, "skill"]):
+        for value in pc.value_counts(batch.column(1)).to_pylist():
+            skill = value["values"]
+            skills[NO_SKILL if skill is None else skill] += value["counts"]
+        # Only the sampled rows' conversations become Python objects: a large mix is
+        # profiled without converting every message.
+        first = -index % every
+        picked = batch.column(0).take(list(range(first, batch.num_rows, every)))
+        index += batch.num_rows
         texts = []
-        for messages, skill in zip(
-            batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True
-        ):
-            skills[NO_SKILL if skill is None else skill] += 1
-            if index % every == 0:
-                messages = messages or []
-                texts.append("\n".join(m["content"] or "" for m in messages))
-                turns.append(len(messages))
-            index += 1
+        for messages in picked.to_pylist():
+            messages = messages or []
+            texts.append("\n".join(m["content"] or "" for m in messages))
+            turns.append(len(messages))
         lengths += count(texts)
     return MixProfile(
         total=total,

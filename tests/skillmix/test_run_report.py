@@ -314,3 +314,35 @@ def test_a_broken_tokenizer_falls_back_to_words_and_says_why(run):
     lengths = _figure(_section(render_run_report(run_dir, "r", records), "mix"), "lengths")
     assert "whitespace words (the tokenizer did not load: " in lengths
     assert sum(int(n) for n in re.findall(r'data-count="(\d+)"', lengths)) == len(rows)
+
+
+def test_a_sampled_profile_takes_every_nth_row_across_shards_and_batches(tmp_path):
+    from manifests.shards import load_manifest, write_shards
+    from skillmix.pipeline.report_data import profile_mix, whitespace_words
+
+    rows = [
+        {
+            "id": f"r{i}",
+            "source": "s",
+            "skill": ["数学", "code", "chat"][i % 3],
+            "messages": [
+                {"role": "user", "content": "w " * (i % 17 + 1)},
+                {"role": "assistant", "content": "ok"},
+            ]
+            + [{"role": "user", "content": "more"}, {"role": "assistant", "content": "ok"}]
+            * (i % 2),
+            "metadata": "{}",
+        }
+        for i in range(2500)
+    ]
+    # 3 shards of 901, 901 and 698 rows: the sample's offset moves at each shard boundary
+    write_shards(rows, tmp_path / "mix", "sft", max_rows=901)
+    manifest = load_manifest(tmp_path / "mix")
+    assert len(manifest["shards"]) == 3
+    got = profile_mix(tmp_path / "mix", manifest, whitespace_words, "words", limit=700)
+    every = 4  # ceil(2500 / 700)
+    want = [r for i, r in enumerate(rows) if i % every == 0]
+    assert got.profiled == len(want) == 625
+    assert got.turns == [len(r["messages"]) for r in want]
+    assert got.lengths == [i % 17 + 2 + 2 * (i % 2) for i in range(0, 2500, every)]
+    assert dict(got.skills) == {"数学": 834, "code": 833, "chat": 833}
